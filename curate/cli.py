@@ -1,0 +1,68 @@
+"""The `curate` command line: `curate run PIPELINE.yaml` and friends.
+
+Exit codes: 0 success, 1 a run failure, 2 a config error. User errors print one line, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from curate import __version__
+from curate.errors import CurateError
+
+
+def _run(args: argparse.Namespace) -> int:
+    from curate.config import load_pipeline
+    from curate.dag import run_pipeline
+    from curate.executors import make_executor
+    from curate.report.summary import format_summary
+
+    spec = load_pipeline(args.pipeline, workdir=args.workdir)
+    if args.address and args.executor != "ray":
+        raise CurateError("--address needs --executor ray")
+    print(f"curate: running {spec.name} ({len(spec.nodes)} nodes) into {spec.workdir} on {args.executor}",
+          flush=True)
+    with make_executor(args.executor, workers=args.workers, address=args.address) as executor:
+        reports = run_pipeline(spec, executor, log=lambda line: print(f"curate: {line}", flush=True))
+    print(format_summary(reports))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="curate", description="Turn WARC files into clean, deduplicated, tokenized training data."
+    )
+    parser.add_argument("--version", action="version", version=f"curate {__version__}")
+    verbs = parser.add_subparsers(dest="verb", required=True, metavar="VERB")
+
+    run = verbs.add_parser("run", help="run a pipeline DAG from a YAML file",
+                           description="Run a pipeline; finished partitions of an earlier run are reused.")
+    run.add_argument("pipeline", help="the pipeline file, e.g. pipelines/quickstart.yaml")
+    run.add_argument("--executor", choices=("ray", "local"), default="ray",
+                     help="ray: an embedded local Ray, or a cluster with --address (default); local: no Ray")
+    run.add_argument("--address", help="an existing Ray cluster, e.g. auto or ray://host:10001")
+    run.add_argument("--workers", type=int, help="parallel partitions (default: all CPUs for ray, 1 for local)")
+    run.add_argument("--workdir", help="where outputs go (overrides the pipeline's workdir)")
+    run.set_defaults(handler=_run)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if getattr(args, "workers", None) is not None and args.workers < 1:
+        print("curate: error: --workers must be at least 1", file=sys.stderr)
+        return 2
+    try:
+        return args.handler(args)
+    except CurateError as error:
+        print(f"curate: error: {error}", file=sys.stderr)
+        return error.exit_code
+    except KeyboardInterrupt:
+        print("curate: interrupted; finished partitions are kept and a re-run resumes", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

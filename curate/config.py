@@ -1,0 +1,207 @@
+"""A pipeline file (YAML) turned into a typed, validated spec: nodes, their inputs and their fused steps.
+
+Every error names the file, the node and the field, and suggests the nearest known name for a typo:
+
+    pipelines/x.yaml: node 'text', step 1 'normalise': unknown step (did you mean 'normalize'?)
+
+Relative input paths are resolved against the pipeline file's folder, so a pipeline runs from any working
+directory; the workdir is resolved against the current directory (or given with --workdir).
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+
+from curate.errors import ConfigError
+from curate.stages import READERS, STEPS
+from curate.stages.base import Reader, Stage
+from curate.validation import build_dataclass, check_keys, suggestion
+
+PIPELINE_KEYS = ("name", "description", "workdir", "nodes")
+MAP_NODE_KEYS = ("input", "steps", "batch_docs")
+# Documents per Arrow batch: large enough to amortise per-batch overhead, small enough that a batch of 5 MB pages
+# stays well inside a worker's memory.
+DEFAULT_BATCH_DOCS = 1000
+
+
+@dataclass(frozen=True)
+class InputSpec:
+    """Where a node's partitions come from: files read by a reader, or the partitions of another node."""
+
+    reader: str | None = None  # "warc", "jsonl"; None for a node input
+    options: Mapping[str, Any] = field(default_factory=dict)
+    files: tuple[str, ...] = ()
+    node: str | None = None
+
+    def build_reader(self) -> Reader:
+        assert self.reader is not None
+        return READERS[self.reader](**self.options)
+
+
+@dataclass(frozen=True)
+class StepSpec:
+    """One step of a node: the registered stage name and its validated options."""
+
+    name: str
+    options: Mapping[str, Any]
+
+    def build(self) -> Stage:
+        return STEPS[self.name](**self.options)
+
+
+@dataclass(frozen=True)
+class NodeSpec:
+    name: str
+    input: InputSpec
+    steps: tuple[StepSpec, ...]
+    batch_docs: int = DEFAULT_BATCH_DOCS
+
+
+@dataclass(frozen=True)
+class PipelineSpec:
+    path: str
+    name: str
+    workdir: str
+    nodes: tuple[NodeSpec, ...]  # in dependency order
+
+    def node(self, name: str) -> NodeSpec:
+        return next(n for n in self.nodes if n.name == name)
+
+
+def _resolve_files(pattern: Any, base_dir: str, where: str) -> tuple[str, ...]:
+    """Expand a glob or a list of globs/paths, relative to `base_dir`, into a sorted, de-duplicated file list.
+
+    A glob matching nothing is an error; a plain path that does not exist is kept, so that the run reports it as a
+    failed partition (`missing_file`) and finishes the others.
+    """
+    patterns = [pattern] if isinstance(pattern, str) else pattern
+    if not isinstance(patterns, list) or not patterns or not all(isinstance(p, str) for p in patterns):
+        raise ConfigError(f"{where}: expected a path, a glob or a list of them, got {pattern!r}")
+    files: set[str] = set()
+    for item in patterns:
+        full = os.path.normpath(os.path.join(base_dir, os.path.expanduser(item)))
+        if glob.has_magic(full):
+            matches = [m for m in glob.glob(full, recursive=True) if os.path.isfile(m)]
+            if not matches:
+                raise ConfigError(f"{where}: {item!r} matches no files (looked in {os.path.dirname(full)})")
+            files.update(matches)
+        else:
+            files.add(full)
+    return tuple(sorted(files))
+
+
+def _parse_input(raw: Any, node_names: list[str], base_dir: str, where: str) -> InputSpec:
+    if isinstance(raw, str):
+        if raw not in node_names:
+            raise ConfigError(f"{where}: 'input' names no node {raw!r}{suggestion(raw, node_names)}; to read files "
+                              "write {warc: GLOB} or {jsonl: GLOB}")
+        return InputSpec(node=raw)
+    if not isinstance(raw, Mapping):
+        raise ConfigError(f"{where}: 'input' must be a node name or a mapping like {{warc: GLOB}}, got {raw!r}")
+    kinds = [k for k in raw if k in READERS]
+    if len(kinds) != 1:
+        unknown = next((str(k) for k in raw), "")
+        raise ConfigError(f"{where}: 'input' needs exactly one of {', '.join(READERS)}"
+                          f"{suggestion(unknown, READERS) if not kinds else ''}, got {dict(raw)!r}")
+    kind = kinds[0]
+    options = {k: v for k, v in raw.items() if k != kind}
+    build_dataclass(READERS[kind], options, f"{where}, input {kind!r}")  # validates; workers build their own
+    return InputSpec(reader=kind, options=options, files=_resolve_files(raw[kind], base_dir, f"{where}, input"))
+
+
+def _parse_steps(raw: Any, where: str) -> tuple[StepSpec, ...]:
+    if raw is None:
+        return ()
+    if not isinstance(raw, list):
+        raise ConfigError(f"{where}: 'steps' must be a list, got {type(raw).__name__}")
+    steps = []
+    for number, item in enumerate(raw, start=1):
+        if isinstance(item, str):
+            item = {item: {}}
+        if not isinstance(item, Mapping) or len(item) != 1:
+            raise ConfigError(f"{where}, step {number}: write a step as `- name: {{options}}`, got {item!r}")
+        (name, options), = item.items()
+        step_where = f"{where}, step {number} {name!r}"
+        if name not in STEPS:
+            raise ConfigError(f"{step_where}: unknown step{suggestion(str(name), STEPS)}; known steps: "
+                              f"{', '.join(sorted(STEPS))}")
+        build_dataclass(STEPS[name], options, step_where)
+        steps.append(StepSpec(name=name, options=dict(options or {})))
+    return tuple(steps)
+
+
+def _dependency_order(inputs: dict[str, str | None], where: str) -> list[str]:
+    """Node names ordered so that each comes after its input node; a cycle is a ConfigError naming it."""
+    order: list[str] = []
+    state: dict[str, str] = {}
+
+    def visit(name: str, path: list[str]) -> None:
+        if state.get(name) == "done":
+            return
+        if state.get(name) == "visiting":
+            cycle = path[path.index(name):] + [name]
+            raise ConfigError(f"{where}: nodes form a cycle: {' -> '.join(cycle)}")
+        state[name] = "visiting"
+        upstream = inputs[name]
+        if upstream is not None:
+            visit(upstream, path + [name])
+        state[name] = "done"
+        order.append(name)
+
+    for name in inputs:
+        visit(name, [])
+    return order
+
+
+def parse_pipeline(data: Any, path: str, workdir: str | None = None) -> PipelineSpec:
+    """Validate the parsed YAML `data` of the file at `path` and build its spec."""
+    if not isinstance(data, Mapping):
+        raise ConfigError(f"{path}: expected a mapping with 'nodes', got {type(data).__name__}")
+    check_keys(data, PIPELINE_KEYS, path)
+    nodes_raw = data.get("nodes")
+    if not isinstance(nodes_raw, Mapping) or not nodes_raw:
+        raise ConfigError(f"{path}: 'nodes' must be a non-empty mapping of node name to node")
+    base_dir = os.path.dirname(os.path.abspath(path))
+    names = [str(n) for n in nodes_raw]
+    nodes: dict[str, NodeSpec] = {}
+    for name, raw in nodes_raw.items():
+        where = f"{path}: node {name!r}"
+        if not isinstance(raw, Mapping):
+            raise ConfigError(f"{where}: expected a mapping with 'input' and 'steps', got {raw!r}")
+        check_keys(raw, MAP_NODE_KEYS, where)
+        if "input" not in raw:
+            raise ConfigError(f"{where}: missing field 'input'")
+        batch_docs = raw.get("batch_docs", DEFAULT_BATCH_DOCS)
+        if not isinstance(batch_docs, int) or isinstance(batch_docs, bool) or batch_docs < 1:
+            raise ConfigError(f"{where}: field 'batch_docs' must be a positive integer, got {batch_docs!r}")
+        nodes[name] = NodeSpec(
+            name=name,
+            input=_parse_input(raw["input"], [n for n in names if n != name], base_dir, where),
+            steps=_parse_steps(raw.get("steps"), where),
+            batch_docs=batch_docs,
+        )
+    order = _dependency_order({n: spec.input.node for n, spec in nodes.items()}, path)
+    name = data.get("name", os.path.splitext(os.path.basename(path))[0])
+    chosen_workdir = workdir or data.get("workdir") or os.path.join("out", str(name))
+    if not isinstance(chosen_workdir, str):
+        raise ConfigError(f"{path}: field 'workdir' must be a path, got {chosen_workdir!r}")
+    return PipelineSpec(path=path, name=str(name), workdir=os.path.abspath(chosen_workdir),
+                        nodes=tuple(nodes[n] for n in order))
+
+
+def load_pipeline(path: str, workdir: str | None = None) -> PipelineSpec:
+    """Read and validate the pipeline file at `path`; `workdir` overrides the file's own."""
+    try:
+        with open(path, encoding="utf-8") as handle:
+            data = yaml.safe_load(handle)
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: no such pipeline file") from None
+    except yaml.YAMLError as error:
+        raise ConfigError(f"{path}: not valid YAML: {' '.join(str(error).split())}") from None
+    return parse_pipeline(data, path, workdir)

@@ -1,0 +1,172 @@
+"""Running a pipeline: nodes in dependency order, each as partitions on an executor, resuming what is done.
+
+A node's config hash covers its input, its steps with every option, and its upstream node's hash, so a change
+anywhere upstream invalidates what depends on it and nothing else. A partition is reused when its stats file records
+the node's current hash and the same input signature; a node is reused whole when its `_SUCCESS.json` matches.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import glob
+import hashlib
+import json
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from curate.config import NodeSpec, PipelineSpec
+from curate.errors import RunError
+from curate.executors.base import Executor
+from curate.partition import PartitionTask, part_name, run_partition, write_json_atomic
+from curate.stats import StageStats, merge_stage_lists
+
+# Bump when the layout or meaning of outputs changes, so that old workdirs are recomputed rather than misread.
+OUTPUT_FORMAT_VERSION = 1
+SUCCESS_FILE = "_SUCCESS.json"
+
+
+@dataclass
+class NodeReport:
+    """What a run did for one node: partitions computed and reused, merged stage stats, documents out."""
+
+    name: str
+    partitions: int
+    computed: int
+    reused: int
+    stages: list[StageStats]
+    docs_out: int
+    rejected_out: int
+    wall_s: float
+
+
+def node_config_hash(node: NodeSpec, upstream_hash: str | None) -> str:
+    """A short hash of everything that decides a node's output bytes."""
+    payload = {
+        "format": OUTPUT_FORMAT_VERSION,
+        "reader": node.input.reader,
+        "reader_options": dict(node.input.options),
+        "input_node": node.input.node,
+        "upstream": upstream_hash,
+        "steps": [[step.name, dataclasses.asdict(step.build())] for step in node.steps],
+        "batch_docs": node.batch_docs,
+    }
+    return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def _file_signature(path: str) -> dict[str, Any]:
+    try:
+        info = os.stat(path)
+    except OSError:
+        return {"path": path, "missing": True}
+    return {"path": path, "size": info.st_size, "mtime_ns": info.st_mtime_ns}
+
+
+def plan_tasks(node: NodeSpec, workdir: str, config_hash: str, upstream: list[PartitionTask] | None,
+               upstream_hash: str | None) -> list[PartitionTask]:
+    """One task per input file, or per partition of the upstream node."""
+    out_dir = os.path.join(workdir, node.name)
+    if upstream is not None:
+        inputs = [(u.data_path, {"path": u.data_path, "upstream_hash": upstream_hash}) for u in upstream]
+    else:
+        inputs = [(path, _file_signature(path)) for path in node.input.files]
+    return [PartitionTask(node, index, path, signature, out_dir, config_hash)
+            for index, (path, signature) in enumerate(inputs)]
+
+
+def _read_json(path: str) -> dict[str, Any] | None:
+    try:
+        with open(path, encoding="utf-8") as handle:
+            return json.load(handle)
+    except (OSError, ValueError):
+        return None
+
+
+def completed_record(task: PartitionTask) -> dict[str, Any] | None:
+    """The stats record of a finished partition that matches the task, or None when it must be (re)computed."""
+    record = _read_json(task.stats_path)
+    if (record is None or record.get("config_hash") != task.config_hash or record.get("input") != task.input_signature
+            or not os.path.exists(task.data_path) or not os.path.exists(task.rejected_path)):
+        return None
+    return record
+
+
+def _remove_extra_partitions(out_dir: str, count: int) -> None:
+    """Delete outputs of partitions numbered `count` and above (left by an earlier run with more inputs)."""
+    for pattern in ("part-*.parquet", "rejected/part-*.parquet", "_stats/part-*.json"):
+        for path in glob.glob(os.path.join(out_dir, pattern)):
+            index = int(os.path.basename(path).split("-")[1].split(".")[0])
+            if index >= count:
+                os.remove(path)
+
+
+def run_node(node: NodeSpec, out_dir: str, config_hash: str, tasks: list[PartitionTask], executor: Executor,
+             log: Callable[[str], None]) -> NodeReport:
+    """Compute the missing partitions of `node`, then write its `_SUCCESS.json`."""
+    started = time.perf_counter()
+    success_path = os.path.join(out_dir, SUCCESS_FILE)
+    records: dict[int, dict[str, Any]] = {}
+    todo = []
+    for task in tasks:
+        record = completed_record(task)
+        if record is None:
+            todo.append(task)
+        else:
+            records[task.index] = record
+    if todo or not os.path.exists(success_path):
+        if os.path.exists(success_path):
+            os.remove(success_path)
+        _remove_extra_partitions(out_dir, len(tasks))
+        log(f"node {node.name}: {len(todo)} of {len(tasks)} partitions to compute")
+    failures = []
+    for task, record, error in executor.map(run_partition, todo):
+        if error is not None:
+            failures.append(f"{part_name(task.index)} ({os.path.basename(task.input_path)}): {error}")
+        else:
+            records[task.index] = record
+    if failures:
+        raise RunError(f"node {node.name!r}: {len(failures)} partition(s) failed: " + "; ".join(failures[:3]))
+    ordered = [records[task.index] for task in tasks]
+    stages = merge_stage_lists([StageStats.from_json(s) for s in r["stages"]] for r in ordered)
+    report = NodeReport(
+        name=node.name,
+        partitions=len(tasks),
+        computed=len(todo),
+        reused=len(tasks) - len(todo),
+        stages=stages,
+        docs_out=sum(r["docs_out"] for r in ordered),
+        rejected_out=sum(r["rejected_out"] for r in ordered),
+        wall_s=time.perf_counter() - started,
+    )
+    if todo or not os.path.exists(success_path):
+        write_json_atomic(success_path, {
+            "node": node.name,
+            "config_hash": config_hash,
+            "inputs": [t.input_signature for t in tasks],
+            "partitions": len(tasks),
+            "computed": report.computed,
+            "reused": report.reused,
+            "docs_out": report.docs_out,
+            "rejected_out": report.rejected_out,
+            "stages": [s.to_json() for s in stages],
+            "wall_s": round(report.wall_s, 4),
+        })
+    return report
+
+
+def run_pipeline(spec: PipelineSpec, executor: Executor, log: Callable[[str], None] = print) -> list[NodeReport]:
+    """Run every node of `spec` in dependency order; returns one report per node."""
+    hashes: dict[str, str] = {}
+    planned: dict[str, list[PartitionTask]] = {}
+    reports = []
+    for node in spec.nodes:
+        upstream = node.input.node
+        hashes[node.name] = node_config_hash(node, hashes.get(upstream) if upstream else None)
+        planned[node.name] = plan_tasks(node, spec.workdir, hashes[node.name],
+                                        planned[upstream] if upstream else None,
+                                        hashes[upstream] if upstream else None)
+        out_dir = os.path.join(spec.workdir, node.name)
+        reports.append(run_node(node, out_dir, hashes[node.name], planned[node.name], executor, log))
+    return reports

@@ -1,0 +1,46 @@
+"""In-process execution (workers=1, for tests and debugging) or a pool of local processes (workers>1)."""
+
+from __future__ import annotations
+
+import multiprocessing
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from typing import Any
+
+from curate.executors.base import Executor, Outcome, T
+
+
+def _describe(error: BaseException) -> str:
+    return f"{type(error).__name__}: {error}"
+
+
+class LocalExecutor(Executor):
+    def __init__(self, workers: int = 1) -> None:
+        if workers < 1:
+            raise ValueError("workers must be >= 1")
+        self.workers = workers
+        self._pool: ProcessPoolExecutor | None = None
+
+    def __enter__(self) -> LocalExecutor:
+        if self.workers > 1:
+            # spawn, not fork: forked children would inherit the parent's threads and locks (pyarrow's pools).
+            self._pool = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"))
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(cancel_futures=True)
+            self._pool = None
+
+    def map(self, fn: Callable[[T], Any], tasks: Sequence[T]) -> Iterator[Outcome[T]]:
+        if self._pool is None:
+            for task in tasks:
+                try:
+                    yield task, fn(task), None
+                except Exception as error:  # reported per partition by the caller
+                    yield task, None, _describe(error)
+            return
+        futures = {self._pool.submit(fn, task): task for task in tasks}
+        for future in as_completed(futures):
+            error = future.exception()
+            yield futures[future], None if error else future.result(), _describe(error) if error else None

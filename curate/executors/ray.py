@@ -1,0 +1,57 @@
+"""Ray execution: an embedded local Ray started and stopped by curate, or an existing cluster.
+
+Which Ray is used: `--address` when given; else the cluster of a `ray job submit` job (Ray sets RAY_ADDRESS for the
+job's driver); else a local Ray started for this run. A Ray already initialised in this process (a test session's)
+is used as it is and left running.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
+
+from curate.executors.base import Executor, Outcome, T
+
+
+class RayExecutor(Executor):
+    def __init__(self, workers: int | None = None, address: str | None = None) -> None:
+        self.workers = workers
+        self.address = address
+        self._started_here = False
+
+    def __enter__(self) -> RayExecutor:
+        import ray
+
+        if ray.is_initialized():
+            return self
+        address = self.address or os.environ.get("RAY_ADDRESS")
+        if address:
+            ray.init(address=address, log_to_driver=False, logging_level="WARNING")
+        else:
+            ray.init(num_cpus=self.workers or os.cpu_count(), include_dashboard=False, log_to_driver=False,
+                     logging_level="WARNING")
+        self._started_here = True
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._started_here:
+            import ray
+
+            ray.shutdown()
+            self._started_here = False
+
+    def map(self, fn: Callable[[T], Any], tasks: Sequence[T]) -> Iterator[Outcome[T]]:
+        import ray
+
+        remote = ray.remote(num_cpus=1, max_retries=2)(fn)
+        pending = {remote.remote(task): task for task in tasks}
+        while pending:
+            done, _ = ray.wait(list(pending), num_returns=1)
+            ref = done[0]
+            task = pending.pop(ref)
+            try:
+                yield task, ray.get(ref), None
+            except Exception as error:  # a task's exception, or a worker that died; reported per partition
+                cause = getattr(error, "cause", None) or error
+                yield task, None, f"{type(cause).__name__}: {cause}"

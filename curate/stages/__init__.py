@@ -1,0 +1,13 @@
+"""The registry of pipeline steps and readers, by the name a pipeline file uses for them."""
+
+from __future__ import annotations
+
+from curate.stages.base import Reader, Stage
+from curate.stages.extract import Extract
+from curate.stages.jsonl import JsonlReader
+from curate.stages.length import MinLength
+from curate.stages.normalize import Normalize
+from curate.stages.warc import WarcReader
+
+STEPS: dict[str, type[Stage]] = {cls.name: cls for cls in (Extract, Normalize, MinLength)}
+READERS: dict[str, type[Reader]] = {cls.name: cls for cls in (WarcReader, JsonlReader)}

@@ -1,0 +1,179 @@
+"""Resilient iteration over the records of a WARC file, built on warcio, that survives corrupt input.
+
+warcio reads well-formed files (gzip per record or uncompressed, chunked transfer encoding, ARC) but on damage it
+either raises and stops (garbage between records) or stops silently (a truncated last gzip member), and a lying
+Content-Length either swallows the records that follow or leaves junk that breaks the next one. This module turns each
+of those into a `BadSpan` with a reason and carries on from the next real record start, so every good record of a
+damaged file is still read.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import io
+import mmap
+import os
+import re
+import zlib
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+import brotli
+from warcio.archiveiterator import ArchiveIterator
+from warcio.bufferedreaders import BufferedReader
+from warcio.recordloader import ArcWarcRecord
+
+GZIP_MAGIC = b"\x1f\x8b\x08"
+_PLAIN_RECORD_START = re.compile(rb"(?:^|\n)(WARC/1\.[01]\r?\n)")
+
+
+class _BrotliDecompressor:
+    """Google's `brotli` with the zlib-style interface warcio expects (`decompress`, `unused_data`, `flush`).
+
+    warcio 1.8 assigns `unused_data` on brotli's Decompressor, which Brotli 1.1+ forbids, so every
+    `Content-Encoding: br` response (common in browser recordings) would fail to decode without this adapter.
+    """
+
+    def __init__(self) -> None:
+        self._inner = brotli.Decompressor()
+        self.unused_data = b""
+
+    def decompress(self, data: bytes) -> bytes:
+        return self._inner.process(data)
+
+    def flush(self) -> bytes:
+        return b""
+
+
+BufferedReader.DECOMPRESSORS["br"] = _BrotliDecompressor
+
+
+@dataclass(frozen=True)
+class WarcRecord:
+    """One parsed record; `payload` is only read for records the caller wants (HTML responses)."""
+
+    offset: int
+    rec_type: str
+    target_uri: str | None
+    date: str | None
+    record_id: str | None
+    content_type: str | None
+    status: str | None
+    payload: bytes | None
+    payload_truncated: bool  # longer than the caller's limit; the payload holds the first bytes only
+
+
+@dataclass(frozen=True)
+class BadSpan:
+    """Bytes of the file that could not be read as a record: where, why (a short reason) and the parser's message."""
+
+    offset: int
+    reason: str
+    detail: str
+
+
+def _http_header(record: ArcWarcRecord, name: str) -> str | None:
+    return record.http_headers.get_header(name) if record.http_headers else None
+
+
+def _load(record: ArcWarcRecord, wants_payload: bool, max_payload: int) -> tuple[WarcRecord, bool]:
+    """Read one record; returns it and whether its bytes were all there (False: Content-Length beyond the data)."""
+    payload, truncated, complete = None, False, True
+    if wants_payload:
+        payload = record.content_stream().read(max_payload + 1)
+        truncated = len(payload) > max_payload
+        payload = payload[:max_payload]
+        # The block reader counts down Content-Length; bytes still owed after reading to EOF mean the record lied.
+        complete = truncated or record.raw_stream.limit == 0
+    status = record.http_headers.get_statuscode() if record.http_headers else None
+    return (
+        WarcRecord(
+            offset=-1,
+            rec_type=record.rec_type,
+            target_uri=record.rec_headers.get_header("WARC-Target-URI"),
+            date=record.rec_headers.get_header("WARC-Date"),
+            record_id=record.rec_headers.get_header("WARC-Record-ID"),
+            content_type=_http_header(record, "Content-Type"),
+            status=status,
+            payload=payload,
+            payload_truncated=truncated,
+        ),
+        complete,
+    )
+
+
+def _next_record_start(data: mmap.mmap, after: int, gzipped: bool) -> int:
+    """The offset of the first plausible record start at or after `after`, or len(data) when there is none."""
+    if not gzipped:
+        match = _PLAIN_RECORD_START.search(data, after)
+        return match.start(1) if match else len(data)
+    position = data.find(GZIP_MAGIC, after)
+    while position != -1:
+        with contextlib.suppress(zlib.error):
+            if zlib.decompressobj(31).decompress(data[position : position + 1024], 8).startswith(b"WARC/"):
+                return position
+        position = data.find(GZIP_MAGIC, position + 1)
+    return len(data)
+
+
+def _is_padding(data: mmap.mmap, start: int) -> bool:
+    """True when everything from `start` to the end is whitespace or NUL (harmless trailing bytes)."""
+    return not data[start:].strip(b" \t\r\n\x00")
+
+
+def iter_records(
+    path: str, wants_payload: Callable[[ArcWarcRecord], bool], max_payload: int
+) -> Iterator[WarcRecord | BadSpan]:
+    """Yield every record of the file at `path`, and a BadSpan for each damaged stretch, in file order.
+
+    `wants_payload(record)` is asked for each record with its headers; only then is the payload read (up to
+    `max_payload` bytes). A record is yielded one step late, once the next record shows that its length was right.
+    """
+    if os.path.getsize(path) == 0:
+        return
+    with open(path, "rb") as handle, mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as data:
+        gzipped = data[:2] == GZIP_MAGIC[:2]
+        start = 0
+        while start < len(data):
+            handle.seek(start)
+            stream = ArchiveIterator(handle)
+            pending: tuple[WarcRecord, bool] | None = None
+            errors_seen = 0
+            restart: int | None = None
+            try:
+                with contextlib.redirect_stderr(io.StringIO()):  # warcio prints length warnings; we count them
+                    for record in stream:
+                        if pending is not None:
+                            if not pending[1] or stream.err_count > errors_seen:
+                                break
+                            yield pending[0]
+                        # get_record_offset() reads the record to its end, so the payload must be read first.
+                        pending = _load(record, wants_payload(record), max_payload)
+                        pending = (dataclasses.replace(pending[0], offset=start + stream.get_record_offset()),
+                                   pending[1])
+                        errors_seen = stream.err_count
+                    else:
+                        if pending is not None and pending[1] and stream.err_count == errors_seen:
+                            yield pending[0]
+                            pending = None
+                        end = start + stream.offset
+                        if pending is None:
+                            if not _is_padding(data, end):
+                                yield BadSpan(end, "truncated_record", f"{len(data) - end} bytes at the end of the "
+                                              "file do not form a complete record")
+                            return
+            except Exception as error:  # any parser failure becomes a BadSpan; reading resumes after it
+                failed_at = start + stream.offset
+                if pending is not None and stream.err_count == errors_seen and pending[1]:
+                    yield pending[0]
+                    pending = None
+                if pending is None:
+                    yield BadSpan(failed_at, "corrupt_record", f"{type(error).__name__}: {error}"[:300])
+                    restart = _next_record_start(data, failed_at + 1, gzipped)
+            if pending is not None:
+                bad = pending[0]
+                yield BadSpan(bad.offset, "bad_content_length",
+                              "the record's Content-Length does not match the bytes that follow it")
+                restart = _next_record_start(data, bad.offset + 1, gzipped)
+            start = restart if restart is not None else len(data)

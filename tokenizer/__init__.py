@@ -1,0 +1,1 @@
+"""Byte-level BPE tokenizer package; its trainer, encoder and exporters come with the tokenizer issue."""
