@@ -107,6 +107,9 @@ def run_node(node: NodeSpec, out_dir: str, config_hash: str, tasks: list[Partiti
     """Compute the missing partitions of `node`, then write its `_SUCCESS.json`."""
     started = time.perf_counter()
     success_path = os.path.join(out_dir, SUCCESS_FILE)
+    success = _read_json(success_path)
+    up_to_date = (success is not None and success.get("config_hash") == config_hash
+                  and success.get("inputs") == [t.input_signature for t in tasks])
     records: dict[int, dict[str, Any]] = {}
     todo = []
     for task in tasks:
@@ -115,8 +118,9 @@ def run_node(node: NodeSpec, out_dir: str, config_hash: str, tasks: list[Partiti
             todo.append(task)
         else:
             records[task.index] = record
-    if todo or not os.path.exists(success_path):
-        if os.path.exists(success_path):
+    up_to_date = up_to_date and not todo
+    if not up_to_date:
+        if success is not None:
             os.remove(success_path)
         _remove_extra_partitions(out_dir, len(tasks))
         log(f"node {node.name}: {len(todo)} of {len(tasks)} partitions to compute")
@@ -140,7 +144,7 @@ def run_node(node: NodeSpec, out_dir: str, config_hash: str, tasks: list[Partiti
         rejected_out=sum(r["rejected_out"] for r in ordered),
         wall_s=time.perf_counter() - started,
     )
-    if todo or not os.path.exists(success_path):
+    if not up_to_date:
         write_json_atomic(success_path, {
             "node": node.name,
             "config_hash": config_hash,

@@ -148,11 +148,14 @@ def iter_records(
                             if not pending[1] or stream.err_count > errors_seen:
                                 break
                             yield pending[0]
-                        # get_record_offset() reads the record to its end, so the payload must be read first.
-                        pending = _load(record, wants_payload(record), max_payload)
-                        pending = (dataclasses.replace(pending[0], offset=start + stream.get_record_offset()),
-                                   pending[1])
+                        errors_before = stream.err_count
+                        loaded, complete = _load(record, wants_payload(record), max_payload)
+                        # get_record_offset() reads the record to its end (so the payload must be read first) and
+                        # checks that blank lines follow it; warcio counts it in err_count when they do not.
+                        offset = start + stream.get_record_offset()
                         errors_seen = stream.err_count
+                        pending = (dataclasses.replace(loaded, offset=offset),
+                                   complete and errors_seen == errors_before)
                     else:
                         if pending is not None and pending[1] and stream.err_count == errors_seen:
                             yield pending[0]
@@ -165,15 +168,21 @@ def iter_records(
                             return
             except Exception as error:  # any parser failure becomes a BadSpan; reading resumes after it
                 failed_at = start + stream.offset
-                if pending is not None and stream.err_count == errors_seen and pending[1]:
+                # The record before the failure is good unless warcio saw its length was wrong, or its claimed span
+                # swallowed the start of another record (a Content-Length too long, in an uncompressed file).
+                if (pending is not None and stream.err_count == errors_seen and pending[1]
+                        and _next_record_start(data, pending[0].offset + 1, gzipped) >= failed_at):
                     yield pending[0]
                     pending = None
                 if pending is None:
                     yield BadSpan(failed_at, "corrupt_record", f"{type(error).__name__}: {error}"[:300])
                     restart = _next_record_start(data, failed_at + 1, gzipped)
             if pending is not None:
-                bad = pending[0]
-                yield BadSpan(bad.offset, "bad_content_length",
-                              "the record's Content-Length does not match the bytes that follow it")
+                bad, complete = pending
                 restart = _next_record_start(data, bad.offset + 1, gzipped)
+                if not complete and restart == len(data):  # the bytes ran out and nothing follows: a cut file
+                    yield BadSpan(bad.offset, "truncated_record", "the file ends inside this record")
+                else:
+                    yield BadSpan(bad.offset, "bad_content_length",
+                                  "the record's Content-Length does not match the bytes that follow it")
             start = restart if restart is not None else len(data)

@@ -1,0 +1,32 @@
+# Entry points for people and CI. Each target creates the virtualenv when it is missing.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: quickstart test bench extraction-quality clean
+
+$(STAMP): pyproject.toml
+	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e ".[dev]"
+	touch $(STAMP)
+
+quickstart: $(STAMP)
+	$(BIN)/curate run pipelines/quickstart.yaml
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -q
+
+$(VENV)/.bench: $(STAMP)
+	$(BIN)/pip install -q -e ".[dev,bench]"
+	touch $(VENV)/.bench
+
+bench: $(VENV)/.bench
+	$(BIN)/python bench/extract.py
+
+extraction-quality: $(STAMP)
+	$(BIN)/python bench/extraction_quality.py
+
+clean:
+	rm -rf out $(VENV)

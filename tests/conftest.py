@@ -1,0 +1,48 @@
+"""Shared fixtures: paths to the shipped sample and the shared corpus, and one real local Ray per test session."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+QUICKSTART = ROOT / "pipelines" / "quickstart.yaml"
+CORPUS = Path(os.environ.get("CURATE_CORPUS", ROOT.parent / "shared" / "corpus"))
+
+
+@pytest.fixture(scope="session")
+def corpus() -> Path:
+    """The shared corpus beside the checkout; tests that need it skip when it is absent."""
+    if not CORPUS.is_dir():
+        pytest.skip(f"shared corpus not found at {CORPUS}")
+    return CORPUS
+
+
+@pytest.fixture(scope="session")
+def ray_cluster() -> Iterator[None]:
+    """A real local Ray, started once for the whole session; curate's RayExecutor joins it."""
+    ray = pytest.importorskip("ray")
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, logging_level="WARNING")
+    yield
+    ray.shutdown()
+
+
+def output_files(workdir: Path) -> dict[str, bytes]:
+    """Every data file (kept and rejected Parquet) under a workdir, by relative path."""
+    return {str(p.relative_to(workdir)): p.read_bytes() for p in sorted(workdir.rglob("*.parquet"))}
+
+
+@pytest.fixture(scope="session")
+def quickstart_local(tmp_path_factory) -> Path:
+    """The quickstart pipeline run once in-process; tests compare other runs against it."""
+    from curate.config import load_pipeline
+    from curate.dag import run_pipeline
+    from curate.executors.local import LocalExecutor
+
+    workdir = tmp_path_factory.mktemp("quickstart-local")
+    with LocalExecutor() as executor:
+        run_pipeline(load_pipeline(str(QUICKSTART), workdir=str(workdir)), executor, log=lambda line: None)
+    return workdir

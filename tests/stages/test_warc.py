@@ -1,0 +1,145 @@
+"""The WARC reader on real files and on every kind of damage: good records survive, bad ones are counted."""
+
+from __future__ import annotations
+
+import gzip
+from pathlib import Path
+
+import pytest
+
+from curate.stages.warc import WarcReader, record_id
+from curate.stats import StageStats
+from tests.warc_factory import SAMPLE_DIR, real_pages, record_bytes, with_content_length
+
+
+def read(path: Path, **options) -> tuple[list[dict], list[dict], StageStats]:
+    stats = StageStats("warc")
+    kept, rejected = [], []
+    for result in WarcReader(**options).read(str(path), stats, batch_docs=7):
+        kept += result.kept.to_pylist()
+        rejected += result.rejected.to_pylist()
+    assert stats.is_balanced()
+    return kept, rejected, stats
+
+
+@pytest.fixture(scope="module")
+def pages() -> list[tuple[str, bytes]]:
+    return real_pages(5)
+
+
+def urls(rows: list[dict]) -> list[str]:
+    return [row["url"] for row in rows]
+
+
+def test_real_files_keep_every_html_response_and_count_the_rest():
+    kept, rejected, stats = read(SAMPLE_DIR / "warcfile.warc.gz")
+    # 50 records (Common Crawl): 1 warcinfo, 17 request, 16 response, 16 metadata (shared corpus SOURCES.md).
+    assert stats.docs_in == 50 and stats.kept == 16 and not rejected
+    assert stats.skipped == {"record_type:warcinfo": 1, "record_type:request": 17, "record_type:metadata": 16}
+    first = kept[0]
+    assert first["url"] == "http://003338.cn/l41/481397.html"
+    assert first["warc_date"] == "2020-08-08T17:27:41Z"
+    assert first["id"] == "c4c112a5-3503-4483-abf8-51a0dd86dd53" == record_id(first["warc_record_id"])
+    assert first["source"] == "warcfile.warc.gz:940"
+    assert "<html" in first["html"].lower()
+
+
+def test_uncompressed_chunked_transfer_encoding_is_decoded():
+    kept, _, stats = read(SAMPLE_DIR / "example-iana.org-chunked.warc")
+    assert stats.kept == 1
+    assert kept[0]["html"].lstrip().lower().startswith("<!doctype html") and "0\r\n\r\n" not in kept[0]["html"]
+
+
+def test_brotli_content_encoding_is_decoded():
+    # pywb browser recordings send `Content-Encoding: br`; warcio 1.8 alone fails on them with Brotli >= 1.1.
+    kept, rejected, stats = read(SAMPLE_DIR / "Wikipedia__rec-20180220120751277617-PUCHE.warc.gz")
+    assert not stats.failed and stats.kept == 1 and "Wikipedia" in kept[0]["html"]
+
+
+def test_truncated_gzip_file_keeps_complete_records(tmp_path, pages):
+    records = [record_bytes(url, body) for url, body in pages]
+    path = tmp_path / "truncated.warc.gz"
+    path.write_bytes(b"".join(records)[: -len(records[-1]) // 2])
+    kept, rejected, stats = read(path)
+    assert urls(kept) == [url for url, _ in pages[:-1]]
+    assert stats.failed == {"truncated_record": 1}
+    assert rejected[0]["reject_reason"] == "truncated_record"
+
+
+@pytest.mark.parametrize("compress", [True, False], ids=["gzip", "plain"])
+def test_garbage_between_records_is_skipped_and_reported(tmp_path, pages, compress):
+    records = [record_bytes(url, body, compress=compress) for url, body in pages]
+    path = tmp_path / "garbage.warc"
+    path.write_bytes(b"".join(records[:2]) + b"\x00garbage\r\nbytes\r\n" * 20 + b"".join(records[2:]))
+    kept, _, stats = read(path)
+    assert urls(kept) == [url for url, _ in pages]
+    assert stats.failed == {"corrupt_record": 1}
+
+
+@pytest.mark.parametrize("compress", [True, False], ids=["gzip", "plain"])
+@pytest.mark.parametrize("delta", [+5000, -300], ids=["too_long", "too_short"])
+def test_lying_content_length_loses_only_that_record(tmp_path, pages, compress, delta):
+    records = [record_bytes(url, body, compress=compress) for url, body in pages]
+    records[2] = with_content_length(records[2], delta, compress=compress)
+    path = tmp_path / "lying.warc"
+    path.write_bytes(b"".join(records))
+    kept, rejected, stats = read(path)
+    assert urls(kept) == [url for i, (url, _) in enumerate(pages) if i != 2]
+    assert sum(stats.failed.values()) >= 1 and "bad_content_length" in stats.failed
+
+
+def test_empty_payload_non_html_and_non_response_records(tmp_path, pages):
+    url, body = pages[0]
+    path = tmp_path / "mixed.warc.gz"
+    path.write_bytes(
+        record_bytes("http://a.example/empty", b"")
+        + record_bytes("http://a.example/logo.png", b"\x89PNG\r\n\x1a\n" + bytes(100), "image/png")
+        + record_bytes("http://a.example/moved", b"", status="301 Moved Permanently")
+        + record_bytes(url, body)
+    )
+    kept, rejected, stats = read(path)
+    assert urls(kept) == [url]
+    assert stats.rejected == {"empty_payload": 1}
+    assert stats.skipped == {"non_html:image/png": 1, "http_status:3xx": 1}
+    assert rejected[0]["url"] == "http://a.example/empty"
+
+
+def test_undecodable_charset_is_decoded_by_fallback_and_counted(tmp_path):
+    prose = "Grüße aus Köln! Die Straße am Rhein ist schön, und das Café öffnet früh. " * 20
+    body = f"<html><body><p>{prose}</p></body></html>".encode("cp1252")
+    path = tmp_path / "charset.warc.gz"
+    path.write_bytes(record_bytes("http://a.example/", body, "text/html; charset=x-no-such-charset"))
+    kept, _, stats = read(path)
+    assert len(kept) == 1 and "Köln" in kept[0]["html"]
+    assert stats.events == {"charset_detected": 1}
+
+
+def test_huge_page_is_rejected_without_losing_its_neighbours(tmp_path, pages):
+    huge = b"<html><body>" + b"<p>spam spam spam</p>" * (50 * 1024 * 1024 // 21) + b"</body></html>"
+    assert len(huge) > 50_000_000
+    path = tmp_path / "huge.warc.gz"
+    path.write_bytes(record_bytes(pages[0][0], pages[0][1]) + record_bytes("http://a.example/huge", huge)
+                     + record_bytes(pages[1][0], pages[1][1]))
+    kept, rejected, stats = read(path)
+    assert urls(kept) == [pages[0][0], pages[1][0]]
+    assert stats.rejected == {"too_large": 1} and rejected[0]["url"] == "http://a.example/huge"
+
+
+def test_missing_and_empty_files(tmp_path):
+    kept, rejected, stats = read(tmp_path / "nope.warc.gz")
+    assert not kept and stats.failed == {"missing_file": 1}
+    (tmp_path / "empty.warc.gz").write_bytes(b"")
+    kept, _, stats = read(tmp_path / "empty.warc.gz")
+    assert not kept and stats.docs_in == 0
+
+
+def test_a_file_that_is_not_a_warc_at_all(tmp_path):
+    path = tmp_path / "notes.warc.gz"
+    path.write_bytes(gzip.compress(b"just some text\nnot a warc\n"))
+    kept, _, stats = read(path)
+    assert not kept and sum(stats.failed.values()) == 1
+
+
+def test_record_id_strips_urn_and_brackets():
+    assert record_id("<urn:uuid:1b5b0e8e-0000>") == "1b5b0e8e-0000"
+    assert record_id(None) is None
