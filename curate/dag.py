@@ -20,7 +20,7 @@ from typing import Any
 from curate.config import NodeSpec, PipelineSpec
 from curate.errors import RunError
 from curate.executors.base import Executor
-from curate.partition import PartitionTask, part_name, run_partition, write_json_atomic
+from curate.partition import REJECTED_DIR, PartitionTask, part_name, run_partition, write_json_atomic
 from curate.stats import StageStats, merge_stage_lists
 
 # Bump when the layout or meaning of outputs changes, so that old workdirs are recomputed rather than misread.
@@ -95,7 +95,7 @@ def completed_record(task: PartitionTask) -> dict[str, Any] | None:
 
 def _remove_extra_partitions(out_dir: str, count: int) -> None:
     """Delete outputs of partitions numbered `count` and above (left by an earlier run with more inputs)."""
-    for pattern in ("part-*.parquet", "rejected/part-*.parquet", "_stats/part-*.json"):
+    for pattern in ("part-*.parquet", f"{REJECTED_DIR}/part-*.parquet", "_stats/part-*.json"):
         for path in glob.glob(os.path.join(out_dir, pattern)):
             index = int(os.path.basename(path).split("-")[1].split(".")[0])
             if index >= count:

@@ -22,6 +22,9 @@ from curate.stages.base import Reader, StageResult, conform
 from curate.stats import StageStats, StageTimer
 
 PARQUET_COMPRESSION = "zstd"
+# Arrow, pandas and polars skip "_"-prefixed folders when reading a node's folder, so rejected rows never mix
+# into `pq.read_table("out/node")`.
+REJECTED_DIR = "_rejected"
 
 
 def part_name(index: int) -> str:
@@ -46,7 +49,7 @@ class PartitionTask:
 
     @property
     def rejected_path(self) -> str:
-        return os.path.join(self.out_dir, "rejected", part_name(self.index) + ".parquet")
+        return os.path.join(self.out_dir, REJECTED_DIR, part_name(self.index) + ".parquet")
 
     @property
     def stats_path(self) -> str:

@@ -50,7 +50,7 @@ def test_counts_add_up_through_the_chain(tmp_path):
             lost = sum(stage["skipped"].values()) + sum(stage["rejected"].values()) + sum(stage["failed"].values())
             assert stage["docs_in"] == stage["kept"] + lost
         assert success["docs_out"] == stages[-1]["kept"]
-        rows = sum(pq.read_metadata(p).num_rows for p in (tmp_path / "out" / node / "rejected").glob("*.parquet"))
+        rows = sum(pq.read_metadata(p).num_rows for p in (tmp_path / "out" / node / "_rejected").glob("*.parquet"))
         assert rows == success["rejected_out"] == sum(
             sum(s["rejected"].values()) + sum(s["failed"].values()) for s in stages)
     text_out = json.loads((tmp_path / "out" / "text" / "_SUCCESS.json").read_text())["docs_out"]

@@ -32,7 +32,7 @@ def test_quickstart_accounting(quickstart_local):
             stage["rejected"].values()) + sum(stage["failed"].values())
     assert stages["warc"]["kept"] == stages["extract"]["docs_in"] > 200
     reasons: dict[str, int] = {}
-    for path in (quickstart_local / "text" / "rejected").glob("*.parquet"):
+    for path in (quickstart_local / "text" / "_rejected").glob("*.parquet"):
         for reason in pq.read_table(path, columns=["reject_reason"]).column(0).to_pylist():
             reasons[reason] = reasons.get(reason, 0) + 1
     expected = {}

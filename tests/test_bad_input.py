@@ -1,0 +1,56 @@
+"""A pipeline over a folder of damaged WARC files completes, counts every bad record, and keeps every good page."""
+
+from __future__ import annotations
+
+import json
+import textwrap
+import unicodedata
+
+import pyarrow.parquet as pq
+
+from curate.config import load_pipeline
+from curate.dag import run_pipeline
+from curate.executors.local import LocalExecutor
+from tests.warc_factory import real_pages, record_bytes, with_content_length
+
+
+def test_damaged_inputs_lose_only_the_damaged_records(tmp_path):
+    pages = real_pages(8)
+    good = [record_bytes(url, body) for url, body in pages]
+    plain = [record_bytes(url, body, compress=False) for url, body in pages]
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "a-truncated.warc.gz").write_bytes(good[0] + good[1] + good[2][: len(good[2]) // 2])
+    (data / "b-garbage.warc.gz").write_bytes(good[3] + b"\x13\x37 not a record \r\n" * 50 + good[4])
+    (data / "c-lying.warc").write_bytes(plain[5] + with_content_length(plain[6], -200, compress=False) + plain[7])
+    (data / "d-odd.warc.gz").write_bytes(
+        record_bytes("http://odd.example/empty", b"")
+        + record_bytes("http://odd.example/pixel.gif", b"GIF89a" + bytes(64), "image/gif")
+        + record_bytes("http://odd.example/bad-charset", ("<html><body><p>" + "Überraschung für Jörg! " * 40
+                       + "</p></body></html>").encode("cp1252"), "text/html; charset=no-such-charset")
+        + record_bytes("http://odd.example/huge", b"<p>" + b"x" * (6 << 20) + b"</p>"))
+    pipeline = tmp_path / "p.yaml"
+    pipeline.write_text(textwrap.dedent(f"""
+        workdir: {tmp_path / "out"}
+        nodes:
+          text:
+            input: {{warc: ["data/*.warc*", "data/e-missing.warc.gz"]}}
+            steps: [{{extract: {{engine: resiliparse}}}}, normalize]
+    """))
+    with LocalExecutor() as executor:
+        (report,) = run_pipeline(load_pipeline(str(pipeline)), executor, log=lambda line: None)
+
+    assert report.partitions == 5
+    reader = report.stages[0]
+    assert reader.failed == {"truncated_record": 1, "corrupt_record": 1, "bad_content_length": 1, "missing_file": 1}
+    assert reader.rejected == {"empty_payload": 1, "too_large": 1}
+    assert reader.skipped == {"non_html:image/gif": 1}
+    assert reader.events["charset_detected"] == 1
+    assert all(stage.is_balanced() for stage in report.stages)
+
+    out = pq.read_table(tmp_path / "out" / "text").to_pylist()
+    expected = {url for i, (url, _) in enumerate(pages) if i not in (2, 6)} | {"http://odd.example/bad-charset"}
+    assert {row["url"] for row in out} == expected
+    assert unicodedata.normalize("NFD", "Jörg") in next(row["text"] for row in out if row["url"].endswith("bad-charset"))
+    stats = json.loads((tmp_path / "out" / "text" / "_SUCCESS.json").read_text())
+    assert stats["rejected_out"] == 6
