@@ -30,6 +30,24 @@ def _run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _export_tokens(args: argparse.Namespace) -> int:
+    from curate.shards import export_llmc, export_megatron, verify
+
+    try:
+        problems = verify(args.shards)
+    except (OSError, ValueError) as error:
+        raise CurateError(f"{args.shards}: not a token shard folder ({error})") from None
+    if problems:
+        raise CurateError(f"{args.shards}: shards do not match their manifest: {'; '.join(problems[:3])}")
+    if args.format == "llmc":
+        count = export_llmc(args.shards, args.out)
+        print(f"curate: wrote {count} tokens to {args.out}")
+    else:
+        count = export_megatron(args.shards, args.out)
+        print(f"curate: wrote {count} documents to {args.out}.bin and {args.out}.idx")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="curate", description="Turn WARC files into clean, deduplicated, tokenized training data."
@@ -46,6 +64,15 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--workers", type=int, help="parallel partitions (default: all CPUs for ray, 1 for local)")
     run.add_argument("--workdir", help="where outputs go (overrides the pipeline's workdir)")
     run.set_defaults(handler=_run)
+
+    export = verbs.add_parser("export-tokens", help="write token shards in a flat format other trainers read",
+                              description="Verify token shards against their manifest, then export them: llmc is "
+                              "the nanoGPT/llm.c .bin (256 x int32 header, then tokens); megatron writes "
+                              "Megatron-LM's PREFIX.bin and PREFIX.idx.")
+    export.add_argument("shards", help="a tokenize node's folder, e.g. out/quickstart/shards")
+    export.add_argument("--format", choices=("llmc", "megatron"), required=True)
+    export.add_argument("--out", required=True, help="the .bin file (llmc) or the path prefix (megatron)")
+    export.set_defaults(handler=_export_tokens)
     return parser
 
 

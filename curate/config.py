@@ -19,6 +19,8 @@ from typing import Any
 import yaml
 
 from curate.errors import ConfigError
+from curate.ops import OPERATIONS
+from curate.ops.base import Operation
 from curate.stages import READERS, STEPS
 from curate.stages.base import Reader, Stage
 from curate.validation import build_dataclass, check_keys, suggestion
@@ -57,10 +59,26 @@ class StepSpec:
 
 @dataclass(frozen=True)
 class NodeSpec:
+    """A map node (`input` and fused `steps`, one output partition per input partition) or an operation node
+    (`operation` with its `options`: a global step such as training a tokenizer)."""
+
     name: str
-    input: InputSpec
-    steps: tuple[StepSpec, ...]
+    input: InputSpec | None = None
+    steps: tuple[StepSpec, ...] = ()
     batch_docs: int = DEFAULT_BATCH_DOCS
+    operation: str | None = None
+    options: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def upstream(self) -> tuple[str, ...]:
+        """The nodes this node reads, in a fixed order."""
+        if self.operation is not None:
+            return tuple(self.options[name] for name in OPERATIONS[self.operation].node_inputs)
+        return (self.input.node,) if self.input is not None and self.input.node else ()
+
+    def build_operation(self) -> Operation:
+        assert self.operation is not None
+        return OPERATIONS[self.operation](**self.options)
 
 
 @dataclass(frozen=True)
@@ -136,8 +154,8 @@ def _parse_steps(raw: Any, where: str) -> tuple[StepSpec, ...]:
     return tuple(steps)
 
 
-def _dependency_order(inputs: dict[str, str | None], where: str) -> list[str]:
-    """Node names ordered so that each comes after its input node; a cycle is a ConfigError naming it."""
+def _dependency_order(upstream: dict[str, tuple[str, ...]], where: str) -> list[str]:
+    """Node names ordered so that each comes after the nodes it reads; a cycle is a ConfigError naming it."""
     order: list[str] = []
     state: dict[str, str] = {}
 
@@ -148,15 +166,44 @@ def _dependency_order(inputs: dict[str, str | None], where: str) -> list[str]:
             cycle = path[path.index(name):] + [name]
             raise ConfigError(f"{where}: nodes form a cycle: {' -> '.join(cycle)}")
         state[name] = "visiting"
-        upstream = inputs[name]
-        if upstream is not None:
-            visit(upstream, path + [name])
+        for before in upstream[name]:
+            visit(before, path + [name])
         state[name] = "done"
         order.append(name)
 
-    for name in inputs:
+    for name in upstream:
         visit(name, [])
     return order
+
+
+def _parse_operation(name: str, raw: Mapping[str, Any], names: list[str], where: str) -> NodeSpec:
+    """An operation node: `{train_bpe: {input: text, vocab_size: 8192}}`."""
+    (operation, options), = raw.items()
+    cls = OPERATIONS[operation]
+    where = f"{where}, {operation}"
+    build_dataclass(cls, options, where)
+    options = dict(options or {})
+    for field_name in cls.node_inputs:
+        target = options[field_name]
+        if target not in names or target == name:
+            raise ConfigError(f"{where}: field {field_name!r} names no other node {target!r}"
+                              f"{suggestion(str(target), [n for n in names if n != name])}")
+    return NodeSpec(name=name, operation=operation, options=options)
+
+
+def _check_node_kinds(nodes: dict[str, NodeSpec], path: str) -> None:
+    """Each node input must be of the kind its reader expects (documents, or a trained artefact)."""
+    for node in nodes.values():
+        wanted = OPERATIONS[node.operation].node_inputs if node.operation else {"input": "documents"}
+        for field_name, kind in wanted.items():
+            target = node.options.get(field_name) if node.operation else (node.input.node if node.input else None)
+            if target is None:
+                continue
+            actual = nodes[target].operation or "documents"
+            if actual != kind:
+                what = "a node of documents (input and steps)" if kind == "documents" else f"a {kind} node"
+                raise ConfigError(f"{path}: node {node.name!r}: field {field_name!r} must name {what}; "
+                                  f"{target!r} is {'a ' + actual if actual != 'documents' else 'a node of documents'}")
 
 
 def parse_pipeline(data: Any, path: str, workdir: str | None = None) -> PipelineSpec:
@@ -174,7 +221,13 @@ def parse_pipeline(data: Any, path: str, workdir: str | None = None) -> Pipeline
         where = f"{path}: node {name!r}"
         if not isinstance(raw, Mapping):
             raise ConfigError(f"{where}: expected a mapping with 'input' and 'steps', got {raw!r}")
-        check_keys(raw, MAP_NODE_KEYS, where)
+        if len(raw) == 1 and next(iter(raw)) in OPERATIONS:
+            nodes[name] = _parse_operation(name, raw, names, where)
+            continue
+        check_keys(raw, (*MAP_NODE_KEYS, *OPERATIONS), where)
+        if any(key in OPERATIONS for key in raw):
+            raise ConfigError(f"{where}: an operation node has its operation as its only key, e.g. "
+                              "{train_bpe: {input: text, vocab_size: 8192}}")
         if "input" not in raw:
             raise ConfigError(f"{where}: missing field 'input'")
         batch_docs = raw.get("batch_docs", DEFAULT_BATCH_DOCS)
@@ -186,7 +239,8 @@ def parse_pipeline(data: Any, path: str, workdir: str | None = None) -> Pipeline
             steps=_parse_steps(raw.get("steps"), where),
             batch_docs=batch_docs,
         )
-    order = _dependency_order({n: spec.input.node for n, spec in nodes.items()}, path)
+    order = _dependency_order({n: spec.upstream for n, spec in nodes.items()}, path)
+    _check_node_kinds(nodes, path)
     name = data.get("name", os.path.splitext(os.path.basename(path))[0])
     chosen_workdir = workdir or data.get("workdir") or os.path.join("out", str(name))
     if not isinstance(chosen_workdir, str):

@@ -20,39 +20,28 @@ from typing import Any
 from curate.config import NodeSpec, PipelineSpec
 from curate.errors import RunError
 from curate.executors.base import Executor
+from curate.ops.base import OperationContext
 from curate.partition import REJECTED_DIR, PartitionTask, part_name, run_partition, write_json_atomic
-from curate.stats import StageStats, merge_stage_lists
+from curate.stats import NodeReport, StageStats, merge_stage_lists
 
 # Bump when the layout or meaning of outputs changes, so that old workdirs are recomputed rather than misread.
 OUTPUT_FORMAT_VERSION = 1
 SUCCESS_FILE = "_SUCCESS.json"
 
 
-@dataclass
-class NodeReport:
-    """What a run did for one node: partitions computed and reused, merged stage stats, documents out."""
-
-    name: str
-    partitions: int
-    computed: int
-    reused: int
-    stages: list[StageStats]
-    docs_out: int
-    rejected_out: int
-    wall_s: float
-
-
-def node_config_hash(node: NodeSpec, upstream_hash: str | None) -> str:
-    """A short hash of everything that decides a node's output bytes."""
+def node_config_hash(node: NodeSpec, upstream_hashes: list[str]) -> str:
+    """A short hash of everything that decides a node's output bytes, upstream nodes' hashes included."""
     payload = {
         "format": OUTPUT_FORMAT_VERSION,
-        "reader": node.input.reader,
-        "reader_options": dict(node.input.options),
-        "input_node": node.input.node,
-        "upstream": upstream_hash,
-        "steps": [[step.name, dataclasses.asdict(step.build())] for step in node.steps],
+        "upstream": upstream_hashes,
         "batch_docs": node.batch_docs,
     }
+    if node.operation is not None:
+        payload["operation"] = [node.operation, dataclasses.asdict(node.build_operation())]
+    else:
+        assert node.input is not None
+        payload["reader"] = [node.input.reader, dict(node.input.options), node.input.node]
+        payload["steps"] = [[step.name, dataclasses.asdict(step.build())] for step in node.steps]
     return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
@@ -160,17 +149,44 @@ def run_node(node: NodeSpec, out_dir: str, config_hash: str, tasks: list[Partiti
     return report
 
 
+def run_operation(node: NodeSpec, context: OperationContext) -> NodeReport:
+    """Run an operation node unless its `_SUCCESS.json` records the same config hash."""
+    success_path = os.path.join(context.out_dir, SUCCESS_FILE)
+    success = _read_json(success_path)
+    if success is not None and success.get("config_hash") == context.config_hash:
+        return NodeReport(node.name, success["partitions"], 0, success["partitions"],
+                          [StageStats.from_json(s) for s in success["stages"]], success["docs_out"],
+                          success["rejected_out"], 0.0)
+    if success is not None:
+        os.remove(success_path)
+    os.makedirs(context.out_dir, exist_ok=True)
+    report = node.build_operation().run(context)
+    write_json_atomic(success_path, {
+        "node": node.name, "operation": node.operation, "config_hash": context.config_hash,
+        "partitions": report.partitions, "computed": report.computed, "reused": report.reused,
+        "docs_out": report.docs_out, "rejected_out": report.rejected_out,
+        "stages": [s.to_json() for s in report.stages], "wall_s": round(report.wall_s, 4),
+    })
+    return report
+
+
 def run_pipeline(spec: PipelineSpec, executor: Executor, log: Callable[[str], None] = print) -> list[NodeReport]:
     """Run every node of `spec` in dependency order; returns one report per node."""
     hashes: dict[str, str] = {}
     planned: dict[str, list[PartitionTask]] = {}
+    node_dirs = {node.name: os.path.join(spec.workdir, node.name) for node in spec.nodes}
     reports = []
     for node in spec.nodes:
-        upstream = node.input.node
-        hashes[node.name] = node_config_hash(node, hashes.get(upstream) if upstream else None)
+        hashes[node.name] = node_config_hash(node, [hashes[u] for u in node.upstream])
+        out_dir = node_dirs[node.name]
+        if node.operation is not None:
+            partitions = {name: [t.data_path for t in tasks] for name, tasks in planned.items()}
+            context = OperationContext(node.name, out_dir, hashes[node.name], executor, partitions, node_dirs, log)
+            reports.append(run_operation(node, context))
+            continue
+        upstream = node.input.node if node.input else None
         planned[node.name] = plan_tasks(node, spec.workdir, hashes[node.name],
                                         planned[upstream] if upstream else None,
                                         hashes[upstream] if upstream else None)
-        out_dir = os.path.join(spec.workdir, node.name)
         reports.append(run_node(node, out_dir, hashes[node.name], planned[node.name], executor, log))
     return reports

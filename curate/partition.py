@@ -12,14 +12,16 @@ import os
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from curate.config import NodeSpec
 from curate.stages.base import Reader, StageResult, conform
 from curate.stats import StageStats, StageTimer
+
+if TYPE_CHECKING:
+    from curate.config import NodeSpec
 
 PARQUET_COMPRESSION = "zstd"
 # Arrow, pandas and polars skip "_"-prefixed folders when reading a node's folder, so rejected rows never mix

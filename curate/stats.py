@@ -94,3 +94,17 @@ def merge_stage_lists(lists: Iterable[list[StageStats]]) -> list[StageStats]:
         for total, part in zip(merged, stages, strict=True):
             total.add(part)
     return merged
+
+
+@dataclass
+class NodeReport:
+    """What a run did for one node: partitions computed and reused, merged stage stats, documents out."""
+
+    name: str
+    partitions: int
+    computed: int
+    reused: int
+    stages: list[StageStats]
+    docs_out: int
+    rejected_out: int
+    wall_s: float

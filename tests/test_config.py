@@ -28,7 +28,8 @@ def error_of(tmp_path, text: str) -> str:
 
 def test_quickstart_parses_into_typed_spec():
     spec = load_pipeline(str(QUICKSTART), workdir="/tmp/x")
-    (node,) = spec.nodes
+    node, bpe, shards = spec.nodes
+    assert bpe.operation == "train_bpe" and shards.upstream == ("text", "bpe")
     assert node.name == "text" and node.input.reader == "warc" and len(node.input.files) == 10
     assert [s.name for s in node.steps] == ["extract", "normalize", "min_length"]
     assert node.steps[1].build().form == "NFD" and spec.workdir == "/tmp/x"

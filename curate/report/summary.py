@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 
-from curate.dag import NodeReport
+from curate.stats import NodeReport
 
 
 def _top(counter: Counter[str], limit: int = 3) -> str:

@@ -1,0 +1,9 @@
+"""The registry of operation nodes (global steps), by the key a pipeline file uses for them."""
+
+from __future__ import annotations
+
+from curate.ops.base import Operation
+from curate.ops.tokenize import Tokenize
+from curate.ops.train_bpe import TrainBpe
+
+OPERATIONS: dict[str, type[Operation]] = {cls.name: cls for cls in (TrainBpe, Tokenize)}

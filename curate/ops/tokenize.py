@@ -1,0 +1,157 @@
+"""The `tokenize` node: encode a node of documents with a trained tokenizer into Parquet token shards.
+
+Map: each input partition is encoded on the executor (tiktoken fast path) into `(id, tokens)` with the end-of-text
+token appended to every document. Reduce: the driver streams the encoded partitions, in order (or in a seeded order),
+into shards of about `shard_tokens` tokens (a document is never split) and writes the manifest last.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from dataclasses import dataclass
+from typing import ClassVar
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from curate.errors import RunError
+from curate.ops.base import Operation, OperationContext
+from curate.ops.train_bpe import TOKENIZER_FILE, load_tokenizer
+from curate.partition import part_name, write_json_atomic
+from curate.shards import MANIFEST_FILE, MANIFEST_FORMAT, file_sha256, token_dtype
+from curate.stats import NodeReport, StageStats
+from tokenizer.bpe import Tokenizer
+from tokenizer.fast import encode_batch
+
+EOT = "<|endoftext|>"
+
+
+@dataclass(frozen=True)
+class EncodeTask:
+    input_path: str
+    output_path: str
+    tokenizer_path: str
+    text_column: str
+    shuffle_seed: int | None
+    index: int
+
+    def __str__(self) -> str:
+        return os.path.basename(self.input_path)
+
+
+def encode_partition(task: EncodeTask) -> int:
+    """Encode one partition into (id, tokens) rows, optionally in a seeded order; returns the document count."""
+    tokenizer = Tokenizer.load(task.tokenizer_path)
+    table = pq.read_table(task.input_path, columns=["id", task.text_column])
+    if task.shuffle_seed is not None:
+        # PCG64 seeded by (seed, partition): the same permutation on every machine and executor.
+        table = table.take(np.random.default_rng([task.shuffle_seed, task.index]).permutation(table.num_rows))
+    texts = [text or "" for text in table.column(1).to_pylist()]
+    encoded = encode_batch(tokenizer, texts)
+    eot = tokenizer.specials[EOT]
+    lengths = np.fromiter((len(ids) + 1 for ids in encoded), dtype=np.int64, count=len(encoded))
+    values = np.fromiter((t for ids in encoded for t in (*ids, eot)), dtype=token_dtype(tokenizer.vocab_size),
+                         count=int(lengths.sum()))
+    offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int32)
+    tokens = pa.ListArray.from_arrays(pa.array(offsets), pa.array(values))
+    tmp = task.output_path + ".tmp"
+    pq.write_table(pa.table({"id": table.column(0), "tokens": tokens}), tmp, compression="zstd")
+    os.replace(tmp, task.output_path)
+    return table.num_rows
+
+
+class ShardWriter:
+    """Accumulates encoded documents and writes a shard each time `shard_tokens` is reached."""
+
+    def __init__(self, out_dir: str, shard_tokens: int) -> None:
+        self.out_dir, self.shard_tokens = out_dir, shard_tokens
+        self.pending: list[pa.Table] = []
+        self.pending_tokens = 0
+        self.shards: list[dict] = []
+
+    def add(self, table: pa.Table) -> None:
+        lengths = pc.list_value_length(table.column("tokens")).to_numpy()
+        start = 0
+        for end in range(1, len(lengths) + 1):  # cut only between documents
+            self.pending_tokens += int(lengths[end - 1])
+            if self.pending_tokens >= self.shard_tokens:
+                self.pending.append(table.slice(start, end - start))
+                self.flush()
+                start = end
+        if start < len(lengths):
+            self.pending.append(table.slice(start))
+
+    def flush(self) -> None:
+        if not self.pending:
+            return
+        table = pa.concat_tables(self.pending)
+        name = f"shard-{len(self.shards):05d}.parquet"
+        path = os.path.join(self.out_dir, name)
+        pq.write_table(table, path + ".tmp", compression="zstd")
+        os.replace(path + ".tmp", path)
+        self.shards.append({"file": name, "documents": table.num_rows, "tokens": self.pending_tokens,
+                            "sha256": file_sha256(path)})
+        self.pending, self.pending_tokens = [], 0
+
+
+@dataclass
+class Tokenize(Operation):
+    """Encode node `input` with the tokenizer of node `tokenizer` into shards of about `shard_tokens` tokens.
+
+    `shuffle_seed`: when set, partitions and the documents inside each are put in a seeded random order.
+    """
+
+    name: ClassVar[str] = "tokenize"
+    node_inputs: ClassVar[dict[str, str]] = {"input": "documents", "tokenizer": "train_bpe"}
+
+    input: str
+    tokenizer: str
+    # DESIGN.md: 50M tokens a shard (a few hundred MB of Parquet), large enough that a trainer opens few files.
+    shard_tokens: int = 50_000_000
+    shuffle_seed: int | None = None
+    text_column: str = "text"
+
+    def __post_init__(self) -> None:
+        if self.shard_tokens < 1:
+            raise ValueError("shard_tokens must be positive")
+
+    def run(self, context: OperationContext) -> NodeReport:
+        started = time.perf_counter()
+        tokenizer_path = os.path.join(context.node_dirs[self.tokenizer], TOKENIZER_FILE)
+        tokenizer = load_tokenizer(context.node_dirs[self.tokenizer])
+        if EOT not in tokenizer.specials:
+            raise RunError(f"node {context.node!r}: tokenizer {self.tokenizer!r} has no {EOT} special token")
+        scratch = context.scratch("encoded")
+        inputs = context.partitions[self.input]
+        tasks = [EncodeTask(path, os.path.join(scratch, part_name(i) + ".parquet"), tokenizer_path,
+                            self.text_column, self.shuffle_seed, i) for i, path in enumerate(inputs)]
+        computed = context.map(encode_partition, tasks, [t.output_path for t in tasks])
+
+        for stale in os.listdir(context.out_dir):
+            if stale.startswith("shard-"):
+                os.remove(os.path.join(context.out_dir, stale))
+        order = list(range(len(tasks)))
+        if self.shuffle_seed is not None:
+            order = [int(i) for i in np.random.default_rng(self.shuffle_seed).permutation(len(tasks))]
+        writer = ShardWriter(context.out_dir, self.shard_tokens)
+        for index in order:
+            for batch in pq.ParquetFile(tasks[index].output_path).iter_batches():
+                writer.add(pa.Table.from_batches([batch]))
+        writer.flush()
+        shutil.copyfile(tokenizer_path, os.path.join(context.out_dir, TOKENIZER_FILE))
+        documents = sum(s["documents"] for s in writer.shards)
+        write_json_atomic(os.path.join(context.out_dir, MANIFEST_FILE), {
+            "format": MANIFEST_FORMAT, "version": 1, "tokenizer_hash": tokenizer.hash,
+            "tokenizer_file": TOKENIZER_FILE, "vocab_size": tokenizer.vocab_size,
+            "dtype": token_dtype(tokenizer.vocab_size), "eot_id": tokenizer.specials[EOT],
+            "shuffle_seed": self.shuffle_seed, "documents": documents,
+            "tokens": sum(s["tokens"] for s in writer.shards), "shards": writer.shards,
+        })
+        stage = StageStats("tokenize", docs_in=documents, kept=documents, wall_s=time.perf_counter() - started)
+        stage.events["tokens"] = sum(s["tokens"] for s in writer.shards)
+        return NodeReport(context.node, len(inputs), computed, len(inputs) - computed, [stage], documents, 0,
+                          stage.wall_s)

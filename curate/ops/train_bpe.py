@@ -1,0 +1,105 @@
+"""The `train_bpe` node: learn a byte-level BPE tokenizer from the text of a node of documents.
+
+Map: each partition's pre-tokens are counted in a task on the executor and written as a Parquet file (pre-token,
+count). Reduce: the counts are summed with Arrow's group-by and the merges learned in the driver; memory holds the
+distinct pre-tokens, not the text. Outputs: `tokenizer.json` (curate's format), `tokenizer.hf.json` (Hugging Face
+`tokenizers`) and `tokenizer.tiktoken` (tiktoken ranks).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass, field
+from typing import ClassVar
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from curate.ops.base import Operation, OperationContext
+from curate.partition import part_name
+from curate.stats import NodeReport, StageStats
+from tokenizer.bpe import Tokenizer
+from tokenizer.export import save_huggingface, to_tiktoken_ranks
+from tokenizer.pretokenize import PATTERNS, count_pretokens
+from tokenizer.train import train_bpe
+
+TOKENIZER_FILE = "tokenizer.json"
+
+
+@dataclass(frozen=True)
+class CountTask:
+    input_path: str
+    output_path: str
+    pattern: str
+    special_tokens: tuple[str, ...]
+    text_column: str
+
+    def __str__(self) -> str:
+        return os.path.basename(self.input_path)
+
+
+def count_partition(task: CountTask) -> int:
+    """Count one partition's pre-tokens into a Parquet file; returns the number of documents read."""
+    texts = pq.read_table(task.input_path, columns=[task.text_column]).column(0).to_pylist()
+    counts = count_pretokens((t for t in texts if t), task.pattern, task.special_tokens)
+    ordered = sorted(counts.items())  # a fixed order, so the file's bytes do not depend on hashing
+    table = pa.table({"pretoken": pa.array([k for k, _ in ordered], pa.binary()),
+                      "count": pa.array([v for _, v in ordered], pa.int64())})
+    tmp = task.output_path + ".tmp"
+    pq.write_table(table, tmp, compression="zstd")
+    os.replace(tmp, task.output_path)
+    return len(texts)
+
+
+def load_tokenizer(node_dir: str) -> Tokenizer:
+    return Tokenizer.load(os.path.join(node_dir, TOKENIZER_FILE))
+
+
+@dataclass
+class TrainBpe(Operation):
+    """Train a byte-level BPE tokenizer on node `input`'s `text` column.
+
+    `pattern`: "gpt2" (default), "gpt4", or a regex of your own; `vocab_size` counts the 256 bytes, the merges and
+    the special tokens; pairs seen fewer than `min_pair_count` times are never merged.
+    """
+
+    name: ClassVar[str] = "train_bpe"
+    node_inputs: ClassVar[dict[str, str]] = {"input": "documents"}
+
+    input: str
+    vocab_size: int = 32_000
+    special_tokens: list[str] = field(default_factory=lambda: ["<|endoftext|>"])
+    pattern: str = "gpt2"
+    min_pair_count: int = 2
+    text_column: str = "text"
+
+    def __post_init__(self) -> None:
+        if self.vocab_size < 256 + len(self.special_tokens):
+            raise ValueError(f"vocab_size must be at least 256 + {len(self.special_tokens)} special tokens")
+
+    def run(self, context: OperationContext) -> NodeReport:
+        started = time.perf_counter()
+        pattern = PATTERNS.get(self.pattern, self.pattern)
+        scratch = context.scratch("counts")
+        inputs = context.partitions[self.input]
+        tasks = [CountTask(path, os.path.join(scratch, part_name(i) + ".parquet"), pattern,
+                           tuple(self.special_tokens), self.text_column) for i, path in enumerate(inputs)]
+        computed = context.map(count_partition, tasks, [t.output_path for t in tasks])
+
+        counts = pa.concat_tables(pq.read_table(t.output_path) for t in tasks)
+        summed = counts.group_by("pretoken").aggregate([("count", "sum")]).sort_by("pretoken")
+        pretoken_counts = dict(zip(summed.column("pretoken").to_pylist(), summed.column("count_sum").to_pylist()))
+        context.log(f"node {context.node}: {len(pretoken_counts)} distinct pre-tokens; learning merges")
+        tokenizer = train_bpe(pretoken_counts, self.vocab_size, special_tokens=self.special_tokens,
+                              pattern=pattern, min_pair_count=self.min_pair_count)
+        tokenizer.save(os.path.join(context.out_dir, TOKENIZER_FILE))
+        save_huggingface(tokenizer, os.path.join(context.out_dir, "tokenizer.hf.json"))
+        with open(os.path.join(context.out_dir, "tokenizer.tiktoken"), "w", encoding="ascii") as handle:
+            handle.write(to_tiktoken_ranks(tokenizer))
+
+        documents = sum(pq.read_metadata(path).num_rows for path in inputs)
+        stage = StageStats("train_bpe", docs_in=documents, kept=documents, wall_s=time.perf_counter() - started)
+        stage.events["merges"] = len(tokenizer.merges)
+        stage.events["distinct_pretokens"] = len(pretoken_counts)
+        return NodeReport(context.node, len(inputs), computed, len(inputs) - computed, [stage], 0, 0, stage.wall_s)

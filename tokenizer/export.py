@@ -1,0 +1,75 @@
+"""Exports of a curate tokenizer: Hugging Face `tokenizer.json` and tiktoken's rank file.
+
+Hugging Face's byte-level BPE stores tokens as printable strings: GPT-2 maps each byte to a visible Unicode character
+(`bytes_to_unicode` below), so that vocabulary and merges can be written as JSON text.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+
+from tokenizer.bpe import Tokenizer
+
+
+def bytes_to_unicode() -> dict[int, str]:
+    """GPT-2's byte -> printable character table (openai/gpt-2 encoder.py).
+
+    Printable Latin-1 bytes map to themselves; the other 68 bytes map to U+0100 and up, in byte order.
+    Example: bytes_to_unicode()[ord("a")] -> "a"; bytes_to_unicode()[ord(" ")] -> "Ġ"
+    """
+    printable = [*range(ord("!"), ord("~") + 1), *range(ord("¡"), ord("¬") + 1), *range(ord("®"), ord("ÿ") + 1)]
+    table = {b: chr(b) for b in printable}
+    shift = 0
+    for b in range(256):
+        if b not in table:
+            table[b] = chr(256 + shift)
+            shift += 1
+    return table
+
+
+def to_huggingface(tokenizer: Tokenizer) -> dict:
+    """A `tokenizer.json` for Hugging Face `tokenizers` that encodes exactly as curate does."""
+    byte_chars = bytes_to_unicode()
+
+    def show(token: bytes) -> str:
+        return "".join(byte_chars[b] for b in token)
+
+    vocab = tokenizer.vocab
+    return {
+        "version": "1.0",
+        "truncation": None,
+        "padding": None,
+        "added_tokens": [
+            {"id": i, "content": s, "single_word": False, "lstrip": False, "rstrip": False, "normalized": False,
+             "special": True} for s, i in sorted(tokenizer.specials.items(), key=lambda kv: kv[1])
+        ],
+        "normalizer": None,
+        "pre_tokenizer": {"type": "Sequence", "pretokenizers": [
+            {"type": "Split", "pattern": {"Regex": tokenizer.pattern}, "behavior": "Isolated", "invert": False},
+            {"type": "ByteLevel", "add_prefix_space": False, "trim_offsets": False, "use_regex": False},
+        ]},
+        "post_processor": None,
+        "decoder": {"type": "ByteLevel", "add_prefix_space": False, "trim_offsets": False, "use_regex": False},
+        "model": {
+            "type": "BPE", "dropout": None, "unk_token": None, "continuing_subword_prefix": None,
+            "end_of_word_suffix": None, "fuse_unk": False, "byte_fallback": False,
+            # ignore_merges=False: a pre-token that is itself a token is still built by merges, as curate does.
+            "ignore_merges": False,
+            "vocab": {show(token): i for i, token in enumerate(vocab)},
+            "merges": [[show(vocab[a]), show(vocab[b])] for a, b in tokenizer.merges],
+        },
+    }
+
+
+def save_huggingface(tokenizer: Tokenizer, path: str) -> None:
+    with open(path, "w", encoding="utf-8") as handle:
+        json.dump(to_huggingface(tokenizer), handle, ensure_ascii=False)
+
+
+def to_tiktoken_ranks(tokenizer: Tokenizer) -> str:
+    """tiktoken's `.tiktoken` format: one "base64(token bytes) rank" line per token, specials excluded.
+
+    Load with tiktoken.load.load_tiktoken_bpe(path) and pass the specials and pattern to tiktoken.Encoding.
+    """
+    return "".join(f"{base64.b64encode(token).decode()} {rank}\n" for rank, token in enumerate(tokenizer.vocab))
