@@ -35,6 +35,8 @@ def encode_batch(tokenizer: Tokenizer, texts: Sequence[str], *, num_threads: int
     """Token ids of each text, identical to `tokenizer.encode(text, allowed_special=...)`."""
     encoding = tiktoken_encoding(tokenizer)
     allowed = set(tokenizer.specials) if allowed_special == "all" else set(allowed_special)
+    if not allowed:  # the common case (document text); skips tiktoken's scan for special tokens
+        return encoding.encode_ordinary_batch(list(texts), num_threads=num_threads)
     # disallowed_special=() : text that merely looks like a special token is encoded as plain text, as the reference.
     return encoding.encode_batch(list(texts), num_threads=num_threads, allowed_special=allowed,
                                  disallowed_special=())

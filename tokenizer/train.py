@@ -3,8 +3,8 @@
 Each distinct pre-token is a "word": a list of token ids and how often it occurs. The trainer keeps
 
 - `pair_counts`: how often each adjacent pair occurs, over all words, weighted by word count;
-- `pair_words`: for each pair, the words it occurs in;
-- a max-heap of (count, pair) entries, with stale entries skipped when popped.
+- `pair_words`: for each pair, the words it occurs in (or once did);
+- a max-heap of (count, pair) entries; an entry whose count is out of date is re-pushed when popped.
 
 A merge rewrites only the words that contain the pair and adjusts the counts of the pairs those words gain and lose,
 so a merge costs time in proportion to where the pair occurs, not to the corpus.
@@ -66,7 +66,7 @@ def train_bpe(
     vocab = [bytes([i]) for i in range(256)]
     known = set(vocab)
 
-    pair_counts: Counter[tuple[int, int]] = Counter()
+    pair_counts: dict[tuple[int, int], int] = Counter()
     pair_words: defaultdict[tuple[int, int], set[int]] = defaultdict(set)
     for index, word in enumerate(words):
         for pair, n in _pairs(word).items():
@@ -92,26 +92,27 @@ def train_bpe(
         vocab.append(joined)
         known.add(joined)
         merges.append((a, b))
-        changed: set[tuple[int, int]] = set()
+        # A merge only lowers the counts of the pairs it breaks up and creates pairs that contain the new token.
+        # Lowered counts need no heap push (their stale entries are re-pushed when popped); new pairs do.
+        # pair_words only grows: a word listed for a pair it no longer holds is skipped here, cheaper than keeping
+        # the index exact.
+        created: set[tuple[int, int]] = set()
         for index in pair_words.pop((a, b)):
-            before = _pairs(words[index])
-            words[index] = _merge(words[index], (a, b), new_id)
-            after = _pairs(words[index])
-            for pair in (before.keys() | after.keys()) - {(a, b)}:
-                delta = after[pair] - before[pair]
-                if delta:
-                    pair_counts[pair] += delta * counts[index]
-                    changed.add(pair)
-                if pair not in after:
-                    pair_words[pair].discard(index)
-                elif pair not in before:
+            word, n = words[index], counts[index]
+            merged = _merge(word, (a, b), new_id)
+            if len(merged) == len(word):
+                continue
+            words[index] = merged
+            for pair in zip(word, word[1:]):
+                pair_counts[pair] -= n
+            for pair in zip(merged, merged[1:]):
+                if new_id in pair:
+                    created.add(pair)
                     pair_words[pair].add(index)
+                pair_counts[pair] = pair_counts.get(pair, 0) + n
         del pair_counts[(a, b)]
-        for pair in changed:
-            if pair_counts[pair] > 0:
-                heapq.heappush(heap, (-pair_counts[pair], vocab[pair[0]], vocab[pair[1]], *pair))
-            else:
-                del pair_counts[pair]
+        for pair in created:
+            heapq.heappush(heap, (-pair_counts[pair], vocab[pair[0]], vocab[pair[1]], *pair))
     first_special = 256 + len(merges)
     specials = {token: first_special + i for i, token in enumerate(special_tokens)}
     return Tokenizer(merges=merges, specials=specials, pattern=pattern)
