@@ -9,7 +9,9 @@ STAMP := $(VENV)/.installed
 $(STAMP): pyproject.toml
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e ".[dev]"
+	# torch first, pinned: this version resolves to the CPU build; a bare "torch" would pull CUDA packages.
+	$(BIN)/pip install -q torch==2.13.0
+	$(BIN)/pip install -q -e ".[dev,train]"
 	touch $(STAMP)
 
 quickstart: $(STAMP)
@@ -19,7 +21,7 @@ test: $(STAMP)
 	$(BIN)/python -m pytest -q
 
 $(VENV)/.bench: $(STAMP)
-	$(BIN)/pip install -q -e ".[dev,bench]"
+	$(BIN)/pip install -q -e ".[dev,train,bench]"
 	touch $(VENV)/.bench
 
 bench: $(VENV)/.bench

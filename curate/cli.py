@@ -6,11 +6,12 @@ Exit codes: 0 success, 1 a run failure, 2 a config error. User errors print one 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 
 from curate import __version__
-from curate.errors import CurateError
+from curate.errors import ConfigError, CurateError
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -48,6 +49,34 @@ def _export_tokens(args: argparse.Namespace) -> int:
     return 0
 
 
+def _validate(args: argparse.Namespace) -> int:
+    from train_stub.compare import compare_datasets
+    from train_stub.model import CONFIGS
+    from train_stub.train import REFERENCE_TEXT, TrainConfig
+
+    if args.model not in CONFIGS:
+        raise ConfigError(f"--model {args.model!r} is not a train_stub size; choose one of {', '.join(CONFIGS)}")
+
+    for shard_dir in args.shards:
+        if not os.path.exists(os.path.join(shard_dir, "manifest.json")):
+            raise CurateError(f"{shard_dir}: no manifest.json; give the folder of a tokenize node")
+    with open(args.reference or REFERENCE_TEXT, encoding="utf-8") as handle:
+        reference = handle.read()
+    config = TrainConfig(model=args.model, batch_size=args.batch_size, lr=args.lr, log_interval=0)
+    scores = compare_datasets(args.shards, reference, config, args.seeds, args.tokens,
+                              log=lambda line: print(f"curate: {line}", flush=True))
+    print(f"\n{'dataset':<50} {'val bits/byte (mean ± std over seeds)':>38}")
+    for score in scores:
+        print(f"{score.shards:<50} {score.mean:>28.4f} ± {score.std:.4f}")
+    best, runner_up = scores[0], scores[1] if len(scores) > 1 else None
+    if runner_up is not None:
+        gap = runner_up.mean - best.mean
+        separated = gap > 2 * max(best.std, runner_up.std)
+        print(f"better: {best.shards} by {gap:.4f} bits/byte"
+              + ("" if separated else " (within 2 std of the seeds: not a clear difference)"))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="curate", description="Turn WARC files into clean, deduplicated, tokenized training data."
@@ -73,6 +102,19 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--format", choices=("llmc", "megatron"), required=True)
     export.add_argument("--out", required=True, help="the .bin file (llmc) or the path prefix (megatron)")
     export.set_defaults(handler=_export_tokens)
+
+    validate = verbs.add_parser("validate", help="compare datasets by training the same proxy model on each",
+                                description="Train the same small GPT on each dataset (token shard folders) with "
+                                "the same token budget and seeds; print validation bits per byte on a fixed "
+                                "reference text, mean ± std over seeds, lower is better.")
+    validate.add_argument("shards", nargs="+", help="folders of tokenize nodes, e.g. out/compare/raw_shards")
+    validate.add_argument("--model", default="tiny", help="a train_stub model size: tiny, mini, 20M, 124M")
+    validate.add_argument("--tokens", type=int, default=2_000_000, help="training tokens per run")
+    validate.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    validate.add_argument("--batch-size", type=int, default=16)
+    validate.add_argument("--lr", type=float, default=3e-3)
+    validate.add_argument("--reference", help="the reference text file (default: train_stub's WikiText-2 extract)")
+    validate.set_defaults(handler=_validate)
     return parser
 
 
