@@ -19,44 +19,64 @@ LOG2_E = 1.4426950408889634
 
 
 @triton.jit
+def _load_tile(ptr, rows, dims, T, HEAD_DIM: tl.constexpr):
+    """Rows `rows` of a (T, HEAD_DIM) matrix at `ptr`; rows past the end read as zeros."""
+    return tl.load(ptr + rows[:, None] * HEAD_DIM + dims[None, :], mask=rows[:, None] < T, other=0.0)
+
+
+@triton.jit
+def _load_row_stats(LSE, DELTA, head, rows, T):
+    """The saved log-sum-exp and delta of `rows`; past the end, +inf (so P = 0) and 0."""
+    lse = tl.load(LSE + head * T + rows, mask=rows < T, other=float("inf"))
+    return lse, tl.load(DELTA + head * T + rows, mask=rows < T, other=0.0)
+
+
+@triton.jit
+def _online_softmax_step(q, K, V, cols, rows, dims, m_i, l_i, acc, qk_scale, T, HEAD_DIM: tl.constexpr,
+                         MASKED: tl.constexpr):
+    """Fold one block of keys into the running max `m_i`, normaliser `l_i` and output `acc` (FA2 algorithm 1)."""
+    k = _load_tile(K, cols, dims, T, HEAD_DIM)
+    v = _load_tile(V, cols, dims, T, HEAD_DIM)
+    s = tl.dot(q, tl.trans(k)) * qk_scale
+    if MASKED:
+        s = tl.where((rows[:, None] >= cols[None, :]) & (cols[None, :] < T), s, float("-inf"))
+    m_new = tl.maximum(m_i, tl.max(s, 1))
+    p = tl.exp2(s - m_new[:, None])
+    alpha = tl.exp2(m_i - m_new)
+    return m_new, l_i * alpha + tl.sum(p, 1), acc * alpha[:, None] + tl.dot(p.to(v.dtype), v)
+
+
+@triton.jit
 def _forward_kernel(Q, K, V, O, LSE, qk_scale, T,
                     HEAD_DIM: tl.constexpr, BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr):
     start_m = tl.program_id(0) * BLOCK_M
     base = tl.program_id(1).to(tl.int64) * T * HEAD_DIM
     rows = start_m + tl.arange(0, BLOCK_M)
     dims = tl.arange(0, HEAD_DIM)
-    q = tl.load(Q + base + rows[:, None] * HEAD_DIM + dims[None, :], mask=rows[:, None] < T, other=0.0)
+    q = _load_tile(Q + base, rows, dims, T, HEAD_DIM)
     m_i = tl.full([BLOCK_M], float("-inf"), tl.float32)
     l_i = tl.zeros([BLOCK_M], tl.float32)
     acc = tl.zeros([BLOCK_M, HEAD_DIM], tl.float32)
     # Key blocks wholly below the diagonal need no mask; the ones crossing it do. Splitting the loop saves the
     # mask arithmetic on most blocks.
     for start_n in range(0, start_m, BLOCK_N):
-        cols = start_n + tl.arange(0, BLOCK_N)
-        k = tl.load(K + base + cols[:, None] * HEAD_DIM + dims[None, :])
-        v = tl.load(V + base + cols[:, None] * HEAD_DIM + dims[None, :])
-        s = tl.dot(q, tl.trans(k)) * qk_scale
-        m_new = tl.maximum(m_i, tl.max(s, 1))
-        p = tl.exp2(s - m_new[:, None])
-        alpha = tl.exp2(m_i - m_new)
-        l_i = l_i * alpha + tl.sum(p, 1)
-        acc = acc * alpha[:, None] + tl.dot(p.to(v.dtype), v)
-        m_i = m_new
+        m_i, l_i, acc = _online_softmax_step(q, K + base, V + base, start_n + tl.arange(0, BLOCK_N), rows, dims,
+                                             m_i, l_i, acc, qk_scale, T, HEAD_DIM, False)
     for start_n in range(start_m, tl.minimum(start_m + BLOCK_M, T), BLOCK_N):
-        cols = start_n + tl.arange(0, BLOCK_N)
-        k = tl.load(K + base + cols[:, None] * HEAD_DIM + dims[None, :], mask=cols[:, None] < T, other=0.0)
-        v = tl.load(V + base + cols[:, None] * HEAD_DIM + dims[None, :], mask=cols[:, None] < T, other=0.0)
-        s = tl.dot(q, tl.trans(k)) * qk_scale
-        s = tl.where((rows[:, None] >= cols[None, :]) & (cols[None, :] < T), s, float("-inf"))
-        m_new = tl.maximum(m_i, tl.max(s, 1))
-        p = tl.exp2(s - m_new[:, None])
-        alpha = tl.exp2(m_i - m_new)
-        l_i = l_i * alpha + tl.sum(p, 1)
-        acc = acc * alpha[:, None] + tl.dot(p.to(v.dtype), v)
-        m_i = m_new
+        m_i, l_i, acc = _online_softmax_step(q, K + base, V + base, start_n + tl.arange(0, BLOCK_N), rows, dims,
+                                             m_i, l_i, acc, qk_scale, T, HEAD_DIM, True)
     acc = acc / l_i[:, None]
     tl.store(O + base + rows[:, None] * HEAD_DIM + dims[None, :], acc.to(O.dtype.element_ty), mask=rows[:, None] < T)
     tl.store(LSE + tl.program_id(1).to(tl.int64) * T + rows, m_i + tl.log2(l_i), mask=rows < T)
+
+
+@triton.jit
+def _recompute_p_and_ds(q, k, v, do, lse, delta, rows, cols, qk_scale, T):
+    """One block of the backward: P from the saved log-sum-exp (causal and length masked), and
+    dS = P * (dO V^T - delta), FA2 algorithm 2."""
+    p = tl.exp2(tl.dot(q, tl.trans(k)) * qk_scale - lse[:, None])
+    p = tl.where((rows[:, None] >= cols[None, :]) & (cols[None, :] < T), p, 0.0)
+    return p, p * (tl.dot(do, tl.trans(v)) - delta[:, None])
 
 
 @triton.jit
@@ -67,20 +87,17 @@ def _backward_dkdv_kernel(Q, K, V, DO, LSE, DELTA, DK, DV, qk_scale, sm_scale, T
     base = head * T * HEAD_DIM
     cols = start_n + tl.arange(0, BLOCK_N)
     dims = tl.arange(0, HEAD_DIM)
-    k = tl.load(K + base + cols[:, None] * HEAD_DIM + dims[None, :], mask=cols[:, None] < T, other=0.0)
-    v = tl.load(V + base + cols[:, None] * HEAD_DIM + dims[None, :], mask=cols[:, None] < T, other=0.0)
+    k = _load_tile(K + base, cols, dims, T, HEAD_DIM)
+    v = _load_tile(V + base, cols, dims, T, HEAD_DIM)
     dk = tl.zeros([BLOCK_N, HEAD_DIM], tl.float32)
     dv = tl.zeros([BLOCK_N, HEAD_DIM], tl.float32)
     for start_m in range((start_n // BLOCK_M) * BLOCK_M, T, BLOCK_M):  # query blocks at or below the diagonal
         rows = start_m + tl.arange(0, BLOCK_M)
-        q = tl.load(Q + base + rows[:, None] * HEAD_DIM + dims[None, :], mask=rows[:, None] < T, other=0.0)
-        do = tl.load(DO + base + rows[:, None] * HEAD_DIM + dims[None, :], mask=rows[:, None] < T, other=0.0)
-        lse = tl.load(LSE + head * T + rows, mask=rows < T, other=float("inf"))
-        delta = tl.load(DELTA + head * T + rows, mask=rows < T, other=0.0)
-        p = tl.exp2(tl.dot(q, tl.trans(k)) * qk_scale - lse[:, None])
-        p = tl.where((rows[:, None] >= cols[None, :]) & (cols[None, :] < T), p, 0.0)
+        q = _load_tile(Q + base, rows, dims, T, HEAD_DIM)
+        do = _load_tile(DO + base, rows, dims, T, HEAD_DIM)
+        lse, delta = _load_row_stats(LSE, DELTA, head, rows, T)
+        p, ds = _recompute_p_and_ds(q, k, v, do, lse, delta, rows, cols, qk_scale, T)
         dv += tl.dot(tl.trans(p.to(do.dtype)), do)
-        ds = p * (tl.dot(do, tl.trans(v)) - delta[:, None])
         dk += tl.dot(tl.trans(ds.to(q.dtype)), q)
     tl.store(DK + base + cols[:, None] * HEAD_DIM + dims[None, :], (dk * sm_scale).to(DK.dtype.element_ty),
              mask=cols[:, None] < T)
@@ -95,18 +112,15 @@ def _backward_dq_kernel(Q, K, V, DO, LSE, DELTA, DQ, qk_scale, sm_scale, T,
     base = head * T * HEAD_DIM
     rows = start_m + tl.arange(0, BLOCK_M)
     dims = tl.arange(0, HEAD_DIM)
-    q = tl.load(Q + base + rows[:, None] * HEAD_DIM + dims[None, :], mask=rows[:, None] < T, other=0.0)
-    do = tl.load(DO + base + rows[:, None] * HEAD_DIM + dims[None, :], mask=rows[:, None] < T, other=0.0)
-    lse = tl.load(LSE + head * T + rows, mask=rows < T, other=float("inf"))
-    delta = tl.load(DELTA + head * T + rows, mask=rows < T, other=0.0)
+    q = _load_tile(Q + base, rows, dims, T, HEAD_DIM)
+    do = _load_tile(DO + base, rows, dims, T, HEAD_DIM)
+    lse, delta = _load_row_stats(LSE, DELTA, head, rows, T)
     dq = tl.zeros([BLOCK_M, HEAD_DIM], tl.float32)
     for start_n in range(0, tl.minimum(start_m + BLOCK_M, T), BLOCK_N):  # key blocks at or left of the diagonal
         cols = start_n + tl.arange(0, BLOCK_N)
-        k = tl.load(K + base + cols[:, None] * HEAD_DIM + dims[None, :], mask=cols[:, None] < T, other=0.0)
-        v = tl.load(V + base + cols[:, None] * HEAD_DIM + dims[None, :], mask=cols[:, None] < T, other=0.0)
-        p = tl.exp2(tl.dot(q, tl.trans(k)) * qk_scale - lse[:, None])
-        p = tl.where((rows[:, None] >= cols[None, :]) & (cols[None, :] < T), p, 0.0)
-        ds = p * (tl.dot(do, tl.trans(v)) - delta[:, None])
+        k = _load_tile(K + base, cols, dims, T, HEAD_DIM)
+        v = _load_tile(V + base, cols, dims, T, HEAD_DIM)
+        _, ds = _recompute_p_and_ds(q, k, v, do, lse, delta, rows, cols, qk_scale, T)
         dq += tl.dot(ds.to(k.dtype), k)
     tl.store(DQ + base + rows[:, None] * HEAD_DIM + dims[None, :], (dq * sm_scale).to(DQ.dtype.element_ty),
              mask=rows[:, None] < T)
