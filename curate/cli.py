@@ -18,6 +18,7 @@ def _run(args: argparse.Namespace) -> int:
     from curate.config import load_pipeline
     from curate.dag import run_pipeline
     from curate.executors import make_executor
+    from curate.report.progress import LogProgress, TerminalProgress
     from curate.report.summary import format_summary
 
     spec = load_pipeline(args.pipeline, workdir=args.workdir)
@@ -25,8 +26,10 @@ def _run(args: argparse.Namespace) -> int:
         raise CurateError("--address needs --executor ray")
     print(f"curate: running {spec.name} ({len(spec.nodes)} nodes) into {spec.workdir} on {args.executor}",
           flush=True)
+    progress = TerminalProgress() if sys.stdout.isatty() else LogProgress(write=lambda line: print(line, flush=True))
     with make_executor(args.executor, workers=args.workers, address=args.address) as executor:
-        reports = run_pipeline(spec, executor, log=lambda line: print(f"curate: {line}", flush=True))
+        reports = run_pipeline(spec, executor, log=lambda line: print(f"curate: {line}", flush=True),
+                               progress=progress)
     print(format_summary(reports))
     return 0
 
@@ -77,6 +80,29 @@ def _validate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _inspect(args: argparse.Namespace) -> int:
+    import json
+
+    from curate.report.collect import collect
+
+    try:
+        report = collect(args.path)
+    except FileNotFoundError as error:
+        raise CurateError(str(error)) from None
+    if args.json:
+        print(json.dumps(report, indent=1))
+    else:
+        from curate.report.terminal import print_report
+
+        print_report(report)
+    if args.html:
+        from curate.report.html import write_html
+
+        write_html(report, args.html)
+        print(f"curate: wrote {args.html}", file=sys.stderr)
+    return 0 if all(n.get("shards", {}).get("check", {"ok": True})["ok"] for n in report["nodes"]) else 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="curate", description="Turn WARC files into clean, deduplicated, tokenized training data."
@@ -102,6 +128,16 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--format", choices=("llmc", "megatron"), required=True)
     export.add_argument("--out", required=True, help="the .bin file (llmc) or the path prefix (megatron)")
     export.set_defaults(handler=_export_tokens)
+
+    inspect = verbs.add_parser("inspect", help="report what a pipeline did: funnel, signals, shards",
+                               description="Report on a workdir, a node's output folder or a token shard folder: "
+                               "documents in and out per stage with reasons, signal distributions, top domains, "
+                               "samples, token shard statistics and their manifest check. Exit 1 when shards fail "
+                               "their check.")
+    inspect.add_argument("path", help="e.g. out/quickstart, out/quickstart/text or out/quickstart/shards")
+    inspect.add_argument("--json", action="store_true", help="print the report as JSON instead of tables")
+    inspect.add_argument("--html", metavar="FILE", help="also write a self-contained HTML page with plots")
+    inspect.set_defaults(handler=_inspect)
 
     validate = verbs.add_parser("validate", help="compare datasets by training the same proxy model on each",
                                 description="Train the same small GPT on each dataset (token shard folders) with "

@@ -21,6 +21,7 @@ from curate.config import NodeSpec, PipelineSpec
 from curate.errors import RunError
 from curate.executors.base import Executor
 from curate.ops.base import OperationContext
+from curate.report.progress import NoProgress, RunProgress
 from curate.partition import REJECTED_DIR, PartitionTask, part_name, run_partition, write_json_atomic
 from curate.stats import NodeReport, StageStats, merge_stage_lists
 
@@ -92,7 +93,7 @@ def _remove_extra_partitions(out_dir: str, count: int) -> None:
 
 
 def run_node(node: NodeSpec, out_dir: str, config_hash: str, tasks: list[PartitionTask], executor: Executor,
-             log: Callable[[str], None]) -> NodeReport:
+             log: Callable[[str], None], progress: RunProgress) -> NodeReport:
     """Compute the missing partitions of `node`, then write its `_SUCCESS.json`."""
     started = time.perf_counter()
     success_path = os.path.join(out_dir, SUCCESS_FILE)
@@ -114,11 +115,15 @@ def run_node(node: NodeSpec, out_dir: str, config_hash: str, tasks: list[Partiti
         _remove_extra_partitions(out_dir, len(tasks))
         log(f"node {node.name}: {len(todo)} of {len(tasks)} partitions to compute")
     failures = []
+    progress.start(node.name, len(todo))
     for task, record, error in executor.map(run_partition, todo):
         if error is not None:
             failures.append(f"{part_name(task.index)} ({os.path.basename(task.input_path)}): {error}")
+            progress.advance(node.name, 0)
         else:
             records[task.index] = record
+            progress.advance(node.name, record["stages"][0]["docs_in"])
+    progress.finish(node.name)
     if failures:
         raise RunError(f"node {node.name!r}: {len(failures)} partition(s) failed: " + "; ".join(failures[:3]))
     ordered = [records[task.index] for task in tasks]
@@ -170,23 +175,26 @@ def run_operation(node: NodeSpec, context: OperationContext) -> NodeReport:
     return report
 
 
-def run_pipeline(spec: PipelineSpec, executor: Executor, log: Callable[[str], None] = print) -> list[NodeReport]:
+def run_pipeline(spec: PipelineSpec, executor: Executor, log: Callable[[str], None] = print,
+                 progress: RunProgress | None = None) -> list[NodeReport]:
     """Run every node of `spec` in dependency order; returns one report per node."""
     hashes: dict[str, str] = {}
     planned: dict[str, list[PartitionTask]] = {}
     node_dirs = {node.name: os.path.join(spec.workdir, node.name) for node in spec.nodes}
+    progress = progress or NoProgress()
     reports = []
     for node in spec.nodes:
         hashes[node.name] = node_config_hash(node, [hashes[u] for u in node.upstream])
         out_dir = node_dirs[node.name]
         if node.operation is not None:
             partitions = {name: [t.data_path for t in tasks] for name, tasks in planned.items()}
-            context = OperationContext(node.name, out_dir, hashes[node.name], executor, partitions, node_dirs, log)
+            context = OperationContext(node.name, out_dir, hashes[node.name], executor, partitions, node_dirs, log,
+                                       progress)
             reports.append(run_operation(node, context))
             continue
         upstream = node.input.node if node.input else None
         planned[node.name] = plan_tasks(node, spec.workdir, hashes[node.name],
                                         planned[upstream] if upstream else None,
                                         hashes[upstream] if upstream else None)
-        reports.append(run_node(node, out_dir, hashes[node.name], planned[node.name], executor, log))
+        reports.append(run_node(node, out_dir, hashes[node.name], planned[node.name], executor, log, progress))
     return reports

@@ -16,6 +16,7 @@ from typing import Any, ClassVar
 
 from curate.errors import RunError
 from curate.executors.base import Executor
+from curate.report.progress import RunProgress
 from curate.stats import NodeReport
 
 
@@ -38,6 +39,7 @@ class OperationContext:
     partitions: Mapping[str, list[str]]  # a node of documents -> its partition files, in order
     node_dirs: Mapping[str, str]  # any node -> its output folder
     log: Callable[[str], None]
+    progress: RunProgress
 
     def scratch(self, name: str) -> str:
         """A folder for intermediate files of this config; emptied when the config hash changed since last time."""
@@ -56,7 +58,13 @@ class OperationContext:
         Raises RunError naming the failed tasks after the others finished."""
         todo = [task for task, output in zip(tasks, outputs, strict=True) if not os.path.exists(output)]
         self.log(f"node {self.node}: {len(todo)} of {len(tasks)} map tasks to compute")
-        failures = [f"{task}: {error}" for task, _, error in self.executor.map(fn, todo) if error is not None]
+        failures = []
+        self.progress.start(self.node, len(todo))
+        for task, result, error in self.executor.map(fn, todo):
+            self.progress.advance(self.node, result if isinstance(result, int) else 0)  # tasks return docs read
+            if error is not None:
+                failures.append(f"{task}: {error}")
+        self.progress.finish(self.node)
         if failures:
             raise RunError(f"node {self.node!r}: {len(failures)} task(s) failed: " + "; ".join(failures[:3]))
         return len(todo)

@@ -120,7 +120,7 @@ class Tokenize(Operation):
             raise ValueError("shard_tokens must be positive")
 
     def run(self, context: OperationContext) -> NodeReport:
-        started = time.perf_counter()
+        started, cpu_started = time.perf_counter(), time.process_time()  # the driver's share; tasks run elsewhere
         tokenizer_path = os.path.join(context.node_dirs[self.tokenizer], TOKENIZER_FILE)
         tokenizer = load_tokenizer(context.node_dirs[self.tokenizer])
         if EOT not in tokenizer.specials:
@@ -151,7 +151,8 @@ class Tokenize(Operation):
             "shuffle_seed": self.shuffle_seed, "documents": documents,
             "tokens": sum(s["tokens"] for s in writer.shards), "shards": writer.shards,
         })
-        stage = StageStats("tokenize", docs_in=documents, kept=documents, wall_s=time.perf_counter() - started)
+        stage = StageStats("tokenize", docs_in=documents, kept=documents, wall_s=time.perf_counter() - started,
+                           cpu_s=time.process_time() - cpu_started)
         stage.events["tokens"] = sum(s["tokens"] for s in writer.shards)
         return NodeReport(context.node, len(inputs), computed, len(inputs) - computed, [stage], documents, 0,
                           stage.wall_s)

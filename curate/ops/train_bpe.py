@@ -79,7 +79,7 @@ class TrainBpe(Operation):
             raise ValueError(f"vocab_size must be at least 256 + {len(self.special_tokens)} special tokens")
 
     def run(self, context: OperationContext) -> NodeReport:
-        started = time.perf_counter()
+        started, cpu_started = time.perf_counter(), time.process_time()  # the driver's share; tasks run elsewhere
         pattern = PATTERNS.get(self.pattern, self.pattern)
         scratch = context.scratch("counts")
         inputs = context.partitions[self.input]
@@ -99,7 +99,8 @@ class TrainBpe(Operation):
             handle.write(to_tiktoken_ranks(tokenizer))
 
         documents = sum(pq.read_metadata(path).num_rows for path in inputs)
-        stage = StageStats("train_bpe", docs_in=documents, kept=documents, wall_s=time.perf_counter() - started)
+        stage = StageStats("train_bpe", docs_in=documents, kept=documents, wall_s=time.perf_counter() - started,
+                           cpu_s=time.process_time() - cpu_started)
         stage.events["merges"] = len(tokenizer.merges)
         stage.events["distinct_pretokens"] = len(pretoken_counts)
         return NodeReport(context.node, len(inputs), computed, len(inputs) - computed, [stage], 0, 0, stage.wall_s)

@@ -1,0 +1,204 @@
+"""What `curate inspect` reports, gathered into one JSON-ready dict from a workdir, a node's folder or a shard folder.
+
+Sections: per node, the funnel (documents, bytes and tokens in and out, rejections and failures by stage and reason,
+wall and CPU time, throughput per core); distributions of the signal columns present; top domains; a few sample
+documents kept and rejected per reason; and for token shards, their statistics and the manifest check.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections import Counter
+from typing import Any
+from urllib.parse import urlsplit
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from curate.dag import SUCCESS_FILE
+from curate.partition import REJECTED_DIR
+from curate.shards import MANIFEST_FILE, load_manifest, verify
+from curate.stats import StageStats, merge_stage_lists
+
+# Columns stages add (../shared/DESIGN.md, data model), shown as distributions when present; `length` is derived.
+NUMERIC_SIGNALS = ("length", "lang_score", "quality", "perplexity", "dsir_logw")
+CATEGORICAL_SIGNALS = ("lang", "ppl_bucket")
+QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
+HISTOGRAM_BINS = 20
+SAMPLES_PER_REASON = 3
+SAMPLE_CHARS = 300
+
+
+def _read_json(path: str) -> dict[str, Any] | None:
+    try:
+        with open(path, encoding="utf-8") as handle:
+            return json.load(handle)
+    except (OSError, ValueError):
+        return None
+
+
+def numeric_summary(values: np.ndarray, *, log_scale: bool = False) -> dict[str, Any]:
+    """Count, mean, quantiles and a histogram of `values` (log10-spaced bins when asked and all positive).
+
+    Example: numeric_summary(np.array([1., 2., 3., 4.]))["quantiles"]["0.5"] -> 2.5
+    """
+    values = values[np.isfinite(values)]
+    if len(values) == 0:
+        return {"count": 0}
+    log_scale = log_scale and bool(values.min() > 0)
+    edges = (np.logspace(np.log10(values.min()), np.log10(values.max()), HISTOGRAM_BINS + 1) if log_scale
+             else np.linspace(values.min(), values.max(), HISTOGRAM_BINS + 1))
+    edges[0], edges[-1] = values.min(), values.max()  # exact, so rounding in logspace loses no value
+    counts, _ = np.histogram(values, bins=edges)
+    return {
+        "count": int(len(values)),
+        "mean": float(values.mean()),
+        "quantiles": {str(q): float(np.quantile(values, q)) for q in QUANTILES},
+        "histogram": {"edges": [float(e) for e in edges], "counts": [int(c) for c in counts], "log": log_scale},
+    }
+
+
+def _domain(url: str | None) -> str | None:
+    """Example: _domain("https://www.Example.org/a?b") -> "example.org"."""
+    if not url:
+        return None
+    host = (urlsplit(url).hostname or "").lower()
+    return host.removeprefix("www.") or None
+
+
+def _sample(row: dict[str, Any]) -> dict[str, Any]:
+    text = row.get("text") or ""
+    return {"id": row.get("id"), "url": row.get("url"),
+            "text": text[:SAMPLE_CHARS] + ("…" if len(text) > SAMPLE_CHARS else "")}
+
+
+def _parts(folder: str) -> list[str]:
+    return sorted(os.path.join(folder, name) for name in os.listdir(folder)
+                  if name.startswith("part-") and name.endswith(".parquet")) if os.path.isdir(folder) else []
+
+
+def documents_section(node_dir: str) -> dict[str, Any]:
+    """Signals, domains, text bytes and samples of a node of documents (its kept and rejected Parquet files)."""
+    numeric: dict[str, list[np.ndarray]] = {}
+    categorical: dict[str, Counter[str]] = {}
+    domains: Counter[str] = Counter()
+    text_bytes, kept_samples = 0, []
+    for path in _parts(node_dir):
+        table = pq.read_table(path)
+        names = table.column_names
+        if "text" in names:
+            text = table.column("text")
+            text_bytes += int(pc.sum(pc.binary_length(text.cast(pa.binary()))).as_py() or 0)
+            numeric.setdefault("length", []).append(pc.utf8_length(text).to_numpy(zero_copy_only=False))
+        for column in NUMERIC_SIGNALS[1:]:
+            if column in names:
+                numeric.setdefault(column, []).append(table.column(column).to_numpy(zero_copy_only=False))
+        for column in CATEGORICAL_SIGNALS:
+            if column in names:
+                categorical.setdefault(column, Counter()).update(str(v) for v in table.column(column).to_pylist())
+        if "dup_cluster" in names:
+            categorical.setdefault("dup_cluster_size", Counter()).update(
+                str(n) for n in Counter(table.column("dup_cluster").to_pylist()).values())
+        if "url" in names:
+            domains.update(d for d in map(_domain, table.column("url").to_pylist()) if d)
+        if len(kept_samples) < SAMPLES_PER_REASON:
+            kept_samples += [_sample(r) for r in table.slice(0, SAMPLES_PER_REASON - len(kept_samples)).to_pylist()]
+    rejected: dict[str, list[dict[str, Any]]] = {}
+    for path in _parts(os.path.join(node_dir, REJECTED_DIR)):
+        for row in pq.read_table(path, columns=None).to_pylist():
+            bucket = rejected.setdefault(f"{row.get('reject_stage')}: {row.get('reject_reason')}", [])
+            if len(bucket) < SAMPLES_PER_REASON:
+                bucket.append({**_sample(row), "detail": row.get("reject_detail")})
+    signals: dict[str, Any] = {
+        name: numeric_summary(np.concatenate(parts).astype(np.float64), log_scale=name == "length")
+        for name, parts in numeric.items()}
+    signals.update({name: {"count": sum(c.values()), "top": c.most_common(15)} for name, c in categorical.items()})
+    return {"text_bytes_out": text_bytes, "signals": signals, "top_domains": domains.most_common(15),
+            "samples": {"kept": kept_samples, "rejected": rejected}}
+
+
+def shards_section(shard_dir: str) -> dict[str, Any]:
+    """Documents, tokens, tokens per document, bytes per token, vocabulary coverage and the manifest check."""
+    from tokenizer.bpe import Tokenizer
+
+    try:
+        manifest = load_manifest(shard_dir)
+        problems = verify(shard_dir)
+    except (OSError, ValueError) as error:
+        return {"check": {"ok": False, "problems": [f"manifest: {error}"]}}
+    tokenizer = Tokenizer.load(os.path.join(shard_dir, manifest["tokenizer_file"]))
+    byte_lengths = np.array([len(t) for t in tokenizer.vocab] + [0] * len(tokenizer.specials), dtype=np.int64)
+    counts = np.zeros(tokenizer.vocab_size, dtype=np.int64)
+    lengths = []
+    broken = {p.split(":")[0] for p in problems}
+    for shard in manifest["shards"]:
+        if shard["file"] in broken:
+            continue  # statistics come from the shards that verified; the broken ones are listed below
+        tokens = pq.read_table(os.path.join(shard_dir, shard["file"]), columns=["tokens"]).column(0)
+        lengths.append(pc.list_value_length(tokens).to_numpy(zero_copy_only=False))
+        counts += np.bincount(pc.list_flatten(tokens).to_numpy(zero_copy_only=False), minlength=len(counts))
+    total = int(counts.sum())
+    return {
+        "documents": manifest["documents"], "tokens": manifest["tokens"], "vocab_size": manifest["vocab_size"],
+        "dtype": manifest["dtype"], "tokenizer_hash": manifest["tokenizer_hash"], "shards": len(manifest["shards"]),
+        "tokens_per_document": (numeric_summary(np.concatenate(lengths).astype(np.float64), log_scale=True)
+                                if lengths else {}),
+        "bytes_per_token": float(counts @ byte_lengths / max(1, total - counts[manifest["eot_id"]])),
+        "vocab_coverage": float((counts > 0).sum() / manifest["vocab_size"]),
+        "check": {"ok": not problems, "problems": problems},
+    }
+
+
+def node_report(node_dir: str) -> dict[str, Any]:
+    """Everything about one node's output folder."""
+    success = _read_json(os.path.join(node_dir, SUCCESS_FILE))
+    stats_files = sorted(os.listdir(os.path.join(node_dir, "_stats"))) if os.path.isdir(
+        os.path.join(node_dir, "_stats")) else []
+    records = [r for r in (_read_json(os.path.join(node_dir, "_stats", f)) for f in stats_files) if r]
+    if records:
+        stages = merge_stage_lists([StageStats.from_json(s) for s in r["stages"]] for r in records)
+    else:
+        stages = [StageStats.from_json(s) for s in (success or {}).get("stages", [])]
+    wall = sum(r["wall_s"] for r in records) if records else (success or {}).get("wall_s", 0.0)
+    cpu = sum(s.cpu_s for s in stages)
+    report: dict[str, Any] = {
+        "name": os.path.basename(os.path.normpath(node_dir)),
+        "complete": success is not None,
+        "operation": (success or {}).get("operation"),
+        "partitions": len(records) or (success or {}).get("partitions", 0),
+        "docs_in": stages[0].docs_in if stages else 0,
+        "docs_out": sum(r["docs_out"] for r in records) if records else (success or {}).get("docs_out", 0),
+        "rejected_out": sum(r["rejected_out"] for r in records) if records else 0,
+        "bytes_in": stages[0].bytes_out if stages and stages[0].stage == "warc" else None,
+        "wall_s": wall,
+        "cpu_s": cpu,
+        "stages": [s.to_json() for s in stages],
+    }
+    report["docs_per_cpu_second"] = report["docs_in"] / cpu if cpu else None
+    if os.path.exists(os.path.join(node_dir, MANIFEST_FILE)):
+        report["shards"] = shards_section(node_dir)
+        report["tokens_out"] = report["shards"].get("tokens")
+    elif _parts(node_dir):
+        report.update(documents_section(node_dir))
+    return report
+
+
+def collect(path: str) -> dict[str, Any]:
+    """The report for `path`: a workdir (every node folder in it), one node's folder, or a shard folder."""
+    if not os.path.isdir(path):
+        raise FileNotFoundError(f"{path}: no such folder")
+    is_node = any(os.path.exists(os.path.join(path, name)) for name in (SUCCESS_FILE, MANIFEST_FILE, "_stats"))
+    if is_node:
+        return {"path": os.path.abspath(path), "kind": "node", "nodes": [node_report(path)]}
+    folders = [os.path.join(path, d) for d in os.listdir(path)
+               if any(os.path.exists(os.path.join(path, d, n)) for n in (SUCCESS_FILE, MANIFEST_FILE, "_stats"))]
+    # In the order they were computed, which is the pipeline's dependency order for a complete run.
+    folders.sort(key=lambda f: (os.path.getmtime(os.path.join(f, SUCCESS_FILE))
+                                if os.path.exists(os.path.join(f, SUCCESS_FILE)) else float("inf"), f))
+    nodes = [node_report(f) for f in folders]
+    if not nodes:
+        raise FileNotFoundError(f"{path}: neither a workdir, a node's output nor a shard folder")
+    return {"path": os.path.abspath(path), "kind": "workdir", "nodes": nodes}

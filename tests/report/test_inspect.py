@@ -1,0 +1,117 @@
+"""`curate inspect` on the quickstart run: every section, JSON, HTML rendered in a real browser, damaged shards."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import struct
+import subprocess
+import sys
+import zlib
+from pathlib import Path
+
+import pytest
+
+from curate.cli import main
+from curate.report.collect import collect
+from curate.report.progress import LogProgress
+from tests.conftest import ROOT
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+def test_funnel_signals_domains_and_samples(quickstart_local):
+    report = collect(str(quickstart_local))
+    assert [n["name"] for n in report["nodes"]] == ["text", "bpe", "shards"]
+    text = report["nodes"][0]
+    assert [s["stage"] for s in text["stages"]] == ["warc", "extract", "normalize", "min_length"]
+    assert text["docs_in"] == text["stages"][0]["docs_in"] and text["docs_out"] == text["stages"][-1]["kept"]
+    assert text["bytes_in"] > text["text_bytes_out"] > 0 and text["docs_per_cpu_second"] > 0
+    length = text["signals"]["length"]
+    assert length["count"] == text["docs_out"] and length["quantiles"]["0.05"] >= 200  # min_chars: 200
+    assert sum(length["histogram"]["counts"]) == length["count"]
+    assert text["top_domains"][0][1] >= text["top_domains"][-1][1] > 0
+    assert set(text["samples"]["rejected"]) == {"extract: no_text", "min_length: too_few_chars"}
+    assert all(len(s["text"]) <= 301 for s in text["samples"]["kept"])
+
+
+def test_shard_section(quickstart_local):
+    shards = collect(str(quickstart_local / "shards"))["nodes"][0]["shards"]
+    assert shards["check"] == {"ok": True, "problems": []}
+    assert shards["documents"] == 248 or shards["documents"] > 0
+    assert shards["tokens_per_document"]["count"] == shards["documents"]
+    assert 1.0 < shards["bytes_per_token"] < 8.0 and 0.0 < shards["vocab_coverage"] <= 1.0
+
+
+def test_json_and_terminal_output(quickstart_local, capsys):
+    assert main(["inspect", str(quickstart_local), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["kind"] == "workdir"
+    assert main(["inspect", str(quickstart_local / "text")]) == 0
+    out = capsys.readouterr().out
+    for section in ("node text", "signals", "top domains", "rejected [extract: no_text]", "min_length"):
+        assert section in out
+
+
+@pytest.mark.parametrize("damage", ["flip", "truncate", "count"])
+def test_damaged_shards_are_reported_not_crashed_on(quickstart_local, tmp_path, damage, capsys):
+    shards = tmp_path / "shards"
+    shutil.copytree(quickstart_local / "shards", shards)
+    target = shards / "shard-00000.parquet"
+    if damage == "flip":
+        data = bytearray(target.read_bytes())
+        data[len(data) // 3] ^= 0x5A
+        target.write_bytes(bytes(data))
+    elif damage == "truncate":
+        target.write_bytes(target.read_bytes()[:500])
+    else:
+        manifest = json.loads((shards / "manifest.json").read_text())
+        manifest["shards"][0]["tokens"] += 7
+        (shards / "manifest.json").write_text(json.dumps(manifest))
+    assert main(["inspect", str(shards)]) == 1
+    assert "FAILED" in capsys.readouterr().out
+    check = collect(str(shards))["nodes"][0]["shards"]["check"]
+    assert not check["ok"] and any(p.startswith("shard-00000.parquet") or p.startswith("manifest")
+                                   for p in check["problems"])
+
+
+def test_not_a_curate_folder(tmp_path, capsys):
+    assert main(["inspect", str(tmp_path)]) == 1
+    assert "neither a workdir" in capsys.readouterr().err
+
+
+def test_log_progress_lines():
+    lines: list[str] = []
+    progress = LogProgress(interval=0.0, write=lines.append)
+    progress.start("text", 4)
+    progress.advance("text", 10)
+    progress.finish("text")
+    assert lines[0].startswith("curate: node text: 1/4 partitions") and "s left" in lines[0]
+
+
+def png_is_not_blank(path: Path) -> bool:
+    """Decode the PNG's image data (zlib) and check it holds many distinct byte values, not one flat colour."""
+    data = path.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    position, idat = 8, b""
+    while position < len(data):
+        length, kind = struct.unpack(">I4s", data[position : position + 8])
+        if kind == b"IDAT":
+            idat += data[position + 8 : position + 8 + length]
+        position += 12 + length
+    pixels = zlib.decompress(idat)
+    return len(set(pixels)) > 50 and sum(b not in (0, 255) for b in pixels[::97]) > len(pixels[::97]) // 100
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed (.ci/run installs it)")
+def test_html_report_renders_in_a_browser(quickstart_local, tmp_path):
+    page = tmp_path / "report.html"
+    assert subprocess.run([sys.executable, "-m", "curate.cli", "inspect", str(quickstart_local), "--html", str(page)],
+                          cwd=ROOT, capture_output=True).returncode == 0
+    html = page.read_text()
+    assert html.count("<svg") >= 5 and "http" not in html.split("<body>")[0]  # no external resources
+    shot = tmp_path / "shot.png"
+    subprocess.run([CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                    f"--user-data-dir={tmp_path / 'profile'}", "--window-size=1200,1600",
+                    f"--screenshot={shot}", page.as_uri()], capture_output=True, timeout=120, check=True)
+    assert png_is_not_blank(shot)
