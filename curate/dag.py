@@ -14,7 +14,6 @@ import json
 import os
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 from curate.config import NodeSpec, PipelineSpec
@@ -22,7 +21,7 @@ from curate.errors import RunError
 from curate.executors.base import Executor
 from curate.ops.base import OperationContext
 from curate.report.progress import NoProgress, RunProgress
-from curate.partition import REJECTED_DIR, PartitionTask, part_name, run_partition, write_json_atomic
+from curate.partition import REJECTED_DIR, PartitionTask, part_name, read_json, run_partition, write_json_atomic
 from curate.stats import NodeReport, StageStats, merge_stage_lists
 
 # Bump when the layout or meaning of outputs changes, so that old workdirs are recomputed rather than misread.
@@ -66,17 +65,9 @@ def plan_tasks(node: NodeSpec, workdir: str, config_hash: str, upstream: list[Pa
             for index, (path, signature) in enumerate(inputs)]
 
 
-def _read_json(path: str) -> dict[str, Any] | None:
-    try:
-        with open(path, encoding="utf-8") as handle:
-            return json.load(handle)
-    except (OSError, ValueError):
-        return None
-
-
 def completed_record(task: PartitionTask) -> dict[str, Any] | None:
     """The stats record of a finished partition that matches the task, or None when it must be (re)computed."""
-    record = _read_json(task.stats_path)
+    record = read_json(task.stats_path)
     if (record is None or record.get("config_hash") != task.config_hash or record.get("input") != task.input_signature
             or not os.path.exists(task.data_path) or not os.path.exists(task.rejected_path)):
         return None
@@ -97,7 +88,7 @@ def run_node(node: NodeSpec, out_dir: str, config_hash: str, tasks: list[Partiti
     """Compute the missing partitions of `node`, then write its `_SUCCESS.json`."""
     started = time.perf_counter()
     success_path = os.path.join(out_dir, SUCCESS_FILE)
-    success = _read_json(success_path)
+    success = read_json(success_path)
     up_to_date = (success is not None and success.get("config_hash") == config_hash
                   and success.get("inputs") == [t.input_signature for t in tasks])
     records: dict[int, dict[str, Any]] = {}
@@ -157,7 +148,7 @@ def run_node(node: NodeSpec, out_dir: str, config_hash: str, tasks: list[Partiti
 def run_operation(node: NodeSpec, context: OperationContext) -> NodeReport:
     """Run an operation node unless its `_SUCCESS.json` records the same config hash."""
     success_path = os.path.join(context.out_dir, SUCCESS_FILE)
-    success = _read_json(success_path)
+    success = read_json(success_path)
     if success is not None and success.get("config_hash") == context.config_hash:
         return NodeReport(node.name, success["partitions"], 0, success["partitions"],
                           [StageStats.from_json(s) for s in success["stages"]], success["docs_out"],

@@ -76,6 +76,15 @@ class NodeInputReader(Reader):
             yield StageResult(pa.Table.from_batches([batch], schema=self.schema), empty_rejected)
 
 
+def read_json(path: str) -> dict[str, Any] | None:
+    """The JSON object in `path`, or None when it is missing or not valid JSON (e.g. cut short by a kill)."""
+    try:
+        with open(path, encoding="utf-8") as handle:
+            return json.load(handle)
+    except (OSError, ValueError):
+        return None
+
+
 def write_json_atomic(path: str, data: Any) -> None:
     """Write `data` as JSON to `path` through a temporary file and a rename, so readers never see half a file."""
     os.makedirs(os.path.dirname(path), exist_ok=True)

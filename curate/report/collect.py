@@ -7,7 +7,6 @@ documents kept and rejected per reason; and for token shards, their statistics a
 
 from __future__ import annotations
 
-import json
 import os
 from collections import Counter
 from typing import Any
@@ -19,7 +18,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from curate.dag import SUCCESS_FILE
-from curate.partition import REJECTED_DIR
+from curate.partition import REJECTED_DIR, read_json
 from curate.shards import MANIFEST_FILE, load_manifest, verify
 from curate.stats import StageStats, merge_stage_lists
 
@@ -30,14 +29,6 @@ QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
 HISTOGRAM_BINS = 20
 SAMPLES_PER_REASON = 3
 SAMPLE_CHARS = 300
-
-
-def _read_json(path: str) -> dict[str, Any] | None:
-    try:
-        with open(path, encoding="utf-8") as handle:
-            return json.load(handle)
-    except (OSError, ValueError):
-        return None
 
 
 def numeric_summary(values: np.ndarray, *, log_scale: bool = False) -> dict[str, Any]:
@@ -154,10 +145,10 @@ def shards_section(shard_dir: str) -> dict[str, Any]:
 
 def node_report(node_dir: str) -> dict[str, Any]:
     """Everything about one node's output folder."""
-    success = _read_json(os.path.join(node_dir, SUCCESS_FILE))
+    success = read_json(os.path.join(node_dir, SUCCESS_FILE))
     stats_files = sorted(os.listdir(os.path.join(node_dir, "_stats"))) if os.path.isdir(
         os.path.join(node_dir, "_stats")) else []
-    records = [r for r in (_read_json(os.path.join(node_dir, "_stats", f)) for f in stats_files) if r]
+    records = [r for r in (read_json(os.path.join(node_dir, "_stats", f)) for f in stats_files) if r]
     if records:
         stages = merge_stage_lists([StageStats.from_json(s) for s in r["stages"]] for r in records)
     else:

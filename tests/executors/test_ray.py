@@ -17,7 +17,7 @@ pytestmark = pytest.mark.ray
 
 def test_quickstart_on_ray_matches_local_byte_for_byte(ray_cluster, quickstart_local, tmp_path):
     with make_executor("ray") as executor:
-        reports = run_pipeline(load_pipeline(str(QUICKSTART), workdir=str(tmp_path)), executor, log=lambda l: None)
+        reports = run_pipeline(load_pipeline(str(QUICKSTART), workdir=str(tmp_path)), executor, log=lambda line: None)
     assert [r.computed for r in reports] == [10, 10, 10]
     local, distributed = output_files(quickstart_local), output_files(tmp_path)
     assert len(local) == 42 and local == distributed  # text, rejected, counts, encoded: 10 each; 2 shards

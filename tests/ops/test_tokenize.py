@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import shutil
 from pathlib import Path
 
@@ -17,6 +16,7 @@ from curate.dag import run_pipeline
 from curate.executors.local import LocalExecutor
 from curate.shards import export_llmc, export_megatron, iter_documents, load_manifest, verify
 from tests.conftest import QUICKSTART
+from tests.shard_damage import DAMAGES, damaged_copy
 from tokenizer.bpe import Tokenizer
 
 
@@ -56,21 +56,9 @@ def test_exported_tokenizer_loads_in_huggingface(quickstart_local):
         assert hf.encode(text).ids == tokenizer.encode(text)
 
 
-@pytest.mark.parametrize("damage", ["flip", "truncate", "count"])
+@pytest.mark.parametrize("damage", DAMAGES)
 def test_verify_reports_damaged_shards(quickstart_local, tmp_path, damage):
-    shards = tmp_path / "shards"
-    shutil.copytree(quickstart_local / "shards", shards)
-    first = shards / "shard-00000.parquet"
-    if damage == "flip":
-        data = bytearray(first.read_bytes())
-        data[len(data) // 2] ^= 0xFF
-        first.write_bytes(bytes(data))
-    elif damage == "truncate":
-        first.write_bytes(first.read_bytes()[:1000])
-    else:
-        manifest = json.loads((shards / "manifest.json").read_text())
-        manifest["shards"][0]["documents"] += 1
-        (shards / "manifest.json").write_text(json.dumps(manifest))
+    shards = damaged_copy(quickstart_local / "shards", tmp_path / "shards", damage)
     problems = verify(str(shards))
     assert problems and problems[0].startswith("shard-00000.parquet")
 
@@ -101,7 +89,7 @@ def test_changing_shard_size_reuses_the_tokenizer(quickstart_local, tmp_path):
     pipeline = tmp_path / "quickstart.yaml"
     pipeline.write_text(text.replace('"sample/', f'"{QUICKSTART.parent}/sample/'))
     with LocalExecutor() as executor:
-        reports = run_pipeline(load_pipeline(str(pipeline), workdir=str(workdir)), executor, log=lambda l: None)
+        reports = run_pipeline(load_pipeline(str(pipeline), workdir=str(workdir)), executor, log=lambda line: None)
     assert [(r.name, r.computed) for r in reports] == [("text", 0), ("bpe", 0), ("shards", 10)]
     manifest = load_manifest(str(workdir / "shards"))
     assert len(manifest["shards"]) >= 3 and verify(str(workdir / "shards")) == []

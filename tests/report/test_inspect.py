@@ -16,6 +16,7 @@ from curate.cli import main
 from curate.report.collect import collect
 from curate.report.progress import LogProgress
 from tests.conftest import ROOT
+from tests.shard_damage import DAMAGES, damaged_copy
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
@@ -52,21 +53,9 @@ def test_json_and_terminal_output(quickstart_local, capsys):
         assert section in out
 
 
-@pytest.mark.parametrize("damage", ["flip", "truncate", "count"])
+@pytest.mark.parametrize("damage", DAMAGES)
 def test_damaged_shards_are_reported_not_crashed_on(quickstart_local, tmp_path, damage, capsys):
-    shards = tmp_path / "shards"
-    shutil.copytree(quickstart_local / "shards", shards)
-    target = shards / "shard-00000.parquet"
-    if damage == "flip":
-        data = bytearray(target.read_bytes())
-        data[len(data) // 3] ^= 0x5A
-        target.write_bytes(bytes(data))
-    elif damage == "truncate":
-        target.write_bytes(target.read_bytes()[:500])
-    else:
-        manifest = json.loads((shards / "manifest.json").read_text())
-        manifest["shards"][0]["tokens"] += 7
-        (shards / "manifest.json").write_text(json.dumps(manifest))
+    shards = damaged_copy(quickstart_local / "shards", tmp_path / "shards", damage)
     assert main(["inspect", str(shards)]) == 1
     assert "FAILED" in capsys.readouterr().out
     check = collect(str(shards))["nodes"][0]["shards"]["check"]
