@@ -68,9 +68,9 @@ def _validate(args: argparse.Namespace) -> int:
     config = TrainConfig(model=args.model, batch_size=args.batch_size, lr=args.lr, log_interval=0)
     scores = compare_datasets(args.shards, reference, config, args.seeds, args.tokens,
                               log=lambda line: print(f"curate: {line}", flush=True))
-    print(f"\n{'dataset':<50} {'val bits/byte (mean ± std over seeds)':>38}")
+    print(f"\n{'dataset':<50} {'epochs':>7} {'val bits/byte (mean ± std over seeds)':>38}")
     for score in scores:
-        print(f"{score.shards:<50} {score.mean:>28.4f} ± {score.std:.4f}")
+        print(f"{score.shards:<50} {score.epochs:>7.1f} {score.mean:>28.4f} ± {score.std:.4f}")
     best, runner_up = scores[0], scores[1] if len(scores) > 1 else None
     if runner_up is not None:
         gap = runner_up.mean - best.mean

@@ -15,10 +15,10 @@ from curate.stages.warc_records import iter_records
 SAMPLE_DIR = Path(__file__).resolve().parents[1] / "pipelines" / "sample"
 
 
-def real_pages(count: int) -> list[tuple[str, bytes]]:
-    """(url, html bytes) of the first `count` pages of the shipped trafilatura sample WARC."""
+def real_pages(count: int, warc: str = "trafilatura-main-00000.warc.gz") -> list[tuple[str, bytes]]:
+    """(url, html bytes) of the first `count` pages of a shipped sample WARC (default: trafilatura's test pages)."""
     pages = []
-    for record in iter_records(str(SAMPLE_DIR / "trafilatura-main-00000.warc.gz"), lambda r: True, 10 << 20):
+    for record in iter_records(str(SAMPLE_DIR / warc), lambda r: True, 10 << 20):
         if getattr(record, "rec_type", None) == "response" and record.payload:
             pages.append((record.target_uri, record.payload))
         if len(pages) == count:

@@ -22,6 +22,7 @@ from train_stub.train import TrainConfig, train
 class DatasetScore:
     shards: str
     bits_per_byte: list[float]  # one per seed
+    epochs: float  # how many times the budget goes through the dataset
 
     @property
     def mean(self) -> float:
@@ -42,6 +43,10 @@ def compare_datasets(shard_dirs: Sequence[str], reference_text: str, config: Tra
         reference_tokens = tokenizer.encode(reference_text)
         seq_len = config.model_config(tokenizer.vocab_size).seq_len
         steps = max(1, tokens // (config.batch_size * config.grad_accum * seq_len))
+        epochs = tokens / max(1, manifest["tokens"])
+        if epochs > 1:
+            log(f"warning: {shard_dir} has {manifest['tokens']:,} tokens, so {tokens:,} training tokens repeat it "
+                f"{epochs:.1f} times; datasets repeated a different number of times compare repetition, not quality")
         results = []
         for seed in seeds:
             run_config = dataclasses.replace(config, seed=seed, max_steps=steps,
@@ -51,5 +56,5 @@ def compare_datasets(shard_dirs: Sequence[str], reference_text: str, config: Tra
             log(f"{shard_dir} seed {seed}: {steps} steps, train loss {result.losses[-1]:.3f}, "
                 f"val {result.val_bpb:.4f} bits/byte")
             results.append(result.val_bpb)
-        scores.append(DatasetScore(shard_dir, results))
+        scores.append(DatasetScore(shard_dir, results, epochs))
     return sorted(scores, key=lambda score: score.mean)

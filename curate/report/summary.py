@@ -21,7 +21,7 @@ def format_summary(reports: list[NodeReport]) -> str:
                      f"{report.reused} reused), {report.docs_out} docs out, {report.rejected_out} rejected, "
                      f"{report.wall_s:.1f}s")
         for stage in report.stages:
-            line = (f"  {stage.stage:<12} in={stage.docs_in:<7} kept={stage.kept:<7} "
+            line = (f"  {stage.stage:<18} in={stage.docs_in:<7} kept={stage.kept:<7} "
                     f"skipped={sum(stage.skipped.values()):<6} rejected={sum(stage.rejected.values()):<6} "
                     f"failed={sum(stage.failed.values()):<5} cpu={stage.cpu_s:.1f}s")
             details = [f"{name}: {_top(counter)}" for name, counter in

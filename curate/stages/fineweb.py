@@ -1,0 +1,43 @@
+"""FineWeb's own quality rules (Penedo et al. 2024, "The FineWeb Datasets", section 3.5; thresholds as released in
+datatrove's FineWebQualityFilter), as one filter stage."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+from curate.stages.base import DocumentStage, Reject
+from curate.stages.gopher import duplicate_count_and_chars
+
+LINE_END_PUNCTUATION = (".", "!", "?", '"', "'", "”", "’", "…", ":", ";")
+
+
+@dataclass
+class FineWebQuality(DocumentStage):
+    name: ClassVar[str] = "fineweb_quality"
+    reads: ClassVar[tuple[str, ...]] = ("text",)
+
+    min_line_punct_ratio: float = 0.12  # reject when at most 12% of lines end in punctuation
+    short_line_length: int = 30
+    max_short_line_ratio: float = 0.67  # reject when at least 67% of lines are shorter than 30 characters
+    max_dup_line_char_ratio: float = 0.1  # reject when at least 10% of characters sit in repeated lines
+    max_newline_word_ratio: float = 0.3  # "list ratio": more than 0.3 newlines per word reads as a list
+
+    def apply(self, text: str | None) -> tuple[()] | Reject:
+        text = text or ""
+        lines = [line.strip() for line in text.split("\n") if line.strip()]
+        if not lines:
+            return Reject("fineweb_empty")
+        punctuated = sum(line.endswith(LINE_END_PUNCTUATION) for line in lines) / len(lines)
+        if punctuated <= self.min_line_punct_ratio:
+            return Reject("fineweb_line_punct_ratio", f"{punctuated:.2f} of lines end in punctuation")
+        short = sum(len(line) < self.short_line_length for line in lines) / len(lines)
+        if short >= self.max_short_line_ratio:
+            return Reject("fineweb_short_line_ratio", f"{short:.2f} of lines are short")
+        _, dup_chars = duplicate_count_and_chars(lines)
+        if dup_chars / max(1, sum(map(len, lines))) >= self.max_dup_line_char_ratio:
+            return Reject("fineweb_char_dup_ratio")
+        words = len(text.split())
+        if words and text.count("\n") / words > self.max_newline_word_ratio:
+            return Reject("fineweb_list_ratio", f"{text.count(chr(10)) / words:.2f} newlines per word")
+        return ()

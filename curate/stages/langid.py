@@ -1,0 +1,61 @@
+"""Language identification with fastText's lid.176 model: columns `lang` and `lang_score`, filtered by a keep-list.
+
+fastText classifies one line at a time (a newline ends its input), so the text's lines are joined with spaces first,
+as CCNet and datatrove do. The model is loaded once per worker process and shared by every batch.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any, ClassVar
+
+import pyarrow as pa
+
+from curate.stages.base import DocumentStage, Reject
+
+DEFAULT_MODEL = os.path.join(os.path.dirname(__file__), "..", "..", "models", "lid.176.ftz")
+LABEL_PREFIX = "__label__"
+
+
+@lru_cache(maxsize=4)
+def load_model(path: str) -> Any:
+    import fasttext  # fasttext-predict: fastText's inference only, with wheels
+
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"language ID model not found: {path}")
+    return fasttext.load_model(path)
+
+
+def identify(model: Any, text: str) -> tuple[str, float]:
+    """The most likely language code and its probability. Example: identify(m, "Guten Tag") -> ("de", 0.98)."""
+    labels, scores = model.predict(" ".join(text.split()), k=1)
+    return labels[0].removeprefix(LABEL_PREFIX), float(scores[0])
+
+
+@dataclass
+class LangId(DocumentStage):
+    """Add `lang` and `lang_score`; keep documents whose language is in `keep` (all when empty) with a score of at
+    least `min_score`."""
+
+    name: ClassVar[str] = "langid"
+    reads: ClassVar[tuple[str, ...]] = ("text",)
+    writes: ClassVar[tuple[pa.Field, ...]] = (pa.field("lang", pa.string()), pa.field("lang_score", pa.float32()))
+
+    keep: list[str] = field(default_factory=list)
+    # FineWeb keeps English documents with a score of at least 0.65 (Penedo et al. 2024, section 3.3).
+    min_score: float = 0.65
+    model: str = DEFAULT_MODEL
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.min_score <= 1.0:
+            raise ValueError(f"min_score must be between 0 and 1, got {self.min_score}")
+
+    def apply(self, text: str | None) -> tuple[str, float] | Reject:
+        lang, score = identify(load_model(os.path.abspath(self.model)), text or "")
+        if self.keep and lang not in self.keep:
+            return Reject("language", f"{lang} ({score:.2f})")
+        if score < self.min_score:
+            return Reject("low_language_score", f"{lang} ({score:.2f}) < {self.min_score}")
+        return lang, score

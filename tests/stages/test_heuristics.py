@@ -1,0 +1,116 @@
+"""Gopher, C4 and FineWeb rules: each threshold checked just inside and just outside, and real documents."""
+
+from __future__ import annotations
+
+import pytest
+
+from curate.stages.c4 import C4Filter
+from curate.stages.fineweb import FineWebQuality
+from curate.stages.gopher import (GopherQuality, GopherRepetition, duplicate_count_and_chars,
+                                  duplicate_ngram_chars, top_ngram_chars)
+from tests.warc_factory import real_pages
+
+PROSE = ("The committee met on Tuesday to review the plan, and it agreed that the work should go ahead with care. "
+         "Members said that the budget would have to be checked again before the end of the year. ")
+
+
+def reason(stage, text):
+    outcome = stage.apply(text)
+    return getattr(outcome, "reason", None)
+
+
+def words(n: int, word: str = "the") -> str:
+    return " ".join([word] * n)
+
+
+def varied(n: int) -> str:
+    return " ".join(f"the w{i}x" if i % 2 else f"and v{i}y" for i in range(n // 2))
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    (varied(52), None), (varied(48), "gopher_short_doc"),
+    (varied(52) + " " + "ab " * 200, "gopher_word_length"),
+    (varied(100) + " #tag" * 21, "gopher_symbol_ratio"), (varied(100) + " #tag" * 9, None),
+    ("\n".join(f"•{varied(8)}" for _ in range(12)), "gopher_bullet_lines"),
+    ("\n".join(f"{varied(8)} ..." if i < 4 else varied(8) for i in range(10)), "gopher_ellipsis_lines"),
+    ("\n".join(f"{varied(8)} ..." if i < 3 else varied(8) for i in range(10)), None),
+    (varied(60) + " 123 456" * 10, "gopher_alpha_words"),
+    (" ".join(f"w{i}ord" for i in range(60)), "gopher_stop_words"),
+    (" ".join(f"w{i}ord" for i in range(60)) + " the and", None),
+])
+def test_gopher_quality(text, expected):
+    assert reason(GopherQuality(), text) == expected
+
+
+def test_gopher_repetition_helpers():
+    assert duplicate_count_and_chars(["a", "bb", "a"]) == (1, 1)
+    assert top_ngram_chars(["a", "b", "a", "b"], 2) == 6
+    assert duplicate_ngram_chars("a b c a b c".split(), 3) == 3
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("\n\n".join(" ".join(f"k{i}x{j}" for j in range(6)) for i in range(10)), None),
+    ("\n\n".join(["the same paragraph again"] * 5 + [f"other {i}" for i in range(6)]), "gopher_dup_paragraphs"),
+    ("\n".join(["this exact same long sentence is repeated here"] * 3 + [f"k{i}" for i in range(7)]),
+     "gopher_dup_line_chars"),
+    (" ".join(f"w{i}" for i in range(200)) + " alpha beta" * 30, "gopher_top_2gram"),
+    (" ".join(f"w{i}" for i in range(40)) + " " + " ".join(" ".join(f"r{i}" for i in range(10)) for _ in range(3)),
+     "gopher_dup_5grams"),
+])
+def test_gopher_repetition(text, expected):
+    assert reason(GopherRepetition(), text) == expected
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    (PROSE * 3, None),
+    (PROSE * 3 + "\nLorem ipsum dolor sit amet.", "c4_lorem_ipsum"),
+    (PROSE * 3 + "\nfunction f() { return 1; }", "c4_curly_bracket"),
+    ("menu\nhome\nabout us", "c4_no_lines_left"),
+    ("One sentence here. Two sentences here.", "c4_too_few_sentences"),
+])
+def test_c4_page_rules(text, expected):
+    assert reason(C4Filter(), text) == expected
+
+
+def test_c4_line_rules_rewrite_the_text():
+    text = (PROSE * 3 + "\nShort line.\nPlease enable JavaScript to view this page.\n"
+            "This site uses cookies to improve your experience.\nno punctuation at the end of this line")
+    (cleaned,) = C4Filter().apply(text)
+    assert cleaned == PROSE.strip() * 1 or cleaned.startswith("The committee")
+    for dropped in ("Short line.", "JavaScript", "cookies", "no punctuation"):
+        assert dropped not in cleaned
+
+
+def lines_text(punctuated: int, short: int, total: int = 20) -> str:
+    out = []
+    for i in range(total):
+        body = f"line {i}" if i < short else f"this is a fairly long line number {i} of the text"
+        out.append(body + ("." if i >= total - punctuated else ""))
+    return "\n".join(out)
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    (lines_text(punctuated=20, short=0), None),
+    (lines_text(punctuated=2, short=0), "fineweb_line_punct_ratio"),  # 0.10 <= 0.12
+    (lines_text(punctuated=3, short=0), None),  # 0.15
+    (lines_text(punctuated=20, short=14), "fineweb_short_line_ratio"),  # 0.70 >= 0.67
+    (lines_text(punctuated=20, short=13), None),  # 0.65
+    (lines_text(punctuated=20, short=0) + "\nthis is a fairly long line number 3 of the text." * 3,
+     "fineweb_char_dup_ratio"),
+    ("\n".join(f"Item {i} is good." for i in range(5)), "fineweb_short_line_ratio"),
+    ("".join(f"Supercalifragilistic-expialidocious-{i}.\n" for i in range(20)), "fineweb_list_ratio"),
+])
+def test_fineweb_quality(text, expected):
+    assert reason(FineWebQuality(), text) == expected
+
+
+def test_real_articles_pass_the_rules():
+    from curate.stages.extract import Extract
+
+    pages = real_pages(45, "aeb-main-00001.warc.gz")  # English news articles
+    english = [t for t in (Extract().apply(body.decode("utf-8", "replace"), url) for url, body in pages)
+               if isinstance(t, tuple) and " the " in t[0] and t[0].count(" the ") > 20]
+    assert len(english) >= 5
+    for stage in (GopherQuality(), GopherRepetition(), FineWebQuality()):
+        kept = sum(reason(stage, text) is None for (text,) in english)
+        assert kept >= 0.6 * len(english), stage.name
