@@ -10,6 +10,7 @@ directory; the workdir is resolved against the current directory (or given with 
 
 from __future__ import annotations
 
+import dataclasses
 import glob
 import os
 from collections.abc import Mapping
@@ -68,13 +69,14 @@ class NodeSpec:
     batch_docs: int = DEFAULT_BATCH_DOCS
     operation: str | None = None
     options: Mapping[str, Any] = field(default_factory=dict)
+    model_nodes: tuple[str, ...] = ()  # model nodes its steps use (resolved to their model files)
 
     @property
     def upstream(self) -> tuple[str, ...]:
         """The nodes this node reads, in a fixed order."""
         if self.operation is not None:
             return tuple(self.options[name] for name in OPERATIONS[self.operation].node_inputs)
-        return (self.input.node,) if self.input is not None and self.input.node else ()
+        return ((self.input.node,) if self.input is not None and self.input.node else ()) + self.model_nodes
 
     def build_operation(self) -> Operation:
         assert self.operation is not None
@@ -176,13 +178,15 @@ def _dependency_order(upstream: dict[str, tuple[str, ...]], where: str) -> list[
     return order
 
 
-def _parse_operation(name: str, raw: Mapping[str, Any], names: list[str], where: str) -> NodeSpec:
+def _parse_operation(name: str, raw: Mapping[str, Any], names: list[str], base_dir: str, where: str) -> NodeSpec:
     """An operation node: `{train_bpe: {input: text, vocab_size: 8192}}`."""
     (operation, options), = raw.items()
     cls = OPERATIONS[operation]
     where = f"{where}, {operation}"
     build_dataclass(cls, options, where)
     options = dict(options or {})
+    for field_name in cls.path_inputs:
+        options[field_name] = list(_resolve_files(options[field_name], base_dir, f"{where}, {field_name}"))
     for field_name in cls.node_inputs:
         target = options[field_name]
         if target not in names or target == name:
@@ -222,7 +226,7 @@ def parse_pipeline(data: Any, path: str, workdir: str | None = None) -> Pipeline
         if not isinstance(raw, Mapping):
             raise ConfigError(f"{where}: expected a mapping with 'input' and 'steps', got {raw!r}")
         if len(raw) == 1 and next(iter(raw)) in OPERATIONS:
-            nodes[name] = _parse_operation(name, raw, names, where)
+            nodes[name] = _parse_operation(name, raw, names, base_dir, where)
             continue
         check_keys(raw, (*MAP_NODE_KEYS, *OPERATIONS), where)
         if any(key in OPERATIONS for key in raw):
@@ -239,14 +243,33 @@ def parse_pipeline(data: Any, path: str, workdir: str | None = None) -> Pipeline
             steps=_parse_steps(raw.get("steps"), where),
             batch_docs=batch_docs,
         )
-    order = _dependency_order({n: spec.upstream for n, spec in nodes.items()}, path)
-    _check_node_kinds(nodes, path)
     name = data.get("name", os.path.splitext(os.path.basename(path))[0])
     chosen_workdir = workdir or data.get("workdir") or os.path.join("out", str(name))
     if not isinstance(chosen_workdir, str):
         raise ConfigError(f"{path}: field 'workdir' must be a path, got {chosen_workdir!r}")
-    return PipelineSpec(path=path, name=str(name), workdir=os.path.abspath(chosen_workdir),
-                        nodes=tuple(nodes[n] for n in order))
+    chosen_workdir = os.path.abspath(chosen_workdir)
+    for node_name, node in nodes.items():
+        nodes[node_name] = _resolve_model_steps(node, nodes, chosen_workdir, f"{path}: node {node_name!r}")
+    order = _dependency_order({n: spec.upstream for n, spec in nodes.items()}, path)
+    _check_node_kinds(nodes, path)
+    return PipelineSpec(path=path, name=str(name), workdir=chosen_workdir, nodes=tuple(nodes[n] for n in order))
+
+
+def _resolve_model_steps(node: NodeSpec, nodes: Mapping[str, NodeSpec], workdir: str, where: str) -> NodeSpec:
+    """Steps whose option names a model node get that node's model file instead, and the node runs first."""
+    steps, used = [], []
+    for number, step in enumerate(node.steps, start=1):
+        options = dict(step.options)
+        for option, kind in STEPS[step.name].model_inputs.items():
+            target = options.get(option)
+            if target in nodes:
+                if nodes[target].operation != kind:
+                    raise ConfigError(f"{where}, step {number} {step.name!r}: field {option!r} names node "
+                                      f"{target!r}, which is not a {kind} node")
+                options[option] = os.path.join(workdir, target, OPERATIONS[kind].artefact)
+                used.append(target)
+        steps.append(StepSpec(step.name, options))
+    return dataclasses.replace(node, steps=tuple(steps), model_nodes=tuple(used)) if used else node
 
 
 def load_pipeline(path: str, workdir: str | None = None) -> PipelineSpec:

@@ -76,6 +76,10 @@ class Operation(ABC):
     name: ClassVar[str]
     # Option fields that name other nodes, and the kind each must be: "documents" (a map node) or an operation name.
     node_inputs: ClassVar[dict[str, str]]
+    # Options holding file globs, resolved against the pipeline file's folder into a list of files.
+    path_inputs: ClassVar[tuple[str, ...]] = ()
+    # The file a model-training operation leaves in its folder, for steps that name the node (see Stage.model_inputs).
+    artefact: ClassVar[str] = ""
 
     @abstractmethod
     def run(self, context: OperationContext) -> NodeReport:

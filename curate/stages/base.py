@@ -72,6 +72,9 @@ class Stage(ABC):
     name: ClassVar[str]
     # Columns the stage consumes and removes from its output (e.g. extraction turns `html` into `text`).
     drops: ClassVar[tuple[str, ...]] = ()
+    # Options that may name a model node (option -> operation kind); the pipeline turns the name into that node's
+    # model file and runs the node first.
+    model_inputs: ClassVar[dict[str, str]] = {}
 
     def output_schema(self, input_schema: pa.Schema) -> pa.Schema:
         """The schema of `kept` for a batch of `input_schema`; known before any row is seen (empty partitions)."""
