@@ -203,7 +203,8 @@ def _check_node_kinds(nodes: dict[str, NodeSpec], path: str) -> None:
             target = node.options.get(field_name) if node.operation else (node.input.node if node.input else None)
             if target is None:
                 continue
-            actual = nodes[target].operation or "documents"
+            operation = nodes[target].operation
+            actual = "documents" if operation is None or OPERATIONS[operation].produces_documents else operation
             if actual != kind:
                 what = "a node of documents (input and steps)" if kind == "documents" else f"a {kind} node"
                 raise ConfigError(f"{path}: node {node.name!r}: field {field_name!r} must name {what}; "

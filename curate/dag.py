@@ -182,6 +182,9 @@ def run_pipeline(spec: PipelineSpec, executor: Executor, log: Callable[[str], No
             context = OperationContext(node.name, out_dir, hashes[node.name], executor, partitions, node_dirs, log,
                                        progress)
             reports.append(run_operation(node, context))
+            if node.build_operation().produces_documents:  # one output partition per partition of its input
+                planned[node.name] = [PartitionTask(node, t.index, t.data_path, {}, out_dir, hashes[node.name])
+                                      for t in planned[node.upstream[0]]]
             continue
         upstream = node.input.node if node.input else None
         planned[node.name] = plan_tasks(node, spec.workdir, hashes[node.name],

@@ -35,7 +35,7 @@ except ImportError:
 
 
 def _pairs(word: Sequence[int]) -> Counter[tuple[int, int]]:
-    """Adjacent pairs of a word with their multiplicity. Example: [1, 2, 3, 1, 2] -> {(1, 2): 2, (2, 3): 1, (3, 1): 1}"""
+    """Adjacent pairs of a word, counted. Example: [1, 2, 3, 1, 2] -> {(1, 2): 2, (2, 3): 1, (3, 1): 1}"""
     return Counter(zip(word, word[1:]))
 
 

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from curate.ops.base import Operation
+from curate.ops.dsir import Dsir
 from curate.ops.tokenize import Tokenize
 from curate.ops.train_bpe import TrainBpe
 from curate.ops.train_fasttext import TrainFastText
 
-OPERATIONS: dict[str, type[Operation]] = {cls.name: cls for cls in (TrainBpe, Tokenize, TrainFastText)}
+OPERATIONS: dict[str, type[Operation]] = {cls.name: cls for cls in (TrainBpe, Tokenize, TrainFastText, Dsir)}

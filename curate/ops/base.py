@@ -78,6 +78,9 @@ class Operation(ABC):
     node_inputs: ClassVar[dict[str, str]]
     # Options holding file globs, resolved against the pipeline file's folder into a list of files.
     path_inputs: ClassVar[tuple[str, ...]] = ()
+    # True when the operation writes a node of documents (part-NNNNN.parquet, one per input partition) that later
+    # nodes can read like a map node's.
+    produces_documents: ClassVar[bool] = False
     # The file a model-training operation leaves in its folder, for steps that name the node (see Stage.model_inputs).
     artefact: ClassVar[str] = ""
 

@@ -52,7 +52,8 @@ def _signals(node: dict[str, Any]) -> Table:
 def _shards(shards: dict[str, Any]) -> Table:
     table = Table(title="token shards", title_justify="left", show_header=False)
     check = shards["check"]
-    table.add_row("manifest check", "ok" if check["ok"] else "[red]FAILED[/red]: " + escape("; ".join(check["problems"])))
+    status = "ok" if check["ok"] else "[red]FAILED[/red]: " + escape("; ".join(check["problems"]))
+    table.add_row("manifest check", status)
     if "documents" in shards:
         per_doc = shards["tokens_per_document"]
         table.add_row("documents / tokens / shards",

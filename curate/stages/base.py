@@ -138,7 +138,8 @@ class DocumentStage(Stage):
             kept = kept.append_column(field, pa.array(values, field.type))
         kept = conform(kept.drop_columns([c for c in self.drops if c in kept.column_names]),
                        self.output_schema(batch.schema))
-        rejected = batch.take(pa.array(rejected_index, pa.int64())).drop_columns([c for c in self.drops if c in batch.column_names])
+        rejected = batch.take(pa.array(rejected_index, pa.int64()))
+        rejected = rejected.drop_columns([c for c in self.drops if c in batch.column_names])
         return StageResult(kept, rejected_rows(rejected, self.name, rejects))
 
 

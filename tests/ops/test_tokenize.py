@@ -1,4 +1,4 @@
-"""The quickstart's train_bpe and tokenize nodes: shards decode to the documents, the manifest verifies, resume works."""
+"""The quickstart's train_bpe and tokenize nodes: shards decode to the documents, the manifest verifies, reuse."""
 
 from __future__ import annotations
 

@@ -1,0 +1,204 @@
+"""The `dsir` node: data selection by importance resampling toward a target corpus (Xie et al. 2023, "Data Selection
+for Language Models via Importance Resampling", arXiv:2302.03169).
+
+Each text becomes a vector of hashed word unigram and bigram counts (10,000 buckets, as the paper). The target and raw
+feature distributions are bag-of-n-gram models fitted by counting; a document's log importance weight is
+sum_f count_f(x) * (log p_target(f) - log p_raw(f)). Documents are then sampled without replacement in proportion to
+their weights with the Gumbel top-k trick: keep the k largest log w + Gumbel noise.
+
+As a global step over the executor: map (count raw features per partition) -> reduce (sum, in the driver: a vector
+of num_buckets) -> map (log weights and Gumbel keys per partition) -> global cut-off (the k-th largest key, from one
+float per document) -> map (write kept and rejected rows). Memory is bounded by a partition and the key vector.
+"""
+
+from __future__ import annotations
+
+import glob
+import json
+import os
+import re
+import time
+import zlib
+from dataclasses import dataclass
+from typing import ClassVar
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from curate.ops.base import Operation, OperationContext
+from curate.partition import PARQUET_COMPRESSION, REJECTED_DIR, part_name, write_json_atomic
+from curate.stages.base import Reject, rejected_rows
+from curate.stats import NodeReport, StageStats
+
+_WORD = re.compile(r"\w+")
+# Add-one smoothing of both distributions, so a bucket unseen in one corpus gets a finite log weight.
+SMOOTHING = 1.0
+
+
+def hashed_features(text: str, num_buckets: int) -> np.ndarray:
+    """Counts of the text's lower-cased word unigrams and bigrams, hashed into `num_buckets` buckets (CRC-32, the
+    same on every machine, unlike Python's salted hash()).
+
+    Example: hashed_features("a b a", 10).sum() -> 5 (three unigrams, two bigrams)
+    """
+    words = _WORD.findall(text.lower())
+    grams = words + [f"{a} {b}" for a, b in zip(words, words[1:])]
+    buckets = np.fromiter((zlib.crc32(g.encode()) % num_buckets for g in grams), dtype=np.int64, count=len(grams))
+    return np.bincount(buckets, minlength=num_buckets).astype(np.float64)
+
+
+def log_distribution(counts: np.ndarray) -> np.ndarray:
+    smoothed = counts + SMOOTHING
+    return np.log(smoothed / smoothed.sum())
+
+
+def kl_divergence(p_counts: np.ndarray, q_counts: np.ndarray) -> float:
+    """KL(p || q) of two smoothed feature distributions: the paper's KL-reduction metric compares the selected data's
+    features to the target's."""
+    log_p, log_q = log_distribution(p_counts), log_distribution(q_counts)
+    return float(np.sum(np.exp(log_p) * (log_p - log_q)))
+
+
+def gumbel_keys(log_weights: np.ndarray, ids: list[str], seed: int) -> np.ndarray:
+    """log w + Gumbel(0, 1) noise drawn from (seed, id): the same key for a document on every executor."""
+    uniforms = np.array([(zlib.crc32(f"{seed}:{i}".encode()) + 0.5) / 2**32 for i in ids])
+    return log_weights - np.log(-np.log(uniforms))
+
+
+@dataclass(frozen=True)
+class DsirTask:
+    input_path: str
+    scratch: str
+    index: int
+    num_buckets: int
+    seed: int
+    log_ratio_path: str = ""  # set for the weighting pass
+
+    def __str__(self) -> str:
+        return os.path.basename(self.input_path)
+
+
+def count_features(task: DsirTask) -> int:
+    """Map 1: the partition's summed feature counts, saved as .npy; returns its document count."""
+    texts = pq.read_table(task.input_path, columns=["text"]).column(0).to_pylist()
+    total = np.zeros(task.num_buckets)
+    for text in texts:
+        total += hashed_features(text or "", task.num_buckets)
+    path = os.path.join(task.scratch, part_name(task.index) + ".counts.npy")
+    np.save(path + ".tmp.npy", total)
+    os.replace(path + ".tmp.npy", path)
+    return len(texts)
+
+
+def weigh_documents(task: DsirTask) -> int:
+    """Map 2: each document's log importance weight and Gumbel key, saved as Parquet; returns its document count."""
+    log_ratio = np.load(task.log_ratio_path)
+    table = pq.read_table(task.input_path, columns=["id", "text"])
+    log_weights = np.array([hashed_features(t or "", task.num_buckets) @ log_ratio
+                            for t in table.column("text").to_pylist()])
+    keys = gumbel_keys(log_weights, table.column("id").to_pylist(), task.seed)
+    path = os.path.join(task.scratch, part_name(task.index) + ".weights.parquet")
+    pq.write_table(pa.table({"dsir_logw": log_weights.astype(np.float32), "key": keys}), path + ".tmp")
+    os.replace(path + ".tmp", path)
+    return table.num_rows
+
+
+@dataclass(frozen=True)
+class SelectTask:
+    input_path: str
+    weights_path: str
+    out_dir: str
+    index: int
+    cutoff: float
+    config_hash: str
+
+    def __str__(self) -> str:
+        return os.path.basename(self.input_path)
+
+
+def select_partition(task: SelectTask) -> int:
+    """Map 3: documents whose key reaches the cut-off are kept, with `dsir_logw`; the others go to rejected."""
+    table = pq.read_table(task.input_path)
+    weights = pq.read_table(task.weights_path)
+    table = table.append_column("dsir_logw", weights.column("dsir_logw"))
+    chosen = weights.column("key").to_numpy() >= task.cutoff
+    kept, dropped = table.filter(pa.array(chosen)), table.filter(pa.array(~chosen))
+    rejected = rejected_rows(dropped, "dsir", [Reject("dsir_not_selected")] * dropped.num_rows)
+    name = part_name(task.index) + ".parquet"
+    for folder, rows in ((task.out_dir, kept), (os.path.join(task.out_dir, REJECTED_DIR), rejected)):
+        os.makedirs(folder, exist_ok=True)
+        pq.write_table(rows, os.path.join(folder, name + ".tmp"), compression=PARQUET_COMPRESSION)
+        os.replace(os.path.join(folder, name + ".tmp"), os.path.join(folder, name))
+    stats = StageStats("dsir", docs_in=table.num_rows, kept=kept.num_rows)
+    stats.rejected["dsir_not_selected"] = dropped.num_rows
+    write_json_atomic(os.path.join(task.out_dir, "_stats", part_name(task.index) + ".json"), {
+        "node": os.path.basename(task.out_dir), "partition": task.index, "config_hash": task.config_hash,
+        "input": {"path": task.input_path}, "stages": [stats.to_json()], "docs_out": kept.num_rows,
+        "rejected_out": dropped.num_rows, "wall_s": 0.0})
+    return table.num_rows
+
+
+@dataclass
+class Dsir(Operation):
+    """Resample node `input` toward the `target` JSON Lines files; keep `keep_fraction` of the documents (or
+    `keep_count`)."""
+
+    name: ClassVar[str] = "dsir"
+    node_inputs: ClassVar[dict[str, str]] = {"input": "documents"}
+    path_inputs: ClassVar[tuple[str, ...]] = ("target",)
+    produces_documents: ClassVar[bool] = True
+
+    input: str
+    target: str | list[str]
+    keep_fraction: float = 0.5
+    keep_count: int | None = None
+    num_buckets: int = 10_000  # Xie et al. 2023, section 4
+    seed: int = 0
+    text_field: str = "text"
+
+    def __post_init__(self) -> None:
+        if not 0.0 < self.keep_fraction <= 1.0:
+            raise ValueError(f"keep_fraction must be in (0, 1], got {self.keep_fraction}")
+
+    def target_counts(self) -> np.ndarray:
+        total = np.zeros(self.num_buckets)
+        for path in self.target if isinstance(self.target, list) else [self.target]:
+            with open(path, encoding="utf-8") as lines:
+                for line in lines:
+                    text = json.loads(line).get(self.text_field) if line.strip() else None
+                    if isinstance(text, str):
+                        total += hashed_features(text, self.num_buckets)
+        return total
+
+    def run(self, context: OperationContext) -> NodeReport:
+        started, cpu_started = time.perf_counter(), time.process_time()
+        inputs = context.partitions[self.input]
+        scratch = context.scratch("dsir")
+        tasks = [DsirTask(path, scratch, i, self.num_buckets, self.seed) for i, path in enumerate(inputs)]
+        context.map(count_features, tasks, [os.path.join(scratch, part_name(i) + ".counts.npy")
+                                            for i in range(len(tasks))])
+        raw = sum(np.load(os.path.join(scratch, part_name(i) + ".counts.npy")) for i in range(len(tasks)))
+        log_ratio_path = os.path.join(scratch, "log_ratio.npy")
+        np.save(log_ratio_path, log_distribution(self.target_counts()) - log_distribution(raw))
+        tasks = [DsirTask(t.input_path, scratch, t.index, self.num_buckets, self.seed, log_ratio_path) for t in tasks]
+        weights = [os.path.join(scratch, part_name(i) + ".weights.parquet") for i in range(len(tasks))]
+        context.map(weigh_documents, tasks, weights)
+
+        keys = np.concatenate([pq.read_table(w, columns=["key"]).column(0).to_numpy() for w in weights])
+        keep = self.keep_count if self.keep_count is not None else round(self.keep_fraction * len(keys))
+        keep = min(max(keep, 0), len(keys))
+        cutoff = float(np.sort(keys)[::-1][keep - 1]) if keep else float("inf")
+        selects = [SelectTask(path, weights[i], context.out_dir, i, cutoff, context.config_hash)
+                   for i, path in enumerate(inputs)]
+        for folder in (context.out_dir, os.path.join(context.out_dir, REJECTED_DIR),
+                       os.path.join(context.out_dir, "_stats")):
+            for stale in glob.glob(os.path.join(folder, "part-*")):
+                os.remove(stale)  # the cut-off depends on every partition: select them all again
+        context.map(select_partition, selects, [os.path.join(context.out_dir, part_name(i) + ".parquet")
+                                                for i in range(len(inputs))])
+        stage = StageStats("dsir", docs_in=len(keys), kept=keep, wall_s=time.perf_counter() - started,
+                           cpu_s=time.process_time() - cpu_started)
+        stage.rejected["dsir_not_selected"] = len(keys) - keep
+        context.log(f"node {context.node}: kept {keep} of {len(keys)} documents (cut-off key {cutoff:.3f})")
+        return NodeReport(context.node, len(inputs), len(inputs), 0, [stage], keep, len(keys) - keep, stage.wall_s)
