@@ -27,6 +27,7 @@ $(VENV)/.bench: $(STAMP)
 bench: $(VENV)/.bench
 	$(BIN)/python bench/extract.py
 	$(BIN)/python bench/bpe.py
+	$(BIN)/python bench/filters.py
 
 extraction-quality: $(STAMP)
 	$(BIN)/python bench/extraction_quality.py

@@ -1,5 +1,8 @@
-"""FineWeb's own quality rules (Penedo et al. 2024, "The FineWeb Datasets", section 3.5; thresholds as released in
-datatrove's FineWebQualityFilter), as one filter stage."""
+"""FineWeb's own quality rules (Penedo et al. 2024, "The FineWeb Datasets", section 3.5), as one filter stage.
+
+Thresholds are the paper's; datatrove's FineWebQualityFilter defaults the duplicate-line character ratio to 0.01
+where the paper states 0.1.
+"""
 
 from __future__ import annotations
 

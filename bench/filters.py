@@ -1,0 +1,91 @@
+"""Filter throughput per core: curate's stages against datatrove's LanguageFilter, Gopher, C4 and FineWeb filters.
+
+Documents: every WARC file of the shared corpus, extracted with curate (resiliparse) and NFC-normalised. Each pair
+runs over the same documents in this one process, one after the other, single-threaded: curate's stage through its
+Arrow `process`, datatrove's block through its `run`. Both language filters use the same lid.176 file (curate's
+shipped copy; datatrove would otherwise download lid.176.bin). Also printed: how often the two keep or reject the
+same document (their rules differ in details such as tokenisation).
+
+    python bench/filters.py
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+
+import pyarrow as pa
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import corpus_or_exit, timed  # noqa: E402
+
+from curate.stages import STEPS  # noqa: E402
+from curate.stages.extract import Extract  # noqa: E402
+from curate.stages.langid import DEFAULT_MODEL  # noqa: E402
+from curate.stages.normalize import Normalize  # noqa: E402
+from curate.stages.warc import WarcReader  # noqa: E402
+from curate.stats import StageStats  # noqa: E402
+
+
+def load_documents() -> pa.Table:
+    corpus = corpus_or_exit()
+    files = sorted((corpus / "warc").glob("*/*")) + sorted((corpus / "warc" / "real").glob("*/*"))
+    tables = []
+    for path in files:
+        if path.is_file():
+            for batch in WarcReader().read(str(path), StageStats("warc"), 500):
+                text = Extract(engine="resiliparse").process(batch.kept, StageStats("extract")).kept
+                tables.append(Normalize(form="NFC").process(text, StageStats("normalize")).kept)
+    return pa.concat_tables(tables).select(["id", "text"])
+
+
+def datatrove_blocks() -> dict:
+    from datatrove.pipeline.filters import (C4QualityFilter, FineWebQualityFilter, GopherQualityFilter,
+                                            GopherRepetitionFilter, LanguageFilter)
+    from fasttext.FastText import _FastText
+
+    language = LanguageFilter(languages=["en"], language_threshold=0.65)
+    language.model._model = _FastText(DEFAULT_MODEL)  # the same model file as curate's langid
+    return {"langid": (language, {"keep": ["en"], "min_score": 0.65}),
+            "gopher_quality": (GopherQualityFilter(), {}),
+            "gopher_repetition": (GopherRepetitionFilter(), {}),
+            "c4": (C4QualityFilter(), {}),
+            "fineweb_quality": (FineWebQualityFilter(char_duplicates_ratio=0.1), {})}
+
+
+def main() -> None:
+    from datatrove.data import Document
+    from datatrove.utils.logging import logger
+
+    logger.remove()
+    logging.disable(logging.WARNING)
+    table = load_documents()
+    print(f"{table.num_rows} documents, {sum(len(t) for t in table.column('text').to_pylist()) / 1e6:.1f} M chars, "
+          "one core\n")
+    print(f"{'stage':<18} {'curate docs/s':>13} {'datatrove docs/s':>16} {'ratio':>7} {'same decision':>13}")
+    for name, (block, options) in datatrove_blocks().items():
+        stage = STEPS[name](**options)
+        kept_ids: set[str] = set()
+
+        def run_curate() -> int:
+            kept = stage.process(table, StageStats(name)).kept
+            kept_ids.update(kept.column("id").to_pylist())
+            return table.num_rows
+
+        documents = [Document(text=t, id=i) for i, t in zip(table.column("id").to_pylist(),
+                                                             table.column("text").to_pylist())]
+        theirs: set[str] = set()
+
+        def run_datatrove() -> int:
+            theirs.update(doc.id for doc in block.run(iter(documents)))
+            return len(documents)
+
+        ours_time, their_time = timed(name, run_curate), timed(name, run_datatrove)
+        same = sum((i in kept_ids) == (i in theirs) for i in table.column("id").to_pylist()) / table.num_rows
+        print(f"{name:<18} {ours_time.per_second:>13,.0f} {their_time.per_second:>16,.0f} "
+              f"{ours_time.per_second / their_time.per_second:>6.2f}x {same:>12.1%}")
+
+
+if __name__ == "__main__":
+    main()
