@@ -137,4 +137,4 @@ class TrainFastText(Operation):
                     f"{metrics['recall']:.3f}, AUC {metrics['auc']:.3f} ({held_out} chunks per class)")
         stage = StageStats("train_fasttext", docs_in=2 * len(positive), kept=2 * len(positive),
                            wall_s=time.perf_counter() - started, cpu_s=time.process_time() - cpu_started)
-        return NodeReport(context.node, len(context.partitions[self.negative]), 1, 0, [stage], 0, 0, stage.wall_s)
+        return NodeReport(context.node, 1, 1, 0, [stage], 0, 0, stage.wall_s)  # one model
