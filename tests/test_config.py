@@ -70,3 +70,15 @@ def test_mistakes_are_one_line_errors_that_say_where(tmp_path, text, expected):
 def test_missing_pipeline_file():
     with pytest.raises(ConfigError, match="no such pipeline file"):
         load_pipeline("/nonexistent/pipeline.yaml")
+
+
+def test_shipped_pipelines_parse_in_dependency_order(corpus, tmp_path):
+    from tests.conftest import ROOT
+
+    cc_en = load_pipeline(str(ROOT / "pipelines" / "cc_en.yaml"), workdir=str(tmp_path))
+    names = [n.name for n in cc_en.nodes]
+    assert names.index("quality_model") < names.index("scored") < names.index("selected") < names.index("shards")
+    assert cc_en.node("scored").upstream == ("english", "quality_model")
+    assert len(cc_en.node("extracted").input.files) == 46
+    compare = load_pipeline(str(ROOT / "pipelines" / "compare.yaml"), workdir=str(tmp_path))
+    assert {"raw_shards", "curated_shards"} <= {n.name for n in compare.nodes}
