@@ -14,7 +14,6 @@ float per document) -> map (write kept and rejected rows). Memory is bounded by 
 from __future__ import annotations
 
 import glob
-import json
 import os
 import re
 import time
@@ -29,6 +28,7 @@ import pyarrow.parquet as pq
 from curate.ops.base import Operation, OperationContext
 from curate.partition import PARQUET_COMPRESSION, REJECTED_DIR, part_name, write_json_atomic
 from curate.stages.base import Reject, rejected_rows
+from curate.stages.jsonl import iter_texts
 from curate.stats import NodeReport, StageStats
 
 _WORD = re.compile(r"\w+")
@@ -163,12 +163,8 @@ class Dsir(Operation):
 
     def target_counts(self) -> np.ndarray:
         total = np.zeros(self.num_buckets)
-        for path in self.target if isinstance(self.target, list) else [self.target]:
-            with open(path, encoding="utf-8") as lines:
-                for line in lines:
-                    text = json.loads(line).get(self.text_field) if line.strip() else None
-                    if isinstance(text, str):
-                        total += hashed_features(text, self.num_buckets)
+        for text in iter_texts(self.target, self.text_field):
+            total += hashed_features(text, self.num_buckets)
         return total
 
     def run(self, context: OperationContext) -> NodeReport:

@@ -9,7 +9,6 @@ bytes run after run).
 
 from __future__ import annotations
 
-import json
 import multiprocessing
 import os
 import random
@@ -24,6 +23,7 @@ import pyarrow.parquet as pq
 
 from curate.ops.base import Operation, OperationContext
 from curate.partition import write_json_atomic
+from curate.stages.jsonl import iter_texts
 from curate.stages.langid import load_model
 from curate.stages.quality import NEGATIVE, POSITIVE, hq_probability
 from curate.stats import NodeReport, StageStats
@@ -88,13 +88,8 @@ class TrainFastText(Operation):
     text_field: str = "text"
 
     def examples(self, context: OperationContext) -> tuple[list[str], list[str]]:
-        positive = []
-        for path in self.positive if isinstance(self.positive, list) else [self.positive]:
-            with open(path, encoding="utf-8") as lines:
-                for line in lines:
-                    text = json.loads(line).get(self.text_field) if line.strip() else None
-                    if isinstance(text, str):
-                        positive += chunks(text, self.chunk_words)
+        positive = [chunk for text in iter_texts(self.positive, self.text_field)
+                    for chunk in chunks(text, self.chunk_words)]
         negative = []
         for path in context.partitions[self.negative]:
             for text in pq.read_table(path, columns=["text"]).column(0).to_pylist():

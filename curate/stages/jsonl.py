@@ -15,6 +15,17 @@ from curate.stages.base import BatchBuilder, Reader, Reject, StageResult
 from curate.stats import StageStats
 
 
+def iter_texts(paths: str | list[str], field: str = "text") -> Iterator[str]:
+    """The `field` strings of every line of the JSON Lines files `paths` (e.g. a target corpus for DSIR or the
+    quality classifier); lines without it are skipped."""
+    for path in [paths] if isinstance(paths, str) else paths:
+        with open(path, encoding="utf-8") as lines:
+            for line in lines:
+                text = json.loads(line).get(field) if line.strip() else None
+                if isinstance(text, str):
+                    yield text
+
+
 @dataclass
 class JsonlReader(Reader):
     """Reads `text_field` (and `id_field`, `url_field` when present) of each line; a bad line fails alone."""
