@@ -19,6 +19,7 @@ from typing import Any
 from curate.config import NodeSpec, PipelineSpec
 from curate.errors import RunError
 from curate.executors.base import Executor
+from curate.ops import OPERATIONS
 from curate.ops.base import OperationContext
 from curate.report.progress import NoProgress, RunProgress
 from curate.partition import REJECTED_DIR, PartitionTask, part_name, read_json, run_partition, write_json_atomic
@@ -182,7 +183,7 @@ def run_pipeline(spec: PipelineSpec, executor: Executor, log: Callable[[str], No
             context = OperationContext(node.name, out_dir, hashes[node.name], executor, partitions, node_dirs, log,
                                        progress)
             reports.append(run_operation(node, context))
-            if node.build_operation().produces_documents:  # one output partition per partition of its input
+            if OPERATIONS[node.operation].produces_documents:  # one output partition per partition of its input
                 planned[node.name] = [PartitionTask(node, t.index, t.data_path, {}, out_dir, hashes[node.name])
                                       for t in planned[node.upstream[0]]]
             continue

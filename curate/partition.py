@@ -76,6 +76,15 @@ class NodeInputReader(Reader):
             yield StageResult(pa.Table.from_batches([batch], schema=self.schema), empty_rejected)
 
 
+def read_text(path: str) -> str | None:
+    """The contents of a small text file (a marker or stamp), or None when it is missing."""
+    try:
+        with open(path, encoding="utf-8") as handle:
+            return handle.read()
+    except OSError:
+        return None
+
+
 def read_json(path: str) -> dict[str, Any] | None:
     """The JSON object in `path`, or None when it is missing or not valid JSON (e.g. cut short by a kill)."""
     try:

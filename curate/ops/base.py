@@ -16,16 +16,9 @@ from typing import Any, ClassVar
 
 from curate.errors import RunError
 from curate.executors.base import Executor
+from curate.partition import read_text
 from curate.report.progress import RunProgress
 from curate.stats import NodeReport
-
-
-def _read_text(path: str) -> str | None:
-    try:
-        with open(path, encoding="utf-8") as handle:
-            return handle.read()
-    except OSError:
-        return None
 
 
 @dataclass
@@ -45,7 +38,7 @@ class OperationContext:
         """A folder for intermediate files of this config; emptied when the config hash changed since last time."""
         path = os.path.join(self.out_dir, f"_{name}")
         marker = os.path.join(path, "_CONFIG_HASH")
-        if os.path.isdir(path) and _read_text(marker) != self.config_hash:
+        if os.path.isdir(path) and read_text(marker) != self.config_hash:
             shutil.rmtree(path)
         os.makedirs(path, exist_ok=True)
         with open(marker, "w", encoding="utf-8") as handle:

@@ -51,9 +51,10 @@ class LangId(DocumentStage):
     def __post_init__(self) -> None:
         if not 0.0 <= self.min_score <= 1.0:
             raise ValueError(f"min_score must be between 0 and 1, got {self.min_score}")
+        self.model_path = os.path.abspath(self.model)  # resolved once, not per document
 
     def apply(self, text: str | None) -> tuple[str, float] | Reject:
-        lang, score = identify(load_model(os.path.abspath(self.model)), text or "")
+        lang, score = identify(load_model(self.model_path), text or "")
         if self.keep and lang not in self.keep:
             return Reject("language", f"{lang} ({score:.2f})")
         if score < self.min_score:

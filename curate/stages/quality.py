@@ -35,9 +35,10 @@ class FastTextQuality(DocumentStage):
     def __post_init__(self) -> None:
         if not 0.0 <= self.min_score <= 1.0:
             raise ValueError(f"min_score must be between 0 and 1, got {self.min_score}")
+        self.model_path = os.path.abspath(self.model)  # resolved once, not per document
 
     def apply(self, text: str | None) -> tuple[float] | Reject:
-        score = hq_probability(load_model(os.path.abspath(self.model)), text or "")
+        score = hq_probability(load_model(self.model_path), text or "")
         if score < self.min_score:
             return Reject("low_quality", f"{score:.3f} < {self.min_score}")
         return (score,)
