@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from curate.ops.base import Operation
 from curate.ops.dsir import Dsir
+from curate.ops.exact_dedup import ExactDedup
+from curate.ops.minhash_dedup import MinHashDedup
 from curate.ops.tokenize import Tokenize
 from curate.ops.train_bpe import TrainBpe
 from curate.ops.train_fasttext import TrainFastText
 
-OPERATIONS: dict[str, type[Operation]] = {cls.name: cls for cls in (TrainBpe, Tokenize, TrainFastText, Dsir)}
+OPERATIONS: dict[str, type[Operation]] = {cls.name: cls for cls in (TrainBpe, Tokenize, TrainFastText, Dsir,
+                                                                  ExactDedup, MinHashDedup)}

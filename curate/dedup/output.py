@@ -1,0 +1,112 @@
+"""The last phase of both dedup nodes: route each duplicate group's decisions to the partitions that hold its
+members, then write every partition again as kept rows and rejected duplicates.
+
+An assignment row says, for one document in a group of two or more: the group's id (its survivor's `id`), the group's
+size, and whether the document is removed. Documents in no group keep `dup_cluster` = their own id and size 1, so
+every output row says which cluster it belongs to.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from curate.dedup.shuffle import split_doc_numbers, write_atomic
+from curate.partition import PARQUET_COMPRESSION, REJECTED_DIR, part_name, write_json_atomic
+from curate.stages.base import Reject, rejected_rows
+from curate.stats import StageStats
+
+ASSIGNMENT_SCHEMA = pa.schema([
+    pa.field("doc", pa.uint64()),
+    pa.field("dup_cluster", pa.string()),
+    pa.field("dup_cluster_size", pa.int32()),
+    pa.field("duplicate", pa.bool_()),
+])
+CLUSTER_FIELDS = (pa.field("dup_cluster", pa.string()), pa.field("dup_cluster_size", pa.int32()))
+
+
+def assignment_path(folder: str, partition: int) -> str:
+    return os.path.join(folder, part_name(partition) + ".parquet")
+
+
+def route_assignments(assignments: pa.Table, partitions: int, folder: str) -> None:
+    """Split the assignments of all groups into one file per input partition (empty files included)."""
+    partition_of, _ = split_doc_numbers(assignments.column("doc").to_numpy())
+    order = np.argsort(partition_of, kind="stable")
+    bounds = np.searchsorted(partition_of[order], np.arange(partitions + 1))
+    for index in range(partitions):
+        rows = pa.array(order[bounds[index] : bounds[index + 1]], pa.int64())
+        write_atomic(assignments.take(rows).cast(ASSIGNMENT_SCHEMA), assignment_path(folder, index))
+
+
+@dataclass(frozen=True)
+class DedupWriteTask:
+    """Write one partition of a dedup node: its input, its assignments, and where the outputs go."""
+
+    input_path: str
+    assignment_path: str
+    out_dir: str
+    index: int
+    config_hash: str
+    stage: str  # the node's operation, recorded as reject_stage
+    reason: str  # e.g. "exact_duplicate"
+    signature_path: str = ""  # minhash_dedup: the partition's signatures (.npy), stored as the `minhash` column
+
+    def __str__(self) -> str:
+        return os.path.basename(self.input_path)
+
+    @property
+    def stats_path(self) -> str:
+        return os.path.join(self.out_dir, "_stats", part_name(self.index) + ".json")
+
+
+def cluster_columns(ids: pa.Array, assignments: pa.Table) -> tuple[pa.Array, pa.Array, np.ndarray]:
+    """`dup_cluster`, `dup_cluster_size` and the removed-row mask for a partition's rows."""
+    _, rows = split_doc_numbers(assignments.column("doc").to_numpy())
+    cluster = np.array(ids.to_pylist(), dtype=object)
+    size = np.ones(len(ids), dtype=np.int32)
+    removed = np.zeros(len(ids), dtype=bool)
+    cluster[rows] = np.array(assignments.column("dup_cluster").to_pylist(), dtype=object)
+    size[rows] = assignments.column("dup_cluster_size").to_numpy()
+    removed[rows] = assignments.column("duplicate").to_numpy(zero_copy_only=False)
+    return pa.array(cluster, pa.string()), pa.array(size, pa.int32()), removed
+
+
+def write_deduplicated(task: DedupWriteTask) -> int:
+    """Kept rows to `part-NNNNN.parquet`, removed ones to `_rejected/` with the survivor's id, then the stats file
+    (last: a partition whose stats file exists is complete). Returns the partition's document count."""
+    table = pq.read_table(task.input_path)
+    cluster, size, removed = cluster_columns(table.column("id"), pq.read_table(task.assignment_path))
+    for field, column in zip(CLUSTER_FIELDS, (cluster, size)):
+        if field.name in table.column_names:
+            table = table.drop_columns([field.name])
+        table = table.append_column(field, column)
+    if task.signature_path:
+        signatures = np.load(task.signature_path)
+        flat = pa.array(signatures.reshape(-1), pa.from_numpy_dtype(signatures.dtype))
+        if "minhash" in table.column_names:
+            table = table.drop_columns(["minhash"])
+        table = table.append_column("minhash", pa.FixedSizeListArray.from_arrays(flat, signatures.shape[1]))
+    kept = table.filter(pa.array(~removed))
+    dropped = table.filter(pa.array(removed))
+    details = [Reject(task.reason, f"duplicate of {c}") for c in dropped.column("dup_cluster").to_pylist()]
+    rejected = rejected_rows(dropped, task.stage, details)
+    name = part_name(task.index) + ".parquet"
+    for folder, rows in ((os.path.join(task.out_dir, REJECTED_DIR), rejected), (task.out_dir, kept)):
+        os.makedirs(folder, exist_ok=True)
+        pq.write_table(rows, os.path.join(folder, name + ".tmp"), compression=PARQUET_COMPRESSION)
+        os.replace(os.path.join(folder, name + ".tmp"), os.path.join(folder, name))
+    stats = StageStats(task.stage, docs_in=table.num_rows, kept=kept.num_rows)
+    if dropped.num_rows:
+        stats.rejected[task.reason] = dropped.num_rows
+    write_json_atomic(task.stats_path, {
+        "node": os.path.basename(task.out_dir), "partition": task.index, "config_hash": task.config_hash,
+        "input": {"path": task.input_path}, "stages": [stats.to_json()], "docs_out": kept.num_rows,
+        "rejected_out": dropped.num_rows, "clusters": int(pc.count_distinct(kept.column("dup_cluster")).as_py()),
+        "wall_s": 0.0})
+    return table.num_rows

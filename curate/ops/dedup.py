@@ -1,0 +1,138 @@
+"""The shape both dedup nodes share: map (keys of each partition into key-range files) -> reduce (one key range
+each: groups of equal keys) -> resolve (in the driver, from the groups alone: who survives) -> write (each partition
+again, duplicates to `_rejected/`).
+
+Every phase writes files and skips the ones that exist, so a killed run resumes inside any phase; the scratch files
+are deleted once every partition is written. Memory is bounded
+by a partition (map, write), a key range (reduce), or the duplicate groups (resolve), never by the corpus.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import shutil
+import time
+from abc import abstractmethod
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from curate.dedup.output import DedupWriteTask, assignment_path, route_assignments, write_deduplicated
+from curate.ops.base import Operation, OperationContext
+from curate.partition import REJECTED_DIR, part_name, read_json, write_json_atomic
+from curate.stats import NodeReport, StageStats, merge_stage_lists
+
+DONE = "_DONE"
+
+
+@dataclass(frozen=True)
+class DedupTask:
+    """One map task (a partition) or one reduce task (a key range) of a dedup node."""
+
+    operation: Deduplication
+    index: int
+    scratch: str
+    input_path: str = ""  # map tasks only
+
+    def __str__(self) -> str:
+        return os.path.basename(self.input_path) if self.input_path else f"key range {self.index}"
+
+    @property
+    def shuffle_dir(self) -> str:
+        return os.path.join(self.scratch, "shuffle")
+
+    @property
+    def map_marker(self) -> str:
+        return os.path.join(self.scratch, "mapped", part_name(self.index) + ".json")
+
+    @property
+    def reduced_path(self) -> str:
+        return os.path.join(self.scratch, "reduced", f"range-{self.index:04d}.parquet")
+
+
+def run_map(task: DedupTask) -> int:
+    documents = task.operation.map_partition(task)
+    write_json_atomic(task.map_marker, {"documents": documents})  # last: the task is complete
+    return documents
+
+
+def run_reduce(task: DedupTask) -> int:
+    return task.operation.reduce_range(task)
+
+
+@dataclass
+class Deduplication(Operation):
+    """Base of `exact_dedup` and `minhash_dedup`: subclasses say how keys are made, grouped and resolved."""
+
+    node_inputs: ClassVar[dict[str, str]] = {"input": "documents"}
+    produces_documents: ClassVar[bool] = True
+    reason: ClassVar[str]  # the reject reason of a removed duplicate
+
+    input: str
+    shuffle_ranges: int = 16  # reduce tasks; each holds 1/shuffle_ranges of the keys
+
+    def __post_init__(self) -> None:
+        if self.shuffle_ranges < 1:
+            raise ValueError(f"shuffle_ranges must be a positive integer, got {self.shuffle_ranges}")
+
+    @abstractmethod
+    def map_partition(self, task: DedupTask) -> int:
+        """Write the partition's key records with `write_ranges`; return its document count."""
+
+    @abstractmethod
+    def reduce_range(self, task: DedupTask) -> int:
+        """Group one key range and write `task.reduced_path`; return the records read."""
+
+    @abstractmethod
+    def resolve(self, scratch: str, inputs: list[str], context: OperationContext) -> pa.Table:
+        """The assignment rows (ASSIGNMENT_SCHEMA) of every document in a duplicate group."""
+
+    def signature_path(self, scratch: str, index: int) -> str:
+        """A partition's signatures to store as a column, or "" (exact dedup has none)."""
+        return ""
+
+    def run(self, context: OperationContext) -> NodeReport:
+        started, cpu_started = time.perf_counter(), time.process_time()
+        inputs = context.partitions[self.input]
+        scratch = context.scratch(self.name)
+        maps = [DedupTask(self, i, scratch, path) for i, path in enumerate(inputs)]
+        context.map(run_map, maps, [t.map_marker for t in maps])
+        reduces = [DedupTask(self, j, scratch) for j in range(self.shuffle_ranges)]
+        context.map(run_reduce, reduces, [t.reduced_path for t in reduces])
+
+        assignments_dir = os.path.join(scratch, "assignments")
+        if not os.path.exists(os.path.join(assignments_dir, DONE)):
+            remove_outputs(context.out_dir)  # written from an earlier resolution
+            assignments = self.resolve(scratch, inputs, context)
+            route_assignments(assignments, len(inputs), assignments_dir)
+            write_json_atomic(os.path.join(assignments_dir, DONE), {"assigned": assignments.num_rows})
+        writes = [DedupWriteTask(path, assignment_path(assignments_dir, i), context.out_dir, i, context.config_hash,
+                                 self.name, self.reason, self.signature_path(scratch, i))
+                  for i, path in enumerate(inputs)]
+        context.map(write_deduplicated, writes, [t.stats_path for t in writes])
+        shutil.rmtree(scratch)  # keys, signatures and groups: every output they feed is written
+
+        records: list[dict[str, Any]] = [read_json(t.stats_path) or {} for t in writes]
+        merged = merge_stage_lists([StageStats.from_json(s) for s in r["stages"]] for r in records)
+        stage = merged[0] if merged else StageStats(self.name)
+        stage.wall_s, stage.cpu_s = time.perf_counter() - started, time.process_time() - cpu_started
+        docs_out = sum(r["docs_out"] for r in records)
+        context.log(f"node {context.node}: kept {docs_out} of {stage.docs_in} documents "
+                    f"({stage.docs_in - docs_out} {self.reason})")
+        return NodeReport(context.node, len(inputs), len(inputs), 0, [stage], docs_out, stage.docs_in - docs_out,
+                          stage.wall_s)
+
+
+def remove_outputs(out_dir: str) -> None:
+    for pattern in ("part-*.parquet", f"{REJECTED_DIR}/part-*.parquet", "_stats/part-*.json"):
+        for path in glob.glob(os.path.join(out_dir, pattern)):
+            os.remove(path)
+
+
+def read_reduced(scratch: str, schema: pa.Schema) -> pa.Table:
+    """Every reduce task's output, in key-range order."""
+    paths = sorted(glob.glob(os.path.join(scratch, "reduced", "range-*.parquet")))
+    return pa.concat_tables([pq.read_table(p).cast(schema) for p in paths]) if paths else schema.empty_table()

@@ -1,0 +1,166 @@
+"""The `minhash_dedup` node: near-duplicate removal by MinHash-LSH, as FineWeb (Penedo et al. 2024, section 3.5:
+5-grams, 112 permutations = 14 bands x 8 rows) and datatrove's MinhashDedup blocks, but with clusters resolved from
+the duplicate edges alone, so no step holds the corpus in memory.
+
+Map: each partition's signatures (kept as `.npy` for the `minhash` column and for verification) and one record
+(band key, document number) per band into key-range files. Reduce: sort one range by key; documents sharing a key
+are candidates, and with `verify` a candidate joins a group member only if their estimated Jaccard similarity
+(the fraction of equal signature slots) reaches `threshold`. Resolve: connected components of the edges; in each,
+the document with the smallest `id` survives and the others are rejected as `near_duplicate` naming it.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import ClassVar
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from curate.dedup.components import component_labels
+from curate.dedup.lsh import band_keys, optimal_bands_rows
+from curate.dedup.minhash import SCHEMES, MinHasher, Scheme, shingles
+from curate.dedup.output import ASSIGNMENT_SCHEMA
+from curate.dedup.shuffle import doc_numbers, group_bounds, read_range, split_doc_numbers, write_atomic, write_ranges
+from curate.ops.base import OperationContext
+from curate.ops.dedup import Deduplication, DedupTask, read_reduced
+from curate.partition import part_name
+
+EDGE_SCHEMA = pa.schema([pa.field("a", pa.uint64()), pa.field("b", pa.uint64())])
+
+
+def signature_file(scratch: str, index: int) -> str:
+    return os.path.join(scratch, "signatures", part_name(index) + ".npy")
+
+
+class SignatureStore:
+    """Random access to the signatures of any partition, memory-mapped, for verifying candidates in a reducer."""
+
+    def __init__(self, scratch: str) -> None:
+        self.scratch = scratch
+        self.maps: dict[int, np.ndarray] = {}
+
+    def __getitem__(self, doc: int) -> np.ndarray:
+        partition, row = int(doc) >> 32, int(doc) & 0xFFFFFFFF
+        if partition not in self.maps:
+            self.maps[partition] = np.load(signature_file(self.scratch, partition), mmap_mode="r")
+        return self.maps[partition][row]
+
+
+def verified_edges(members: np.ndarray, store: SignatureStore, threshold: float) -> list[tuple[int, int]]:
+    """Edges joining each candidate to the first earlier group representative it resembles (estimated Jaccard >=
+    threshold); a candidate that resembles none becomes a representative. Comparisons: members x representatives,
+    not all pairs.
+
+    Example: members [d1, d2, d3] where only d3 ~ d1 -> [(d1, d3)]; d2 becomes a second representative
+    """
+    representatives: list[tuple[int, np.ndarray]] = []
+    edges = []
+    for doc in members.tolist():
+        signature = store[doc]
+        match = next((rep for rep, rep_sig in representatives if np.mean(rep_sig == signature) >= threshold), None)
+        if match is None:
+            representatives.append((doc, signature))
+        else:
+            edges.append((match, doc))
+    return edges
+
+
+@dataclass
+class MinHashDedup(Deduplication):
+    """Remove near-duplicates from node `input`. `bands` x `rows` defaults to FineWeb's 14 x 8; set both to null to
+    take datasketch's optimal parameters for `threshold` and `num_perm`."""
+
+    name: ClassVar[str] = "minhash_dedup"
+    reason: ClassVar[str] = "near_duplicate"
+
+    ngram: int = 5
+    num_perm: int = 112
+    seed: int = 1
+    scheme: Scheme = "affine32"
+    bands: int | None = 14
+    rows: int | None = 8
+    threshold: float = 0.8
+    verify: bool = True
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.scheme not in SCHEMES:
+            raise ValueError(f"scheme must be one of {', '.join(SCHEMES)}, got {self.scheme!r}")
+        if self.ngram < 1 or self.num_perm < 1:
+            raise ValueError("ngram and num_perm must be positive integers")
+        if not 0.0 < self.threshold < 1.0:
+            raise ValueError(f"threshold must be between 0 and 1, got {self.threshold}")
+        if (self.bands is None) != (self.rows is None):
+            raise ValueError("give both bands and rows, or neither (to derive them from threshold)")
+        if self.bands is None:
+            self.bands, self.rows = optimal_bands_rows(self.threshold, self.num_perm)
+        if self.bands < 1 or self.rows < 1 or self.bands * self.rows > self.num_perm:
+            raise ValueError(f"bands x rows ({self.bands} x {self.rows}) must be positive and at most num_perm "
+                             f"({self.num_perm})")
+
+    def signature_path(self, scratch: str, index: int) -> str:
+        return signature_file(scratch, index)
+
+    def map_partition(self, task: DedupTask) -> int:
+        texts = pq.read_table(task.input_path, columns=["text"]).column(0).to_pylist()
+        document_shingles = [shingles(text or "", self.ngram) for text in texts]
+        signatures = MinHasher(self.num_perm, self.seed, self.scheme).signatures(document_shingles)
+        path = signature_file(task.scratch, task.index)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        np.save(path + ".tmp.npy", signatures)
+        os.replace(path + ".tmp.npy", path)
+        has_shingles = np.array([bool(s) for s in document_shingles], dtype=bool)  # an empty text matches nothing
+        keys = band_keys(signatures[has_shingles], self.bands, self.rows)
+        docs = np.repeat(doc_numbers(task.index, len(texts))[has_shingles], self.bands)
+        records = pa.table({"key": pa.array(keys.reshape(-1), pa.uint64()), "doc": pa.array(docs, pa.uint64())})
+        write_ranges(records, (keys.reshape(-1) % np.uint64(self.shuffle_ranges)).astype(np.int64),
+                     self.shuffle_ranges, task.shuffle_dir, task.index)
+        return len(texts)
+
+    def reduce_range(self, task: DedupTask) -> int:
+        records = read_range(task.shuffle_dir, task.index)
+        edges: list[tuple[int, int]] = []
+        if records.num_rows:
+            records = records.sort_by([("key", "ascending"), ("doc", "ascending")])
+            bounds = group_bounds(records.column("key"))
+            docs = records.column("doc").to_numpy()
+            store = SignatureStore(task.scratch)
+            for start, end in zip(bounds[:-1].tolist(), bounds[1:].tolist()):
+                if end - start < 2:
+                    continue
+                members = docs[start:end]
+                if self.verify:
+                    edges += verified_edges(members, store, self.threshold)
+                else:
+                    edges += [(int(members[0]), int(m)) for m in members[1:].tolist()]
+        pairs = np.array(edges, dtype=np.uint64).reshape(-1, 2)
+        write_atomic(pa.table({"a": pairs[:, 0], "b": pairs[:, 1]}, schema=EDGE_SCHEMA), task.reduced_path)
+        return records.num_rows
+
+    def resolve(self, scratch: str, inputs: list[str], context: OperationContext) -> pa.Table:
+        edges = read_reduced(scratch, EDGE_SCHEMA)
+        pairs = np.stack([edges.column("a").to_numpy(), edges.column("b").to_numpy()], axis=1)
+        nodes, labels = component_labels(pairs)
+        partition_of, row_of = split_doc_numbers(nodes)
+        ids = np.empty(len(nodes), dtype=object)
+        for partition in np.unique(partition_of).tolist():  # one partition's id column at a time
+            here = partition_of == partition
+            column = pq.read_table(inputs[partition], columns=["id"]).column(0)
+            ids[here] = column.take(pa.array(row_of[here])).to_pylist()
+        id_text = np.array(ids, dtype=str) if len(ids) else np.array([], dtype=str)
+        order = np.lexsort((nodes, id_text, labels))  # by component, then id, then document number
+        sorted_labels = labels[order]
+        starts = np.flatnonzero(np.concatenate(([True], sorted_labels[1:] != sorted_labels[:-1])))
+        sizes = np.diff(np.append(starts, len(order)))
+        survivor = np.repeat(order[starts], sizes)  # for each sorted position, its component's survivor
+        context.log(f"node {context.node}: {len(np.unique(pairs, axis=0))} duplicate edges, {len(starts)} clusters "
+                    f"of {len(nodes)} documents")
+        return pa.table({
+            "doc": pa.array(nodes[order], pa.uint64()),
+            "dup_cluster": pa.array(ids[survivor].tolist(), pa.string()),
+            "dup_cluster_size": pa.array(np.repeat(sizes, sizes), pa.int32()),
+            "duplicate": pa.array(order != survivor),
+        }, schema=ASSIGNMENT_SCHEMA)
