@@ -6,12 +6,14 @@ STAMP := $(VENV)/.installed
 
 .PHONY: quickstart test bench extraction-quality clean
 
-$(STAMP): pyproject.toml setup.py tokenizer/_merge.c
+$(STAMP): pyproject.toml setup.py tokenizer/_merge.c curate/dedup/_minhash.c models/build_kenlm.sh
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	# torch first, pinned: this version resolves to the CPU build; a bare "torch" would pull CUDA packages.
 	$(BIN)/pip install -q torch==2.13.0
 	$(BIN)/pip install -q -e ".[dev,train]"
+	# KenLM's lmplz and build_binary for train_kenlm, built once from the kenlm sdist into .venv/kenlm/bin
+	PIP=$(BIN)/pip bash models/build_kenlm.sh $(VENV)/kenlm/bin
 	touch $(STAMP)
 
 quickstart: $(STAMP)
@@ -28,6 +30,7 @@ bench: $(VENV)/.bench
 	$(BIN)/python bench/extract.py
 	$(BIN)/python bench/bpe.py
 	$(BIN)/python bench/filters.py
+	$(BIN)/python bench/minhash.py
 
 extraction-quality: $(STAMP)
 	$(BIN)/python bench/extraction_quality.py

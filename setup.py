@@ -1,7 +1,10 @@
-"""Builds the optional C merge loop of the BPE trainer; everything else is configured in pyproject.toml."""
+"""Builds the optional C parts (the BPE merge loop, the MinHash kernel); everything else is in pyproject.toml."""
 
 from setuptools import Extension, setup
 
 # optional: where no C compiler is available the install still succeeds and training uses the Python merge loop.
-setup(ext_modules=[Extension("tokenizer._merge", ["tokenizer/_merge.c"], optional=True,
-                             extra_compile_args=["-O2"])])
+setup(ext_modules=[
+    Extension("tokenizer._merge", ["tokenizer/_merge.c"], optional=True, extra_compile_args=["-O2"]),
+    # -O3 lets the compiler vectorise the permutation loop (4 to 8 slots per instruction).
+    Extension("curate.dedup._minhash", ["curate/dedup/_minhash.c"], optional=True, extra_compile_args=["-O3"]),
+])

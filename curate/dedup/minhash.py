@@ -26,6 +26,11 @@ from typing import Literal
 
 import numpy as np
 
+try:  # built from curate/dedup/_minhash.c by setup.py; optional, the NumPy path gives the same values
+    from curate.dedup._minhash import signatures as c_signatures
+except ImportError:  # pragma: no cover - depends on the build
+    c_signatures = None
+
 Scheme = Literal["affine32", "affine64", "legacy"]
 SCHEMES: tuple[str, ...] = ("affine32", "affine64", "legacy")
 MERSENNE_PRIME = np.uint64((1 << 61) - 1)
@@ -36,7 +41,15 @@ FMIX64 = (np.uint64(33), np.uint64(0xFF51AFD7ED558CCD), np.uint64(33), np.uint64
 # Shingles permuted per array operation. 4k x 112 slots x 4 bytes = 1.8 MiB stays in cache between the multiply,
 # the add and the reduction: 20x faster than 64k-shingle chunks here (measured, 379k shingles).
 SHINGLES_PER_CHUNK = 1 << 12
-_WORD = re.compile(r"\w+")
+WORD = re.compile(r"\w+")
+
+
+def joined_words(text: str) -> bytes:
+    """The text's lower-cased words joined by single spaces: every shingle is a byte range of it.
+
+    Example: joined_words("The cat, sat!") -> b"the cat sat"
+    """
+    return " ".join(WORD.findall(text.lower())).encode()
 
 
 def shingles(text: str, ngram: int) -> list[bytes]:
@@ -45,7 +58,7 @@ def shingles(text: str, ngram: int) -> list[bytes]:
     A text of fewer than `ngram` words is one shingle of all its words; a text with no word has none.
     Example: shingles("The cat sat. The cat sat!", 2) -> [b"the cat", b"cat sat", b"sat the"]
     """
-    words = _WORD.findall(text.lower())
+    words = WORD.findall(text.lower())
     if len(words) <= ngram:
         return [" ".join(words).encode()] if words else []
     grams = dict.fromkeys(" ".join(words[i : i + ngram]) for i in range(len(words) - ngram + 1))
@@ -100,7 +113,7 @@ class MinHasher:
         if self.scheme == "legacy":  # one (a, b) pair per slot, in that order
             pairs = [(generator.randint(1, MERSENNE_PRIME, dtype=np.uint64),
                       generator.randint(0, MERSENNE_PRIME, dtype=np.uint64)) for _ in range(self.num_perm)]
-            a, b = np.array(pairs, dtype=np.uint64).T
+            a, b = np.ascontiguousarray(np.array(pairs, dtype=np.uint64).T)
         else:  # all a (odd, so the map is a bijection), then all b
             width = 32 if self.scheme == "affine32" else 64
             dtype = np.uint32 if width == 32 else np.uint64
@@ -127,6 +140,19 @@ class MinHasher:
         values = a * fmix(hashes)[None, :]
         values += b
         return values
+
+    def text_signatures(self, texts: Sequence[str], ngram: int, *, use_c: bool = True) -> np.ndarray:
+        """A (texts, num_perm) array of the signatures of each text's word `ngram` shingles (see `shingles`).
+
+        The C kernel (when built) hashes the n-grams as byte ranges of `joined_words` and never creates a Python
+        object per shingle: the same values, about 10x faster than the NumPy path.
+        """
+        if c_signatures is None or not use_c:
+            return self.signatures([shingles(text, ngram) for text in texts])
+        out = np.full((len(texts), self.num_perm), self.empty_value, dtype=self.dtype)
+        code = SCHEMES.index(self.scheme)
+        c_signatures([joined_words(text) for text in texts], ngram, self._a, self._b, code, out)  # type: ignore
+        return out
 
     def signatures(self, documents: Sequence[Sequence[bytes]]) -> np.ndarray:
         """A (documents, num_perm) array: each row the MinHash of one document's shingles.

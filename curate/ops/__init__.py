@@ -9,6 +9,7 @@ from curate.ops.minhash_dedup import MinHashDedup
 from curate.ops.tokenize import Tokenize
 from curate.ops.train_bpe import TrainBpe
 from curate.ops.train_fasttext import TrainFastText
+from curate.ops.train_kenlm import TrainKenLM
 
 OPERATIONS: dict[str, type[Operation]] = {cls.name: cls for cls in (TrainBpe, Tokenize, TrainFastText, Dsir,
-                                                                  ExactDedup, MinHashDedup)}
+                                                                  ExactDedup, MinHashDedup, TrainKenLM)}

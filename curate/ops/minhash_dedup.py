@@ -21,7 +21,7 @@ import pyarrow.parquet as pq
 
 from curate.dedup.components import component_labels
 from curate.dedup.lsh import band_keys, optimal_bands_rows
-from curate.dedup.minhash import SCHEMES, MinHasher, Scheme, shingles
+from curate.dedup.minhash import SCHEMES, WORD, MinHasher, Scheme
 from curate.dedup.output import ASSIGNMENT_SCHEMA
 from curate.dedup.shuffle import doc_numbers, group_bounds, read_range, split_doc_numbers, write_atomic, write_ranges
 from curate.ops.base import OperationContext
@@ -106,13 +106,14 @@ class MinHashDedup(Deduplication):
 
     def map_partition(self, task: DedupTask) -> int:
         texts = pq.read_table(task.input_path, columns=["text"]).column(0).to_pylist()
-        document_shingles = [shingles(text or "", self.ngram) for text in texts]
-        signatures = MinHasher(self.num_perm, self.seed, self.scheme).signatures(document_shingles)
+        texts = [text or "" for text in texts]
+        signatures = MinHasher(self.num_perm, self.seed, self.scheme).text_signatures(texts, self.ngram)
         path = signature_file(task.scratch, task.index)
         os.makedirs(os.path.dirname(path), exist_ok=True)
         np.save(path + ".tmp.npy", signatures)
         os.replace(path + ".tmp.npy", path)
-        has_shingles = np.array([bool(s) for s in document_shingles], dtype=bool)  # an empty text matches nothing
+        has_shingles = np.array([WORD.search(t) is not None for t in texts], dtype=bool)  # a text of no word matches
+        # nothing: its signature is all maximum values, which every other such text shares
         keys = band_keys(signatures[has_shingles], self.bands, self.rows)
         docs = np.repeat(doc_numbers(task.index, len(texts))[has_shingles], self.bands)
         records = pa.table({"key": pa.array(keys.reshape(-1), pa.uint64()), "doc": pa.array(docs, pa.uint64())})

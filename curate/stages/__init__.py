@@ -11,10 +11,11 @@ from curate.stages.jsonl import JsonlReader
 from curate.stages.langid import LangId
 from curate.stages.length import MinLength
 from curate.stages.normalize import Normalize
+from curate.stages.perplexity import KenLMPerplexity
 from curate.stages.quality import FastTextQuality
 from curate.stages.warc import WarcReader
 
 STEPS: dict[str, type[Stage]] = {cls.name: cls for cls in (
     Extract, Normalize, MinLength, LangId, GopherQuality, GopherRepetition, C4Filter, FineWebQuality,
-    FastTextQuality)}
+    FastTextQuality, KenLMPerplexity)}
 READERS: dict[str, type[Reader]] = {cls.name: cls for cls in (WarcReader, JsonlReader)}

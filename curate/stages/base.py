@@ -28,10 +28,13 @@ FAILED_PREFIX = "error:"
 
 @dataclass(frozen=True)
 class Reject:
-    """What a per-document stage returns instead of new values when it decides against a document."""
+    """What a per-document stage returns instead of new values when it decides against a document. `values`, when
+    the stage computed them (a score below its threshold), are kept in the rejected row's signal columns, so a
+    threshold can be tuned from `_rejected/` alone."""
 
     reason: str
     detail: str = ""
+    values: tuple[Any, ...] | None = None
 
 
 @dataclass
@@ -105,6 +108,9 @@ class DocumentStage(Stage):
         kept = [f for f in input_schema if f.name not in self.drops and f.name not in written]
         return pa.schema([*kept, *self.writes])
 
+    def rejected_schema(self, input_schema: pa.Schema) -> pa.Schema:
+        return with_reject_fields(self.output_schema(input_schema))
+
     @abstractmethod
     def apply(self, *values: Any) -> tuple[Any, ...] | Reject:
         """Values for `writes` computed from the `reads` columns of one document, or a Reject."""
@@ -130,17 +136,23 @@ class DocumentStage(Stage):
                 kept_values.append(outcome)
         stats.docs_in += batch.num_rows
         stats.kept += len(kept_rows)
-        kept = batch.take(pa.array(kept_rows, pa.int64()))
-        columns = list(zip(*kept_values)) or [()] * len(self.writes)
-        for field, values in zip(self.writes, columns, strict=True):
-            if field.name in kept.column_names:
-                kept = kept.drop_columns([field.name])
-            kept = kept.append_column(field, pa.array(values, field.type))
-        kept = conform(kept.drop_columns([c for c in self.drops if c in kept.column_names]),
-                       self.output_schema(batch.schema))
-        rejected = batch.take(pa.array(rejected_index, pa.int64()))
-        rejected = rejected.drop_columns([c for c in self.drops if c in batch.column_names])
+        schema = self.output_schema(batch.schema)
+        kept = self._with_written(batch.take(pa.array(kept_rows, pa.int64())), kept_values, schema)
+        rejected = self._with_written(batch.take(pa.array(rejected_index, pa.int64())), [r.values for r in rejects],
+                                      schema)
         return StageResult(kept, rejected_rows(rejected, self.name, rejects))
+
+    def _with_written(self, rows: pa.Table, values: Sequence[tuple[Any, ...] | None], schema: pa.Schema) -> pa.Table:
+        """`rows` with the `writes` columns set from `values` (one tuple per row, conformed to `schema`). A row
+        without values keeps what it had in a column the stage rewrites (a rejected document keeps its text) and
+        gets nulls in the columns the stage adds."""
+        for position, field in enumerate(self.writes):
+            before = rows.column(field.name).to_pylist() if field.name in rows.column_names else [None] * len(values)
+            column = [row[position] if row is not None else old for row, old in zip(values, before)]
+            if field.name in rows.column_names:
+                rows = rows.drop_columns([field.name])
+            rows = rows.append_column(field, pa.array(column, field.type))
+        return conform(rows.drop_columns([c for c in self.drops if c in rows.column_names]), schema)
 
 
 class Reader(ABC):

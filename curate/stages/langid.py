@@ -56,7 +56,7 @@ class LangId(DocumentStage):
     def apply(self, text: str | None) -> tuple[str, float] | Reject:
         lang, score = identify(load_model(self.model_path), text or "")
         if self.keep and lang not in self.keep:
-            return Reject("language", f"{lang} ({score:.2f})")
+            return Reject("language", f"{lang} ({score:.2f})", (lang, score))
         if score < self.min_score:
-            return Reject("low_language_score", f"{lang} ({score:.2f}) < {self.min_score}")
+            return Reject("low_language_score", f"{lang} ({score:.2f}) < {self.min_score}", (lang, score))
         return lang, score

@@ -40,5 +40,5 @@ class FastTextQuality(DocumentStage):
     def apply(self, text: str | None) -> tuple[float] | Reject:
         score = hq_probability(load_model(self.model_path), text or "")
         if score < self.min_score:
-            return Reject("low_quality", f"{score:.3f} < {self.min_score}")
+            return Reject("low_quality", f"{score:.3f} < {self.min_score}", (score,))
         return (score,)

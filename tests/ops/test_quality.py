@@ -15,8 +15,8 @@ from curate.executors.local import LocalExecutor
 from curate.ops.train_fasttext import roc_auc
 from curate.stages.langid import load_model
 from curate.stages.quality import hq_probability
-from train_stub.train import REFERENCE_TEXT
 from tests.warc_factory import SAMPLE_DIR
+from train_stub.train import REFERENCE_TEXT
 
 BOILERPLATE = [
     "Home | About us | Contact | Login | Register | Privacy Policy | Cookie settings | Follow us on Facebook",

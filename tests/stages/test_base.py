@@ -21,6 +21,8 @@ class Upper(DocumentStage):
             raise ValueError("exploded")
         if text == "no":
             return Reject("said_no")
+        if text == "long":
+            return Reject("too_long", values=(text.upper(), len(text)))  # scored, then turned down
         return text.upper(), len(text)
 
 
@@ -35,6 +37,13 @@ def test_kept_rejected_and_failed_rows_add_up():
         ("2", "upper", "error:ValueError"), ("3", "upper", "said_no")]
     assert rejected[0]["reject_detail"] == "exploded"
     assert stats.failed == {"error:ValueError": 1} and stats.rejected == {"said_no": 1} and stats.is_balanced()
+
+
+def test_rejected_rows_keep_their_text_and_the_signals_computed():
+    batch = pa.table({"id": ["1", "2"], "text": ["no", "long"]})
+    rejected = Upper().process(batch, StageStats("upper")).rejected
+    assert rejected.schema.names[:3] == ["id", "text", "n"]
+    assert [(r["text"], r["n"]) for r in rejected.to_pylist()] == [("no", None), ("LONG", 4)]
 
 
 def test_an_empty_batch_keeps_its_schema():

@@ -1,0 +1,189 @@
+"""The `train_kenlm` node: an n-gram language model of the reference text, trained by KenLM's own `lmplz` and
+converted by its `build_binary` (Heafield 2011; Heafield et al. 2013), plus CCNet's perplexity cut-offs computed on
+the pipeline's own documents.
+
+Reference documents are normalised and tokenised as the `kenlm_perplexity` step scores them (one line per text
+line); one document in `1 / held_out` (chosen by a hash of its position and `seed`) is kept out of training and
+scored afterwards, so `metrics.json` says how the model rates unseen reference text. The documents of node
+`calibrate` are then scored on the executor (one float per document comes back) and the `percentiles` of their
+perplexities become the head and tail cut-offs in `cutoffs.json`, as CCNet's per-language cutoff table.
+
+lmplz and build_binary are built from the kenlm sdist by `models/build_kenlm.sh` (`make` runs it); they are looked
+for in $CURATE_KENLM_BIN, then in the virtualenv's kenlm/bin, then on PATH.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+import zlib
+from dataclasses import dataclass, field
+from typing import ClassVar, Literal
+
+import numpy as np
+import pyarrow.parquet as pq
+
+from curate.errors import RunError
+from curate.ops.base import Operation, OperationContext
+from curate.partition import part_name, write_json_atomic
+from curate.stages.jsonl import iter_texts
+from curate.stages.perplexity import CUTOFFS_FILE, doc_perplexity, lm_tokens, load_kenlm
+from curate.stats import NodeReport, StageStats
+
+MODEL_FILE = "model.binary"
+
+
+def kenlm_tool(name: str) -> str:
+    """The path of KenLM's `name` executable; RunError saying how to build it when there is none."""
+    folders = [os.environ.get("CURATE_KENLM_BIN", ""), os.path.join(sys.prefix, "kenlm", "bin")]
+    for folder in folders:
+        candidate = os.path.join(folder, name)
+        if folder and os.access(candidate, os.X_OK):
+            return candidate
+    found = shutil.which(name)
+    if found is None:
+        raise RunError(f"KenLM's {name} was not found (looked in $CURATE_KENLM_BIN, {folders[1]} and PATH): build it "
+                       "with `bash models/build_kenlm.sh` (make does this) or set CURATE_KENLM_BIN to its folder")
+    return found
+
+
+def run_tool(command: list[str], log_path: str, stdin: str | None = None) -> None:
+    """Run a KenLM tool, its messages appended to `log_path`; RunError with the last lines when it fails."""
+    with open(log_path, "a", encoding="utf-8") as log:
+        log.write("$ " + " ".join(command) + "\n")
+        log.flush()
+        with open(stdin, "rb") if stdin else open(os.devnull, "rb") as source:
+            result = subprocess.run(command, stdin=source, stdout=log, stderr=subprocess.STDOUT)
+    if result.returncode != 0:
+        with open(log_path, encoding="utf-8", errors="replace") as log:
+            tail = " | ".join(log.read().strip().splitlines()[-3:])
+        raise RunError(f"{os.path.basename(command[0])} failed (exit {result.returncode}): {tail}")
+
+
+def arpa_counts(path: str) -> dict[str, int]:
+    """The n-gram counts of an ARPA file's \\data\\ header. Example: {"1": 5210, "2": 40311, ...}"""
+    counts = {}
+    with open(path, encoding="utf-8", errors="replace") as handle:
+        for line in handle:
+            if line.startswith("ngram "):
+                order, count = line[6:].split("=")
+                counts[order.strip()] = int(count)
+            elif counts and not line.strip():
+                break
+    return counts
+
+
+@dataclass(frozen=True)
+class ScoreTask:
+    input_path: str
+    model_path: str
+    output: str
+
+    def __str__(self) -> str:
+        return os.path.basename(self.input_path)
+
+
+def score_partition(task: ScoreTask) -> int:
+    """The perplexity of every document of a partition with a word in it, saved as .npy; returns the count read."""
+    model = load_kenlm(task.model_path)
+    texts = pq.read_table(task.input_path, columns=["text"]).column(0).to_pylist()
+    scores = [doc_perplexity(model, text or "") for text in texts]
+    np.save(task.output + ".tmp.npy", np.array([s for s in scores if s is not None], dtype=np.float64))
+    os.replace(task.output + ".tmp.npy", task.output)
+    return len(texts)
+
+
+@dataclass
+class TrainKenLM(Operation):
+    """Train on the `text` JSON Lines files (a glob, relative to the pipeline file); cut-offs from node
+    `calibrate`."""
+
+    name: ClassVar[str] = "train_kenlm"
+    node_inputs: ClassVar[dict[str, str]] = {"calibrate": "documents"}
+    path_inputs: ClassVar[tuple[str, ...]] = ("text",)
+    artefact: ClassVar[str] = MODEL_FILE
+
+    text: str | list[str]
+    calibrate: str
+    order: int = 5  # CCNet's models are 5-grams (Wenzek et al. 2020, section 3.3)
+    # CCNet's PerplexityBucket: head below the 30th percentile, tail from the 60th (cc_net/perplexity.py).
+    percentiles: list[float] = field(default_factory=lambda: [30.0, 60.0])
+    memory: str = "1G"  # lmplz -S: its sorting memory (a size, or a percentage of RAM like "20%")
+    # build_binary's data structure: "trie" is half the size of "probing" (65 MB against 137 MB for a 5-gram model
+    # of the shared reference text) for slightly slower lookups; "probing" is KenLM's fastest.
+    structure: Literal["trie", "probing"] = "trie"
+    held_out: int = 10  # one reference document in `held_out` is scored, not trained on
+    seed: int = 0
+    text_field: str = "text"
+
+    def __post_init__(self) -> None:
+        if self.order < 2:
+            raise ValueError(f"order must be at least 2, got {self.order}")
+        if len(self.percentiles) != 2 or not 0 < self.percentiles[0] < self.percentiles[1] < 100:
+            raise ValueError(f"percentiles must be two increasing numbers in (0, 100), got {self.percentiles}")
+        if self.held_out < 2:
+            raise ValueError(f"held_out must be at least 2, got {self.held_out}")
+
+    def is_held_out(self, index: int) -> bool:
+        return zlib.crc32(f"{self.seed}:{index}".encode()) % self.held_out == 0
+
+    def write_corpus(self, path: str) -> tuple[int, list[str]]:
+        """The training lines to `path`; returns their count and the held-out documents."""
+        lines, held_out = 0, []
+        with open(path, "w", encoding="utf-8") as corpus:
+            for index, text in enumerate(iter_texts(self.text, self.text_field)):
+                if self.is_held_out(index):
+                    held_out.append(text)
+                    continue
+                for line in text.split("\n"):
+                    tokens = lm_tokens(line)
+                    if tokens:
+                        corpus.write(tokens + "\n")
+                        lines += 1
+        return lines, held_out
+
+    def run(self, context: OperationContext) -> NodeReport:
+        started, cpu_started = time.perf_counter(), time.process_time()
+        lmplz, build_binary = kenlm_tool("lmplz"), kenlm_tool("build_binary")
+        scratch = context.scratch("train_kenlm")
+        corpus, arpa = os.path.join(scratch, "corpus.txt"), os.path.join(scratch, "model.arpa")
+        log_path = os.path.join(context.out_dir, "kenlm.log")
+        lines, held_out = self.write_corpus(corpus)
+        if lines == 0:
+            raise RunError(f"node {context.node!r}: the reference text has no words to train on")
+        open(log_path, "w").close()
+        # --discount_fallback: Kneser-Ney discounts need counts of counts that a small corpus may lack.
+        run_tool([lmplz, "-o", str(self.order), "-S", self.memory, "-T", scratch, "--discount_fallback",
+                  "--arpa", arpa], log_path, stdin=corpus)
+        model_path = os.path.join(context.out_dir, MODEL_FILE)
+        run_tool([build_binary, self.structure, arpa, model_path + ".tmp"], log_path)
+        os.replace(model_path + ".tmp", model_path)
+        counts = arpa_counts(arpa)
+
+        tasks = [ScoreTask(path, model_path, os.path.join(scratch, part_name(i) + ".ppl.npy"))
+                 for i, path in enumerate(context.partitions[self.calibrate])]
+        context.map(score_partition, tasks, [t.output for t in tasks])
+        scores = np.concatenate([np.load(t.output) for t in tasks] or [np.zeros(0)])
+        if len(scores) == 0:
+            raise RunError(f"node {context.node!r}: node {self.calibrate!r} has no document to compute cut-offs on")
+        head, tail = (float(v) for v in np.percentile(scores, self.percentiles))
+        write_json_atomic(os.path.join(context.out_dir, CUTOFFS_FILE), {
+            "head": head, "tail": tail, "percentiles": self.percentiles, "documents": len(scores)})
+        model = load_kenlm(model_path)
+        held_out_scores = [s for s in (doc_perplexity(model, t) for t in held_out) if s is not None]
+        metrics = {"training_lines": lines, "ngrams": counts, "held_out_documents": len(held_out_scores),
+                   "held_out_median_perplexity": float(np.median(held_out_scores)) if held_out_scores else None,
+                   "calibration_documents": len(scores), "calibration_median_perplexity": float(np.median(scores)),
+                   "head_cutoff": head, "tail_cutoff": tail}
+        write_json_atomic(os.path.join(context.out_dir, "metrics.json"), metrics)
+        shutil.rmtree(scratch)  # the corpus and the ARPA file are large and now unused
+        context.log(f"node {context.node}: {self.order}-gram model of {lines} lines ({counts.get('1', 0)} words); "
+                    f"median perplexity: held-out reference {metrics['held_out_median_perplexity'] or 0:.0f}, "
+                    f"{self.calibrate} {metrics['calibration_median_perplexity']:.0f}; cut-offs {head:.0f} / "
+                    f"{tail:.0f}")
+        stage = StageStats("train_kenlm", docs_in=len(scores), kept=len(scores),
+                           wall_s=time.perf_counter() - started, cpu_s=time.process_time() - cpu_started)
+        return NodeReport(context.node, 1, 1, 0, [stage], 0, 0, stage.wall_s)  # one model

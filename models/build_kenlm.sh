@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Builds KenLM's trainer (lmplz) and its binary-format converter (build_binary) from the kenlm sdist on PyPI, once,
+# into DEST (default .venv/kenlm/bin). No Debian package ships them and the PyPI wheel-less sdist builds only the
+# Python query module, so the `train_kenlm` node needs this step (../shared/corpus/SOURCES.md, "KenLM tooling").
+#
+# Needs cmake, a C++ compiler, Boost (program-options, system, thread, test: all four are required by KenLM's
+# CMakeLists) and zlib/bz2/lzma headers; as root, missing Debian packages are installed. About 8 minutes on 2 cores.
+set -euo pipefail
+KENLM_VERSION=0.3.0
+DEST=${1:-.venv/kenlm/bin}
+PIP=${PIP:-pip}
+if [ -x "$DEST/lmplz" ] && [ -x "$DEST/build_binary" ]; then
+  echo "KenLM tools already built in $DEST"
+  exit 0
+fi
+packages="build-essential cmake libboost-program-options-dev libboost-system-dev libboost-thread-dev
+  libboost-test-dev zlib1g-dev libbz2-dev liblzma-dev"
+missing=$(dpkg-query -W -f='${Package} ${Status}\n' $packages 2>/dev/null | grep -v "install ok installed" \
+  | cut -d' ' -f1 || true)
+missing="$missing $(for p in $packages; do dpkg-query -W "$p" >/dev/null 2>&1 || echo "$p"; done)"
+missing=$(echo $missing | tr ' ' '\n' | sort -u | tr '\n' ' ')
+if [ -n "${missing// /}" ]; then
+  if [ "$(id -u)" = 0 ]; then
+    echo "installing build dependencies: $missing"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq && apt-get install -y -qq $missing >/dev/null
+  else
+    echo "KenLM needs these Debian packages: $missing (sudo apt-get install $missing), then run this again" >&2
+    exit 1
+  fi
+fi
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+"$PIP" download -q --no-deps --no-binary :all: "kenlm==$KENLM_VERSION" -d "$work"
+tar -xzf "$work"/kenlm-*.tar.gz -C "$work"
+src=$(find "$work" -maxdepth 1 -type d -name 'kenlm-*' | head -n 1)
+mkdir -p "$work/build"
+cmake -S "$src" -B "$work/build" -DCMAKE_BUILD_TYPE=Release >"$work/cmake.log" 2>&1 \
+  || { tail -n 30 "$work/cmake.log" >&2; exit 1; }
+make -C "$work/build" -j"$(nproc)" lmplz build_binary >"$work/make.log" 2>&1 \
+  || { tail -n 30 "$work/make.log" >&2; exit 1; }
+mkdir -p "$DEST"
+cp "$work/build/bin/lmplz" "$work/build/bin/build_binary" "$DEST/"
+echo "built KenLM $KENLM_VERSION lmplz and build_binary into $DEST"
