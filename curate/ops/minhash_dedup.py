@@ -145,14 +145,16 @@ class MinHashDedup(Deduplication):
         edges = read_reduced(scratch, EDGE_SCHEMA)
         pairs = np.stack([edges.column("a").to_numpy(), edges.column("b").to_numpy()], axis=1)
         nodes, labels = component_labels(pairs)
+        if len(nodes) == 0:
+            context.log(f"node {context.node}: no near-duplicates")
+            return ASSIGNMENT_SCHEMA.empty_table()
         partition_of, row_of = split_doc_numbers(nodes)
         ids = np.empty(len(nodes), dtype=object)
         for partition in np.unique(partition_of).tolist():  # one partition's id column at a time
             here = partition_of == partition
             column = pq.read_table(inputs[partition], columns=["id"]).column(0)
             ids[here] = column.take(pa.array(row_of[here])).to_pylist()
-        id_text = np.array(ids, dtype=str) if len(ids) else np.array([], dtype=str)
-        order = np.lexsort((nodes, id_text, labels))  # by component, then id, then document number
+        order = np.lexsort((nodes, np.array(ids, dtype=str), labels))  # by component, then id, then document number
         sorted_labels = labels[order]
         starts = np.flatnonzero(np.concatenate(([True], sorted_labels[1:] != sorted_labels[:-1])))
         sizes = np.diff(np.append(starts, len(order)))

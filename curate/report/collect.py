@@ -90,9 +90,9 @@ def documents_section(node_dir: str) -> dict[str, Any]:
         for column in CATEGORICAL_SIGNALS:
             if column in names:
                 categorical.setdefault(column, Counter()).update(str(v) for v in table.column(column).to_pylist())
-        if "dup_cluster" in names:
+        if "dup_cluster_size" in names:  # one kept survivor per cluster: how big its cluster was
             categorical.setdefault("dup_cluster_size", Counter()).update(
-                str(n) for n in Counter(table.column("dup_cluster").to_pylist()).values())
+                str(n) for n in table.column("dup_cluster_size").to_pylist())
         if "url" in names:
             domains.update(d for d in map(_domain, table.column("url").to_pylist()) if d)
         if len(kept_samples) < SAMPLES_PER_REASON:

@@ -78,16 +78,18 @@ def test_bad_scheme_is_an_error():
         MinHasher(8, scheme="affine16")  # type: ignore[arg-type]
 
 
+@pytest.mark.parametrize("sha_extensions", [True, False])
 @pytest.mark.parametrize("scheme", SCHEMES)
-def test_c_kernel_equals_the_numpy_path(real_documents, corpus, scheme):
-    from curate.dedup import minhash
-
-    if minhash.c_signatures is None:
-        pytest.skip("the C kernel is not built")
+def test_c_kernel_equals_the_numpy_path(corpus, scheme, sha_extensions):
+    kernel = pytest.importorskip("curate.dedup._minhash", reason="the C kernel is not built")
+    if kernel.use_sha_extensions(sha_extensions) != sha_extensions:
+        pytest.skip("this processor has no SHA extensions")
     lines = (corpus / "target_text" / "us_presidential_speeches.jsonl").read_text().splitlines()[:5]
     texts = [json.loads(line)["text"][:20_000] for line in lines]
-    texts += ["", "  ... ", "one", "Ünïcödé wörds, ärë hére! " * 40, "a " * 70]
+    texts += ["", "  ... ", "one", "Ünïcödé wörds, ärë hére! " * 40, "a " * 70, "snake_case x² ½ ٣ 漢字かな 𝔘𝔫𝔦",
+              "lone \ud800 surrogate between words", "ΣΊΣΥΦΟΣ İstanbul straße"]
     texts += ["y" * length for length in range(1, 140)]  # every SHA-1 padding case: one and two final blocks
     for ngram in (1, 3, 5):
         hasher = MinHasher(64, 7, scheme)
         assert np.array_equal(hasher.text_signatures(texts, ngram), hasher.text_signatures(texts, ngram, use_c=False))
+    kernel.use_sha_extensions(True)

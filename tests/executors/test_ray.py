@@ -18,9 +18,10 @@ pytestmark = pytest.mark.ray
 def test_quickstart_on_ray_matches_local_byte_for_byte(ray_cluster, quickstart_local, tmp_path):
     with make_executor("ray") as executor:
         reports = run_pipeline(load_pipeline(str(QUICKSTART), workdir=str(tmp_path)), executor, log=lambda line: None)
-    assert [r.computed for r in reports] == [10, 10, 10]
+    assert [r.computed for r in reports] == [10, 10, 10, 10, 10]
     local, distributed = output_files(quickstart_local), output_files(tmp_path)
-    assert len(local) == 42 and local == distributed  # text, rejected, counts, encoded: 10 each; 2 shards
+    # text, unique, deduped: kept and rejected, 10 each; bpe: counts and encoded, 10 each; 2 shards
+    assert len(local) == 82 and local == distributed
     for name in ("bpe/tokenizer.json", "bpe/tokenizer.hf.json", "shards/manifest.json"):
         assert (quickstart_local / name).read_bytes() == (tmp_path / name).read_bytes()
 

@@ -165,3 +165,13 @@ def test_ray_gives_the_same_bytes(tmp_path, planted, ray_cluster):
     run_dedup(tmp_path, data, node, workdir="local")
     run_dedup(tmp_path, data, node, executor=make_executor("ray"), workdir="ray")
     assert output_files(tmp_path / "ray") == output_files(tmp_path / "local")
+
+
+def test_a_corpus_without_duplicates_passes_whole(tmp_path):
+    documents = [{"id": f"d{i}", "text": f"document number {i} says something else entirely {i * 7}"} for i in range(9)]
+    write_partitions(tmp_path / "data", documents, 2)
+    reports = run_dedup(tmp_path, tmp_path / "data", "{minhash_dedup: {input: docs}}")
+    assert reports[-1].docs_out == 9 and reports[-1].rejected_out == 0
+    kept = pq.read_table(tmp_path / "out" / "deduped")
+    assert kept.column("dup_cluster").to_pylist() == kept.column("id").to_pylist()
+    assert set(kept.column("dup_cluster_size").to_pylist()) == {1}

@@ -21,7 +21,7 @@ from tokenizer.bpe import Tokenizer
 
 
 def kept_documents(workdir: Path) -> dict[str, str]:
-    table = pq.read_table(workdir / "text", columns=["id", "text"])
+    table = pq.read_table(workdir / "deduped", columns=["id", "text"])
     return dict(zip(table.column("id").to_pylist(), table.column("text").to_pylist()))
 
 
@@ -90,7 +90,8 @@ def test_changing_shard_size_reuses_the_tokenizer(quickstart_local, tmp_path):
     pipeline.write_text(text.replace('"sample/', f'"{QUICKSTART.parent}/sample/'))
     with LocalExecutor() as executor:
         reports = run_pipeline(load_pipeline(str(pipeline), workdir=str(workdir)), executor, log=lambda line: None)
-    assert [(r.name, r.computed) for r in reports] == [("text", 0), ("bpe", 0), ("shards", 10)]
+    assert [(r.name, r.computed) for r in reports] == [("text", 0), ("unique", 0), ("deduped", 0), ("bpe", 0),
+                                                         ("shards", 10)]
     manifest = load_manifest(str(workdir / "shards"))
     assert len(manifest["shards"]) >= 3 and verify(str(workdir / "shards")) == []
     assert sorted(p.name for p in (workdir / "shards").glob("shard-*")) == [s["file"] for s in manifest["shards"]]
