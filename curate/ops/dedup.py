@@ -35,6 +35,7 @@ class DedupTask:
     operation: Deduplication
     index: int
     scratch: str
+    ranges: int  # key ranges (reduce tasks) of the shuffle
     input_path: str = ""  # map tasks only
 
     def __str__(self) -> str:
@@ -72,10 +73,12 @@ class Deduplication(Operation):
     reason: ClassVar[str]  # the reject reason of a removed duplicate
 
     input: str
-    shuffle_ranges: int = 16  # reduce tasks; each holds 1/shuffle_ranges of the keys
+    # Key ranges, i.e. reduce tasks. By default one per input partition, so that a reduce task holds about one
+    # partition's keys however large the corpus (a fixed count would make each range grow with it).
+    shuffle_ranges: int | None = None
 
     def __post_init__(self) -> None:
-        if self.shuffle_ranges < 1:
+        if self.shuffle_ranges is not None and self.shuffle_ranges < 1:
             raise ValueError(f"shuffle_ranges must be a positive integer, got {self.shuffle_ranges}")
 
     @abstractmethod
@@ -98,9 +101,10 @@ class Deduplication(Operation):
         started, cpu_started = time.perf_counter(), time.process_time()
         inputs = context.partitions[self.input]
         scratch = context.scratch(self.name)
-        maps = [DedupTask(self, i, scratch, path) for i, path in enumerate(inputs)]
+        ranges = self.shuffle_ranges or max(1, len(inputs))
+        maps = [DedupTask(self, i, scratch, ranges, path) for i, path in enumerate(inputs)]
         context.map(run_map, maps, [t.map_marker for t in maps])
-        reduces = [DedupTask(self, j, scratch) for j in range(self.shuffle_ranges)]
+        reduces = [DedupTask(self, j, scratch, ranges) for j in range(ranges)]
         context.map(run_reduce, reduces, [t.reduced_path for t in reduces])
 
         assignments_dir = os.path.join(scratch, "assignments")

@@ -60,8 +60,8 @@ class ExactDedup(Deduplication):
             "id": table.column("id").filter(pa.array(present)),
         })
         first_words = np.frombuffer(b"".join(keys), dtype="<u8")[::2] if keys else np.zeros(0, np.uint64)
-        write_ranges(records, (first_words % np.uint64(self.shuffle_ranges)).astype(np.int64), self.shuffle_ranges,
-                     task.shuffle_dir, task.index)
+        write_ranges(records, (first_words % np.uint64(task.ranges)).astype(np.int64), task.ranges, task.shuffle_dir,
+                     task.index)
         return table.num_rows
 
     def reduce_range(self, task: DedupTask) -> int:

@@ -5,7 +5,7 @@ the duplicate edges alone, so no step holds the corpus in memory.
 Map: each partition's signatures (kept as `.npy` for the `minhash` column and for verification) and one record
 (band key, document number) per band into key-range files. Reduce: sort one range by key; documents sharing a key
 are candidates, and with `verify` a candidate joins a group member only if their estimated Jaccard similarity
-(the fraction of equal signature slots) reaches `threshold`. Resolve: connected components of the edges; in each,
+(the fraction of equal signature slots) reaches `threshold`; only the candidates' signatures are read. Resolve: connected components of the edges; in each,
 the document with the smallest `id` survives and the others are rejected as `near_duplicate` naming it.
 """
 
@@ -35,21 +35,21 @@ def signature_file(scratch: str, index: int) -> str:
     return os.path.join(scratch, "signatures", part_name(index) + ".npy")
 
 
-class SignatureStore:
-    """Random access to the signatures of any partition, memory-mapped, for verifying candidates in a reducer."""
+def load_signatures(scratch: str, docs: np.ndarray) -> dict[int, np.ndarray]:
+    """The signatures of `docs` (document numbers), read from each partition's file through a memory map that is
+    dropped after use: memory holds the candidates of one key range, not every partition's signatures."""
+    partitions, rows = split_doc_numbers(docs)
+    found: dict[int, np.ndarray] = {}
+    for partition in np.unique(partitions).tolist():
+        here = partitions == partition
+        mapped = np.load(signature_file(scratch, partition), mmap_mode="r")
+        found.update(zip(docs[here].tolist(), np.array(mapped[rows[here]])))
+        del mapped
+    return found
 
-    def __init__(self, scratch: str) -> None:
-        self.scratch = scratch
-        self.maps: dict[int, np.ndarray] = {}
 
-    def __getitem__(self, doc: int) -> np.ndarray:
-        partition, row = int(doc) >> 32, int(doc) & 0xFFFFFFFF
-        if partition not in self.maps:
-            self.maps[partition] = np.load(signature_file(self.scratch, partition), mmap_mode="r")
-        return self.maps[partition][row]
-
-
-def verified_edges(members: np.ndarray, store: SignatureStore, threshold: float) -> list[tuple[int, int]]:
+def verified_edges(members: np.ndarray, signatures: dict[int, np.ndarray], threshold: float
+                   ) -> list[tuple[int, int]]:
     """Edges joining each candidate to the first earlier group representative it resembles (estimated Jaccard >=
     threshold); a candidate that resembles none becomes a representative. Comparisons: members x representatives,
     not all pairs.
@@ -59,7 +59,7 @@ def verified_edges(members: np.ndarray, store: SignatureStore, threshold: float)
     representatives: list[tuple[int, np.ndarray]] = []
     edges = []
     for doc in members.tolist():
-        signature = store[doc]
+        signature = signatures[doc]
         match = next((rep for rep, rep_sig in representatives if np.mean(rep_sig == signature) >= threshold), None)
         if match is None:
             representatives.append((doc, signature))
@@ -117,8 +117,8 @@ class MinHashDedup(Deduplication):
         keys = band_keys(signatures[has_shingles], self.bands, self.rows)
         docs = np.repeat(doc_numbers(task.index, len(texts))[has_shingles], self.bands)
         records = pa.table({"key": pa.array(keys.reshape(-1), pa.uint64()), "doc": pa.array(docs, pa.uint64())})
-        write_ranges(records, (keys.reshape(-1) % np.uint64(self.shuffle_ranges)).astype(np.int64),
-                     self.shuffle_ranges, task.shuffle_dir, task.index)
+        write_ranges(records, (keys.reshape(-1) % np.uint64(task.ranges)).astype(np.int64), task.ranges,
+                     task.shuffle_dir, task.index)
         return len(texts)
 
     def reduce_range(self, task: DedupTask) -> int:
@@ -128,13 +128,14 @@ class MinHashDedup(Deduplication):
             records = records.sort_by([("key", "ascending"), ("doc", "ascending")])
             bounds = group_bounds(records.column("key"))
             docs = records.column("doc").to_numpy()
-            store = SignatureStore(task.scratch)
-            for start, end in zip(bounds[:-1].tolist(), bounds[1:].tolist()):
-                if end - start < 2:
-                    continue
+            groups = [(start, end) for start, end in zip(bounds[:-1].tolist(), bounds[1:].tolist()) if end - start > 1]
+            if self.verify and groups:
+                candidates = np.unique(np.concatenate([docs[start:end] for start, end in groups]))
+                signatures = load_signatures(task.scratch, candidates)
+            for start, end in groups:
                 members = docs[start:end]
                 if self.verify:
-                    edges += verified_edges(members, store, self.threshold)
+                    edges += verified_edges(members, signatures, self.threshold)
                 else:
                     edges += [(int(members[0]), int(m)) for m in members[1:].tolist()]
         pairs = np.array(edges, dtype=np.uint64).reshape(-1, 2)
