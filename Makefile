@@ -3,23 +3,29 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+KENLM := $(VENV)/kenlm/bin/lmplz
 
-.PHONY: quickstart test bench extraction-quality clean
+.PHONY: quickstart test kenlm bench extraction-quality clean
 
-$(STAMP): pyproject.toml setup.py tokenizer/_merge.c curate/dedup/_minhash.c models/build_kenlm.sh
+$(STAMP): pyproject.toml setup.py tokenizer/_merge.c curate/dedup/_minhash.c
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	# torch first, pinned: this version resolves to the CPU build; a bare "torch" would pull CUDA packages.
 	$(BIN)/pip install -q torch==2.13.0
 	$(BIN)/pip install -q -e ".[dev,train]"
-	# KenLM's lmplz and build_binary for train_kenlm, built once from the kenlm sdist into .venv/kenlm/bin
-	PIP=$(BIN)/pip bash models/build_kenlm.sh $(VENV)/kenlm/bin
 	touch $(STAMP)
+
+# KenLM's lmplz and build_binary, for train_kenlm nodes (cc_en.yaml, the tests): built once from the kenlm sdist.
+$(KENLM): models/build_kenlm.sh | $(STAMP)
+	PIP=$(BIN)/pip bash models/build_kenlm.sh $(VENV)/kenlm/bin
+	touch $(KENLM)
+
+kenlm: $(KENLM)
 
 quickstart: $(STAMP)
 	$(BIN)/curate run pipelines/quickstart.yaml
 
-test: $(STAMP)
+test: $(STAMP) $(KENLM)
 	$(BIN)/python -m pytest -q
 
 $(VENV)/.bench: $(STAMP)

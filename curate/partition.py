@@ -103,6 +103,21 @@ def write_json_atomic(path: str, data: Any) -> None:
     os.replace(tmp, path)
 
 
+def write_operation_partition(out_dir: str, index: int, input_path: str, config_hash: str, kept: pa.Table,
+                              rejected: pa.Table, stats: StageStats) -> None:
+    """Write partition `index` of an operation node that outputs documents (dsir, dedup) as a map node's: kept rows,
+    rejected rows, then the stats record, last, so that its presence means the partition is complete."""
+    name = part_name(index) + ".parquet"
+    for folder, rows in ((out_dir, kept), (os.path.join(out_dir, REJECTED_DIR), rejected)):
+        os.makedirs(folder, exist_ok=True)
+        pq.write_table(rows, os.path.join(folder, name + ".tmp"), compression=PARQUET_COMPRESSION)
+        os.replace(os.path.join(folder, name + ".tmp"), os.path.join(folder, name))
+    write_json_atomic(os.path.join(out_dir, "_stats", part_name(index) + ".json"), {
+        "node": os.path.basename(out_dir), "partition": index, "config_hash": config_hash,
+        "input": {"path": input_path}, "stages": [stats.to_json()], "docs_out": kept.num_rows,
+        "rejected_out": rejected.num_rows, "wall_s": round(stats.wall_s, 4)})
+
+
 def run_partition(task: PartitionTask) -> dict[str, Any]:
     """Compute one partition and return its stats record (also written to `task.stats_path`)."""
     started = time.perf_counter()

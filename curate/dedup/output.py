@@ -13,11 +13,10 @@ from dataclasses import dataclass
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from curate.dedup.shuffle import split_doc_numbers, write_atomic
-from curate.partition import PARQUET_COMPRESSION, REJECTED_DIR, part_name, write_json_atomic
+from curate.partition import part_name, write_operation_partition
 from curate.stages.base import Reject, rejected_rows
 from curate.stats import StageStats
 
@@ -96,17 +95,8 @@ def write_deduplicated(task: DedupWriteTask) -> int:
     dropped = table.filter(pa.array(removed))
     details = [Reject(task.reason, f"duplicate of {c}") for c in dropped.column("dup_cluster").to_pylist()]
     rejected = rejected_rows(dropped, task.stage, details)
-    name = part_name(task.index) + ".parquet"
-    for folder, rows in ((os.path.join(task.out_dir, REJECTED_DIR), rejected), (task.out_dir, kept)):
-        os.makedirs(folder, exist_ok=True)
-        pq.write_table(rows, os.path.join(folder, name + ".tmp"), compression=PARQUET_COMPRESSION)
-        os.replace(os.path.join(folder, name + ".tmp"), os.path.join(folder, name))
     stats = StageStats(task.stage, docs_in=table.num_rows, kept=kept.num_rows)
     if dropped.num_rows:
         stats.rejected[task.reason] = dropped.num_rows
-    write_json_atomic(task.stats_path, {
-        "node": os.path.basename(task.out_dir), "partition": task.index, "config_hash": task.config_hash,
-        "input": {"path": task.input_path}, "stages": [stats.to_json()], "docs_out": kept.num_rows,
-        "rejected_out": dropped.num_rows, "clusters": int(pc.count_distinct(kept.column("dup_cluster")).as_py()),
-        "wall_s": 0.0})
+    write_operation_partition(task.out_dir, task.index, task.input_path, task.config_hash, kept, rejected, stats)
     return table.num_rows

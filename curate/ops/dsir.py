@@ -26,7 +26,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from curate.ops.base import Operation, OperationContext
-from curate.partition import PARQUET_COMPRESSION, REJECTED_DIR, part_name, write_json_atomic
+from curate.partition import REJECTED_DIR, part_name, write_operation_partition
 from curate.stages.base import Reject, rejected_rows
 from curate.stages.jsonl import iter_texts
 from curate.stats import NodeReport, StageStats
@@ -125,17 +125,9 @@ def select_partition(task: SelectTask) -> int:
     chosen = weights.column("key").to_numpy() >= task.cutoff
     kept, dropped = table.filter(pa.array(chosen)), table.filter(pa.array(~chosen))
     rejected = rejected_rows(dropped, "dsir", [Reject("dsir_not_selected")] * dropped.num_rows)
-    name = part_name(task.index) + ".parquet"
-    for folder, rows in ((task.out_dir, kept), (os.path.join(task.out_dir, REJECTED_DIR), rejected)):
-        os.makedirs(folder, exist_ok=True)
-        pq.write_table(rows, os.path.join(folder, name + ".tmp"), compression=PARQUET_COMPRESSION)
-        os.replace(os.path.join(folder, name + ".tmp"), os.path.join(folder, name))
     stats = StageStats("dsir", docs_in=table.num_rows, kept=kept.num_rows)
     stats.rejected["dsir_not_selected"] = dropped.num_rows
-    write_json_atomic(os.path.join(task.out_dir, "_stats", part_name(task.index) + ".json"), {
-        "node": os.path.basename(task.out_dir), "partition": task.index, "config_hash": task.config_hash,
-        "input": {"path": task.input_path}, "stages": [stats.to_json()], "docs_out": kept.num_rows,
-        "rejected_out": dropped.num_rows, "wall_s": 0.0})
+    write_operation_partition(task.out_dir, task.index, task.input_path, task.config_hash, kept, rejected, stats)
     return table.num_rows
 
 

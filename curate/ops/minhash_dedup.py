@@ -5,8 +5,9 @@ the duplicate edges alone, so no step holds the corpus in memory.
 Map: each partition's signatures (kept as `.npy` for the `minhash` column and for verification) and one record
 (band key, document number) per band into key-range files. Reduce: sort one range by key; documents sharing a key
 are candidates, and with `verify` a candidate joins a group member only if their estimated Jaccard similarity
-(the fraction of equal signature slots) reaches `threshold`; only the candidates' signatures are read. Resolve: connected components of the edges; in each,
-the document with the smallest `id` survives and the others are rejected as `near_duplicate` naming it.
+(the fraction of equal signature slots) reaches `threshold`; only the candidates' signatures are read. Resolve:
+connected components of the edges; in each, the document with the smallest `id` survives and the others are
+rejected as `near_duplicate` naming it.
 """
 
 from __future__ import annotations

@@ -8,8 +8,8 @@ scored afterwards, so `metrics.json` says how the model rates unseen reference t
 `calibrate` are then scored on the executor (one float per document comes back) and the `percentiles` of their
 perplexities become the head and tail cut-offs in `cutoffs.json`, as CCNet's per-language cutoff table.
 
-lmplz and build_binary are built from the kenlm sdist by `models/build_kenlm.sh` (`make` runs it); they are looked
-for in $CURATE_KENLM_BIN, then in the virtualenv's kenlm/bin, then on PATH.
+lmplz and build_binary are built from the kenlm sdist by `make kenlm` (models/build_kenlm.sh); they are looked for
+in $CURATE_KENLM_BIN, then in the virtualenv's kenlm/bin, then on PATH.
 """
 
 from __future__ import annotations
@@ -46,7 +46,7 @@ def kenlm_tool(name: str) -> str:
     found = shutil.which(name)
     if found is None:
         raise RunError(f"KenLM's {name} was not found (looked in $CURATE_KENLM_BIN, {folders[1]} and PATH): build it "
-                       "with `bash models/build_kenlm.sh` (make does this) or set CURATE_KENLM_BIN to its folder")
+                       "with `make kenlm` (models/build_kenlm.sh) or set CURATE_KENLM_BIN to its folder")
     return found
 
 
