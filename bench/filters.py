@@ -1,4 +1,5 @@
-"""Filter throughput per core: curate's stages against datatrove's LanguageFilter, Gopher, C4 and FineWeb filters.
+"""Filter throughput per core: curate's stages against datatrove's LanguageFilter, Gopher, C4 and FineWeb filters,
+and curate's KenLM perplexity on its own (datatrove's KenLM blocks download CCNet's models, which cannot run here).
 
 Documents: every WARC file of the shared corpus, extracted with curate (resiliparse) and NFC-normalised. Each pair
 runs over the same documents in this one process, one after the other, single-threaded: curate's stage through its
@@ -11,19 +12,25 @@ same document (their rules differ in details such as tokenisation).
 
 from __future__ import annotations
 
+import json
 import logging
+import os
 import sys
+import tempfile
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import corpus_or_exit, timed  # noqa: E402
 
+from curate.ops.train_kenlm import TrainKenLM, kenlm_tool, run_tool  # noqa: E402
 from curate.stages import STEPS  # noqa: E402
 from curate.stages.extract import Extract  # noqa: E402
 from curate.stages.langid import DEFAULT_MODEL  # noqa: E402
 from curate.stages.normalize import Normalize  # noqa: E402
+from curate.stages.perplexity import CUTOFFS_FILE, KenLMPerplexity, doc_perplexity, load_kenlm  # noqa: E402
 from curate.stages.warc import WarcReader  # noqa: E402
 from curate.stats import StageStats  # noqa: E402
 
@@ -41,8 +48,13 @@ def load_documents() -> pa.Table:
 
 
 def datatrove_blocks() -> dict:
-    from datatrove.pipeline.filters import (C4QualityFilter, FineWebQualityFilter, GopherQualityFilter,
-                                            GopherRepetitionFilter, LanguageFilter)
+    from datatrove.pipeline.filters import (
+        C4QualityFilter,
+        FineWebQualityFilter,
+        GopherQualityFilter,
+        GopherRepetitionFilter,
+        LanguageFilter,
+    )
     from fasttext.FastText import _FastText
 
     language = LanguageFilter(languages=["en"], language_threshold=0.65)
@@ -52,6 +64,24 @@ def datatrove_blocks() -> dict:
             "gopher_repetition": (GopherRepetitionFilter(), {}),
             "c4": (C4QualityFilter(), {}),
             "fineweb_quality": (FineWebQualityFilter(char_duplicates_ratio=0.1), {})}
+
+
+def kenlm_stage(table: pa.Table, folder: str) -> KenLMPerplexity:
+    """A kenlm_perplexity step with a 5-gram model of the shared reference text, trained by lmplz as train_kenlm
+    does, and cut-offs at the 30th and 60th percentiles of these documents."""
+    trainer = TrainKenLM(text=sorted(str(p) for p in (corpus_or_exit() / "target_text").glob("*.jsonl")),
+                         calibrate="")
+    corpus, arpa, model = (os.path.join(folder, name) for name in ("corpus.txt", "model.arpa", "model.binary"))
+    trainer.write_corpus(corpus)
+    log = os.path.join(folder, "kenlm.log")
+    run_tool([kenlm_tool("lmplz"), "-o", "5", "-S", "1G", "-T", folder, "--discount_fallback", "--arpa", arpa], log,
+             stdin=corpus)
+    run_tool([kenlm_tool("build_binary"), "trie", arpa, model], log)
+    scores = [doc_perplexity(load_kenlm(model), t) for t in table.column("text").to_pylist()]
+    head, tail = np.percentile([s for s in scores if s is not None], [30, 60])
+    with open(os.path.join(folder, CUTOFFS_FILE), "w") as handle:
+        json.dump({"head": head, "tail": tail}, handle)
+    return KenLMPerplexity(model=model)
 
 
 def main() -> None:
@@ -85,6 +115,15 @@ def main() -> None:
         same = sum((i in kept_ids) == (i in theirs) for i in table.column("id").to_pylist()) / table.num_rows
         print(f"{name:<18} {ours_time.per_second:>13,.0f} {their_time.per_second:>16,.0f} "
               f"{ours_time.per_second / their_time.per_second:>6.2f}x {same:>12.1%}")
+    with tempfile.TemporaryDirectory() as folder:  # datatrove's KenLM blocks download CCNet's models: curate only
+        perplexity = kenlm_stage(table, folder)
+
+        def score_all() -> int:
+            perplexity.process(table, StageStats(perplexity.name))
+            return table.num_rows
+
+        timing = timed(perplexity.name, score_all)
+        print(f"{'kenlm_perplexity':<18} {timing.per_second:>13,.0f} {'-':>16} {'-':>7} {'-':>13}")
 
 
 if __name__ == "__main__":
