@@ -28,8 +28,9 @@ def error_of(tmp_path, text: str) -> str:
 
 def test_quickstart_parses_into_typed_spec():
     spec = load_pipeline(str(QUICKSTART), workdir="/tmp/x")
-    node, bpe, shards = spec.nodes
-    assert bpe.operation == "train_bpe" and shards.upstream == ("text", "bpe")
+    node, unique, deduped, bpe, shards = spec.nodes
+    assert (unique.operation, deduped.operation, bpe.operation) == ("exact_dedup", "minhash_dedup", "train_bpe")
+    assert deduped.upstream == ("unique",) and shards.upstream == ("deduped", "bpe")
     assert node.name == "text" and node.input.reader == "warc" and len(node.input.files) == 10
     assert [s.name for s in node.steps] == ["extract", "normalize", "min_length"]
     assert node.steps[1].build().form == "NFD" and spec.workdir == "/tmp/x"
@@ -78,7 +79,9 @@ def test_shipped_pipelines_parse_in_dependency_order(corpus, tmp_path):
     cc_en = load_pipeline(str(ROOT / "pipelines" / "cc_en.yaml"), workdir=str(tmp_path))
     names = [n.name for n in cc_en.nodes]
     assert names.index("quality_model") < names.index("scored") < names.index("selected") < names.index("shards")
-    assert cc_en.node("scored").upstream == ("english", "quality_model")
+    assert names.index("deduped") < names.index("kenlm_model") < names.index("scored")
+    assert cc_en.node("scored").upstream == ("deduped", "quality_model", "kenlm_model")
+    assert cc_en.node("kenlm_model").upstream == ("deduped",)
     assert len(cc_en.node("extracted").input.files) == 46
     compare = load_pipeline(str(ROOT / "pipelines" / "compare.yaml"), workdir=str(tmp_path))
     assert {"raw_shards", "curated_shards"} <= {n.name for n in compare.nodes}
