@@ -149,11 +149,13 @@ def node_report(node_dir: str) -> dict[str, Any]:
     stats_files = sorted(os.listdir(os.path.join(node_dir, "_stats"))) if os.path.isdir(
         os.path.join(node_dir, "_stats")) else []
     records = [r for r in (read_json(os.path.join(node_dir, "_stats", f)) for f in stats_files) if r]
-    if records:
+    # A finished operation node (dsir, dedup) times its phases as a whole in _SUCCESS.json, not per partition.
+    per_partition = records and not (success or {}).get("operation")
+    if per_partition:
         stages = merge_stage_lists([StageStats.from_json(s) for s in r["stages"]] for r in records)
     else:
         stages = [StageStats.from_json(s) for s in (success or {}).get("stages", [])]
-    wall = sum(r["wall_s"] for r in records) if records else (success or {}).get("wall_s", 0.0)
+    wall = sum(r["wall_s"] for r in records) if per_partition else (success or {}).get("wall_s", 0.0)
     cpu = sum(s.cpu_s for s in stages)
     report: dict[str, Any] = {
         "name": os.path.basename(os.path.normpath(node_dir)),
