@@ -21,8 +21,8 @@ from curate.errors import RunError
 from curate.executors.base import Executor
 from curate.ops import OPERATIONS
 from curate.ops.base import OperationContext
-from curate.report.progress import NoProgress, RunProgress
 from curate.partition import REJECTED_DIR, PartitionTask, part_name, read_json, run_partition, write_json_atomic
+from curate.report.progress import NoProgress, RunProgress
 from curate.stats import NodeReport, StageStats, merge_stage_lists
 
 # Bump when the layout or meaning of outputs changes, so that old workdirs are recomputed rather than misread.

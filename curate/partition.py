@@ -76,6 +76,17 @@ class NodeInputReader(Reader):
             yield StageResult(pa.Table.from_batches([batch], schema=self.schema), empty_rejected)
 
 
+def read_columns(path: str, columns: list[str]) -> pa.Table:
+    """The named columns of a node's partition file; a ValueError naming the missing ones (e.g. a node read for its
+    text that has no extract step) instead of Arrow's schema dump."""
+    available = pq.read_schema(path).names
+    missing = [c for c in columns if c not in available]
+    if missing:
+        raise ValueError(f"{os.path.basename(path)} has no column {', '.join(map(repr, missing))} (it has "
+                         f"{', '.join(available)}); does the node it comes from extract text?")
+    return pq.read_table(path, columns=columns)
+
+
 def read_text(path: str) -> str | None:
     """The contents of a small text file (a marker or stamp), or None when it is missing."""
     try:

@@ -13,6 +13,14 @@ T = TypeVar("T")
 Outcome = tuple[T, Any, str | None]
 
 
+def describe_error(error: BaseException) -> str:
+    """An exception as one line, "Type: message", its whitespace runs collapsed (Arrow's errors span many lines).
+
+    Example: describe_error(ValueError("bad\n  value")) -> "ValueError: bad value"
+    """
+    return f"{type(error).__name__}: {' '.join(str(error).split())}"
+
+
 class Executor(ABC):
     """Runs partition tasks. Use as a context manager: resources (a pool, a Ray cluster) live inside it."""
 

@@ -7,11 +7,7 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from typing import Any
 
-from curate.executors.base import Executor, Outcome, T
-
-
-def _describe(error: BaseException) -> str:
-    return f"{type(error).__name__}: {error}"
+from curate.executors.base import Executor, Outcome, T, describe_error
 
 
 class LocalExecutor(Executor):
@@ -38,9 +34,9 @@ class LocalExecutor(Executor):
                 try:
                     yield task, fn(task), None
                 except Exception as error:  # reported per partition by the caller
-                    yield task, None, _describe(error)
+                    yield task, None, describe_error(error)
             return
         futures = {self._pool.submit(fn, task): task for task in tasks}
         for future in as_completed(futures):
             error = future.exception()
-            yield futures[future], None if error else future.result(), _describe(error) if error else None
+            yield futures[future], None if error else future.result(), describe_error(error) if error else None

@@ -11,7 +11,7 @@ import os
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
-from curate.executors.base import Executor, Outcome, T
+from curate.executors.base import Executor, Outcome, T, describe_error
 
 
 class RayExecutor(Executor):
@@ -54,4 +54,4 @@ class RayExecutor(Executor):
                 yield task, ray.get(ref), None
             except Exception as error:  # a task's exception, or a worker that died; reported per partition
                 cause = getattr(error, "cause", None) or error
-                yield task, None, f"{type(cause).__name__}: {cause}"
+                yield task, None, describe_error(cause)

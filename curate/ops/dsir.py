@@ -26,7 +26,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from curate.ops.base import Operation, OperationContext
-from curate.partition import REJECTED_DIR, part_name, write_operation_partition
+from curate.partition import REJECTED_DIR, part_name, read_columns, write_operation_partition
 from curate.stages.base import Reject, rejected_rows
 from curate.stages.jsonl import iter_texts
 from curate.stats import NodeReport, StageStats
@@ -81,7 +81,7 @@ class DsirTask:
 
 def count_features(task: DsirTask) -> int:
     """Map 1: the partition's summed feature counts, saved as .npy; returns its document count."""
-    texts = pq.read_table(task.input_path, columns=["text"]).column(0).to_pylist()
+    texts = read_columns(task.input_path, ["text"]).column(0).to_pylist()
     total = np.zeros(task.num_buckets)
     for text in texts:
         total += hashed_features(text or "", task.num_buckets)
@@ -94,7 +94,7 @@ def count_features(task: DsirTask) -> int:
 def weigh_documents(task: DsirTask) -> int:
     """Map 2: each document's log importance weight and Gumbel key, saved as Parquet; returns its document count."""
     log_ratio = np.load(task.log_ratio_path)
-    table = pq.read_table(task.input_path, columns=["id", "text"])
+    table = read_columns(task.input_path, ["id", "text"])
     log_weights = np.array([hashed_features(t or "", task.num_buckets) @ log_ratio
                             for t in table.column("text").to_pylist()])
     keys = gumbel_keys(log_weights, table.column("id").to_pylist(), task.seed)

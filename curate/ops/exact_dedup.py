@@ -15,12 +15,12 @@ from typing import ClassVar, Literal
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
 from curate.dedup.output import ASSIGNMENT_SCHEMA
 from curate.dedup.shuffle import doc_numbers, group_bounds, read_range, write_atomic, write_ranges
 from curate.ops.base import OperationContext
 from curate.ops.dedup import Deduplication, DedupTask, read_reduced
+from curate.partition import read_columns
 
 KEY_BYTES = 16
 
@@ -50,7 +50,7 @@ class ExactDedup(Deduplication):
             raise ValueError(f"field must be 'text' or 'url', got {self.field!r}")
 
     def map_partition(self, task: DedupTask) -> int:
-        table = pq.read_table(task.input_path, columns=["id", self.field])
+        table = read_columns(task.input_path, ["id", self.field])
         values = table.column(self.field).to_pylist()
         present = np.array([v is not None for v in values], dtype=bool)  # a missing URL is nobody's duplicate
         keys = [exact_key(v, self.lowercase) for v in values if v is not None]

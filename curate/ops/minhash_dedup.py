@@ -27,7 +27,7 @@ from curate.dedup.output import ASSIGNMENT_SCHEMA
 from curate.dedup.shuffle import doc_numbers, group_bounds, read_range, split_doc_numbers, write_atomic, write_ranges
 from curate.ops.base import OperationContext
 from curate.ops.dedup import Deduplication, DedupTask, read_reduced
-from curate.partition import part_name
+from curate.partition import part_name, read_columns
 
 EDGE_SCHEMA = pa.schema([pa.field("a", pa.uint64()), pa.field("b", pa.uint64())])
 
@@ -106,7 +106,7 @@ class MinHashDedup(Deduplication):
         return signature_file(scratch, index)
 
     def map_partition(self, task: DedupTask) -> int:
-        texts = pq.read_table(task.input_path, columns=["text"]).column(0).to_pylist()
+        texts = read_columns(task.input_path, ["text"]).column(0).to_pylist()
         texts = [text or "" for text in texts]
         signatures = MinHasher(self.num_perm, self.seed, self.scheme).text_signatures(texts, self.ngram)
         path = signature_file(task.scratch, task.index)

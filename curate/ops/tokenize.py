@@ -21,7 +21,7 @@ import pyarrow.parquet as pq
 from curate.errors import RunError
 from curate.ops.base import Operation, OperationContext
 from curate.ops.train_bpe import TOKENIZER_FILE, load_tokenizer
-from curate.partition import part_name, write_json_atomic
+from curate.partition import part_name, read_columns, write_json_atomic
 from curate.shards import MANIFEST_FILE, MANIFEST_FORMAT, file_sha256, token_dtype
 from curate.stats import NodeReport, StageStats
 from tokenizer.bpe import Tokenizer
@@ -46,7 +46,7 @@ class EncodeTask:
 def encode_partition(task: EncodeTask) -> int:
     """Encode one partition into (id, tokens) rows, optionally in a seeded order; returns the document count."""
     tokenizer = Tokenizer.load(task.tokenizer_path)
-    table = pq.read_table(task.input_path, columns=["id", task.text_column])
+    table = read_columns(task.input_path, ["id", task.text_column])
     if task.shuffle_seed is not None:
         # PCG64 seeded by (seed, partition): the same permutation on every machine and executor.
         table = table.take(np.random.default_rng([task.shuffle_seed, task.index]).permutation(table.num_rows))

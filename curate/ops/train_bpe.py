@@ -17,7 +17,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from curate.ops.base import Operation, OperationContext
-from curate.partition import part_name
+from curate.partition import part_name, read_columns
 from curate.stats import NodeReport, StageStats
 from tokenizer.bpe import Tokenizer
 from tokenizer.export import save_huggingface, to_tiktoken_ranks
@@ -41,7 +41,7 @@ class CountTask:
 
 def count_partition(task: CountTask) -> int:
     """Count one partition's pre-tokens into a Parquet file; returns the number of documents read."""
-    texts = pq.read_table(task.input_path, columns=[task.text_column]).column(0).to_pylist()
+    texts = read_columns(task.input_path, [task.text_column]).column(0).to_pylist()
     counts = count_pretokens((t for t in texts if t), task.pattern, task.special_tokens)
     ordered = sorted(counts.items())  # a fixed order, so the file's bytes do not depend on hashing
     table = pa.table({"pretoken": pa.array([k for k, _ in ordered], pa.binary()),

@@ -19,10 +19,8 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from typing import ClassVar
 
-import pyarrow.parquet as pq
-
 from curate.ops.base import Operation, OperationContext
-from curate.partition import write_json_atomic
+from curate.partition import read_columns, write_json_atomic
 from curate.stages.jsonl import iter_texts
 from curate.stages.langid import load_model
 from curate.stages.quality import NEGATIVE, POSITIVE, hq_probability
@@ -92,7 +90,7 @@ class TrainFastText(Operation):
                     for chunk in chunks(text, self.chunk_words)]
         negative = []
         for path in context.partitions[self.negative]:
-            for text in pq.read_table(path, columns=["text"]).column(0).to_pylist():
+            for text in read_columns(path, ["text"]).column(0).to_pylist():
                 negative += chunks(text or "", self.chunk_words)
         rng = random.Random(self.seed)
         count = min(len(positive), len(negative), self.max_examples)

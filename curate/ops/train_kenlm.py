@@ -24,11 +24,10 @@ from dataclasses import dataclass, field
 from typing import ClassVar, Literal
 
 import numpy as np
-import pyarrow.parquet as pq
 
 from curate.errors import RunError
 from curate.ops.base import Operation, OperationContext
-from curate.partition import part_name, write_json_atomic
+from curate.partition import part_name, read_columns, write_json_atomic
 from curate.stages.jsonl import iter_texts
 from curate.stages.perplexity import CUTOFFS_FILE, doc_perplexity, lm_tokens, load_kenlm
 from curate.stats import NodeReport, StageStats
@@ -89,7 +88,7 @@ class ScoreTask:
 def score_partition(task: ScoreTask) -> int:
     """The perplexity of every document of a partition with a word in it, saved as .npy; returns the count read."""
     model = load_kenlm(task.model_path)
-    texts = pq.read_table(task.input_path, columns=["text"]).column(0).to_pylist()
+    texts = read_columns(task.input_path, ["text"]).column(0).to_pylist()
     scores = [doc_perplexity(model, text or "") for text in texts]
     np.save(task.output + ".tmp.npy", np.array([s for s in scores if s is not None], dtype=np.float64))
     os.replace(task.output + ".tmp.npy", task.output)

@@ -4,6 +4,7 @@ naming it, and the counts add up."""
 from __future__ import annotations
 
 import pyarrow.parquet as pq
+import pytest
 
 from curate.ops.exact_dedup import exact_key
 from tests.ops.dedup_helpers import run_dedup, write_partitions
@@ -48,3 +49,23 @@ def test_key_ignores_whitespace_runs_only():
     assert exact_key("a  b\n", False) == exact_key("a b", False)
     assert exact_key("A b", False) != exact_key("a b", False) and exact_key("A b", True) == exact_key("a b", True)
     assert len(exact_key("x", False)) == 16
+
+
+def test_a_node_without_text_is_a_one_line_error(tmp_path):
+    from curate.config import load_pipeline
+    from curate.dag import run_pipeline
+    from curate.errors import RunError
+    from curate.executors.local import LocalExecutor
+    from tests.conftest import ROOT
+
+    pipeline = tmp_path / "p.yaml"
+    pipeline.write_text(f"""
+workdir: {tmp_path / "out"}
+nodes:
+  pages: {{input: {{warc: "{ROOT}/pipelines/sample/warcfile.warc.gz"}}}}
+  unique: {{exact_dedup: {{input: pages}}}}
+""")
+    with LocalExecutor() as executor, pytest.raises(RunError) as caught:
+        run_pipeline(load_pipeline(str(pipeline)), executor, log=lambda line: None)
+    assert "has no column 'text'" in str(caught.value) and "extract text" in str(caught.value)
+    assert "\n" not in str(caught.value)
