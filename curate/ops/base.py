@@ -50,7 +50,7 @@ class OperationContext:
 
         Raises RunError naming the failed tasks after the others finished."""
         todo = [task for task, output in zip(tasks, outputs, strict=True) if not os.path.exists(output)]
-        self.log(f"node {self.node}: {len(todo)} of {len(tasks)} map tasks to compute")
+        self.log(f"node {self.node}: {fn.__name__}: {len(todo)} of {len(tasks)} tasks to compute")
         failures = []
         self.progress.start(self.node, len(todo))
         for task, result, error in self.executor.map(fn, todo):

@@ -3,8 +3,8 @@ each: groups of equal keys) -> resolve (in the driver, from the groups alone: wh
 again, duplicates to `_rejected/`).
 
 Every phase writes files and skips the ones that exist, so a killed run resumes inside any phase; the scratch files
-are deleted once every partition is written. Memory is bounded
-by a partition (map, write), a key range (reduce), or the duplicate groups (resolve), never by the corpus.
+are deleted once every partition is written. Memory is bounded by a partition (map, write), a key range (reduce),
+or the duplicate groups (resolve), never by the corpus.
 """
 
 from __future__ import annotations
@@ -54,13 +54,13 @@ class DedupTask:
         return os.path.join(self.scratch, "reduced", f"range-{self.index:04d}.parquet")
 
 
-def run_map(task: DedupTask) -> int:
+def map_keys(task: DedupTask) -> int:
     documents = task.operation.map_partition(task)
     write_json_atomic(task.map_marker, {"documents": documents})  # last: the task is complete
     return documents
 
 
-def run_reduce(task: DedupTask) -> int:
+def reduce_keys(task: DedupTask) -> int:
     return task.operation.reduce_range(task)
 
 
@@ -103,9 +103,9 @@ class Deduplication(Operation):
         scratch = context.scratch(self.name)
         ranges = self.shuffle_ranges or max(1, len(inputs))
         maps = [DedupTask(self, i, scratch, ranges, path) for i, path in enumerate(inputs)]
-        context.map(run_map, maps, [t.map_marker for t in maps])
+        context.map(map_keys, maps, [t.map_marker for t in maps])
         reduces = [DedupTask(self, j, scratch, ranges) for j in range(ranges)]
-        context.map(run_reduce, reduces, [t.reduced_path for t in reduces])
+        context.map(reduce_keys, reduces, [t.reduced_path for t in reduces])
 
         assignments_dir = os.path.join(scratch, "assignments")
         if not os.path.exists(os.path.join(assignments_dir, DONE)):

@@ -113,8 +113,9 @@ class MinHashDedup(Deduplication):
         os.makedirs(os.path.dirname(path), exist_ok=True)
         np.save(path + ".tmp.npy", signatures)
         os.replace(path + ".tmp.npy", path)
-        has_shingles = np.array([WORD.search(t) is not None for t in texts], dtype=bool)  # a text of no word matches
-        # nothing: its signature is all maximum values, which every other such text shares
+        # A text without a word has the empty signature (every slot at its maximum), which all such texts share:
+        # it gets no band keys, so it is nobody's near-duplicate.
+        has_shingles = np.array([WORD.search(t) is not None for t in texts], dtype=bool)
         keys = band_keys(signatures[has_shingles], self.bands, self.rows)
         docs = np.repeat(doc_numbers(task.index, len(texts))[has_shingles], self.bands)
         records = pa.table({"key": pa.array(keys.reshape(-1), pa.uint64()), "doc": pa.array(docs, pa.uint64())})
