@@ -21,7 +21,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from curate.dedup.components import component_labels
-from curate.dedup.lsh import band_keys, optimal_bands_rows
+from curate.dedup.lsh import band_keys, detection_probability, optimal_bands_rows
 from curate.dedup.minhash import SCHEMES, WORD, MinHasher, Scheme
 from curate.dedup.output import ASSIGNMENT_SCHEMA
 from curate.dedup.shuffle import doc_numbers, group_bounds, read_range, split_doc_numbers, write_atomic, write_ranges
@@ -162,8 +162,10 @@ class MinHashDedup(Deduplication):
         starts = np.flatnonzero(np.concatenate(([True], sorted_labels[1:] != sorted_labels[:-1])))
         sizes = np.diff(np.append(starts, len(order)))
         survivor = np.repeat(order[starts], sizes)  # for each sorted position, its component's survivor
+        detection = float(detection_probability(self.threshold, self.bands, self.rows))
         context.log(f"node {context.node}: {len(np.unique(pairs, axis=0))} duplicate edges, {len(starts)} clusters "
-                    f"of {len(nodes)} documents")
+                    f"of {len(nodes)} documents ({self.bands} bands x {self.rows} rows find a pair at Jaccard "
+                    f"{self.threshold} with probability {detection:.2f})")
         return pa.table({
             "doc": pa.array(nodes[order], pa.uint64()),
             "dup_cluster": pa.array(ids[survivor].tolist(), pa.string()),
