@@ -1,0 +1,32 @@
+"""The file shuffle: document numbers round-trip, key ranges partition the records, groups are runs of equal keys."""
+
+from __future__ import annotations
+
+import numpy as np
+import pyarrow as pa
+
+from curate.dedup.shuffle import doc_numbers, group_bounds, read_range, split_doc_numbers, write_ranges
+
+
+def test_document_numbers_sort_like_the_input_and_round_trip():
+    docs = np.concatenate([doc_numbers(0, 3), doc_numbers(2, 2), doc_numbers(10, 1)])
+    assert np.all(np.diff(docs.astype(np.int64)) > 0)
+    partitions, rows = split_doc_numbers(docs)
+    assert partitions.tolist() == [0, 0, 0, 2, 2, 10] and rows.tolist() == [0, 1, 2, 0, 1, 0]
+
+
+def test_group_bounds():
+    assert group_bounds(pa.array([1, 1, 2, 3, 3, 3])).tolist() == [0, 2, 3, 6]
+    assert group_bounds(pa.chunked_array([[5], [5, 6]])).tolist() == [0, 2, 3]
+    assert group_bounds(pa.array([], pa.int64())).tolist() == [0]
+
+
+def test_every_record_lands_in_exactly_its_range(tmp_path):
+    records = pa.table({"key": pa.array(np.arange(20, dtype=np.uint64)), "doc": pa.array(np.arange(20) * 7)})
+    for partition in range(2):
+        write_ranges(records, np.arange(20) % 4, 4, str(tmp_path), partition)
+    write_ranges(records.slice(0, 0), np.zeros(0, np.int64), 4, str(tmp_path), 2)  # an empty partition
+    for key_range in range(4):
+        table = read_range(str(tmp_path), key_range)
+        assert table.num_rows == 10  # five keys from each of the two partitions
+        assert set(table.column("key").to_numpy() % 4) == {key_range}
