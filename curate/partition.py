@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
@@ -114,15 +115,28 @@ def write_json_atomic(path: str, data: Any) -> None:
     os.replace(tmp, path)
 
 
+def write_parquet_atomic(table: pa.Table, path: str) -> None:
+    """Write `table` to `path` (zstd) under a temporary name, then rename it into place: readers and resumed runs
+    never see half a file."""
+    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+    pq.write_table(table, path + ".tmp", compression=PARQUET_COMPRESSION)
+    os.replace(path + ".tmp", path)
+
+
+def save_array_atomic(path: str, array: np.ndarray) -> None:
+    """`np.save` through a temporary name and a rename, like write_parquet_atomic."""
+    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+    np.save(path + ".tmp.npy", array)
+    os.replace(path + ".tmp.npy", path)
+
+
 def write_operation_partition(out_dir: str, index: int, input_path: str, config_hash: str, kept: pa.Table,
                               rejected: pa.Table, stats: StageStats) -> None:
     """Write partition `index` of an operation node that outputs documents (dsir, dedup) as a map node's: kept rows,
     rejected rows, then the stats record, last, so that its presence means the partition is complete."""
     name = part_name(index) + ".parquet"
-    for folder, rows in ((out_dir, kept), (os.path.join(out_dir, REJECTED_DIR), rejected)):
-        os.makedirs(folder, exist_ok=True)
-        pq.write_table(rows, os.path.join(folder, name + ".tmp"), compression=PARQUET_COMPRESSION)
-        os.replace(os.path.join(folder, name + ".tmp"), os.path.join(folder, name))
+    write_parquet_atomic(kept, os.path.join(out_dir, name))
+    write_parquet_atomic(rejected, os.path.join(out_dir, REJECTED_DIR, name))
     write_json_atomic(os.path.join(out_dir, "_stats", part_name(index) + ".json"), {
         "node": os.path.basename(out_dir), "partition": index, "config_hash": config_hash,
         "input": {"path": input_path}, "stages": [stats.to_json()], "docs_out": kept.num_rows,

@@ -15,8 +15,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from curate.dedup.shuffle import split_doc_numbers, write_atomic
-from curate.partition import part_name, write_operation_partition
+from curate.dedup.shuffle import split_doc_numbers
+from curate.partition import part_name, write_operation_partition, write_parquet_atomic
 from curate.stages.base import Reject, rejected_rows
 from curate.stats import StageStats
 
@@ -40,7 +40,7 @@ def route_assignments(assignments: pa.Table, partitions: int, folder: str) -> No
     bounds = np.searchsorted(partition_of[order], np.arange(partitions + 1))
     for index in range(partitions):
         rows = pa.array(order[bounds[index] : bounds[index + 1]], pa.int64())
-        write_atomic(assignments.take(rows).cast(ASSIGNMENT_SCHEMA), assignment_path(folder, index))
+        write_parquet_atomic(assignments.take(rows).cast(ASSIGNMENT_SCHEMA), assignment_path(folder, index))
 
 
 @dataclass(frozen=True)

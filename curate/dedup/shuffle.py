@@ -15,6 +15,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from curate.partition import write_parquet_atomic
+
 ROW_BITS = 32
 
 
@@ -29,13 +31,6 @@ def split_doc_numbers(docs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return (docs >> np.uint64(ROW_BITS)).astype(np.int64), (docs & np.uint64((1 << ROW_BITS) - 1)).astype(np.int64)
 
 
-def write_atomic(table: pa.Table, path: str) -> None:
-    """Write a Parquet file under a temporary name, then rename it into place."""
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    pq.write_table(table, path + ".tmp")
-    os.replace(path + ".tmp", path)
-
-
 def range_path(folder: str, key_range: int, partition: int) -> str:
     return os.path.join(folder, f"range-{key_range:04d}", f"part-{partition:05d}.parquet")
 
@@ -47,7 +42,7 @@ def write_ranges(records: pa.Table, range_of: np.ndarray, ranges: int, folder: s
     bounds = np.searchsorted(range_of[order], np.arange(ranges + 1))
     for key_range in range(ranges):
         rows = order[bounds[key_range] : bounds[key_range + 1]]
-        write_atomic(records.take(pa.array(rows, pa.int64())), range_path(folder, key_range, partition))
+        write_parquet_atomic(records.take(pa.array(rows, pa.int64())), range_path(folder, key_range, partition))
 
 
 def read_range(folder: str, key_range: int) -> pa.Table:

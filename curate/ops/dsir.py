@@ -26,7 +26,14 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from curate.ops.base import Operation, OperationContext
-from curate.partition import REJECTED_DIR, part_name, read_columns, write_operation_partition
+from curate.partition import (
+    REJECTED_DIR,
+    part_name,
+    read_columns,
+    save_array_atomic,
+    write_operation_partition,
+    write_parquet_atomic,
+)
 from curate.stages.base import Reject, rejected_rows
 from curate.stages.jsonl import iter_texts
 from curate.stats import NodeReport, StageStats
@@ -86,8 +93,7 @@ def count_features(task: DsirTask) -> int:
     for text in texts:
         total += hashed_features(text or "", task.num_buckets)
     path = os.path.join(task.scratch, part_name(task.index) + ".counts.npy")
-    np.save(path + ".tmp.npy", total)
-    os.replace(path + ".tmp.npy", path)
+    save_array_atomic(path, total)
     return len(texts)
 
 
@@ -99,8 +105,7 @@ def weigh_documents(task: DsirTask) -> int:
                             for t in table.column("text").to_pylist()])
     keys = gumbel_keys(log_weights, table.column("id").to_pylist(), task.seed)
     path = os.path.join(task.scratch, part_name(task.index) + ".weights.parquet")
-    pq.write_table(pa.table({"dsir_logw": log_weights.astype(np.float32), "key": keys}), path + ".tmp")
-    os.replace(path + ".tmp", path)
+    write_parquet_atomic(pa.table({"dsir_logw": log_weights.astype(np.float32), "key": keys}), path)
     return table.num_rows
 
 

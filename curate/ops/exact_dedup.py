@@ -17,10 +17,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from curate.dedup.output import ASSIGNMENT_SCHEMA
-from curate.dedup.shuffle import doc_numbers, group_bounds, read_range, write_atomic, write_ranges
+from curate.dedup.shuffle import doc_numbers, group_bounds, read_range, write_ranges
 from curate.ops.base import OperationContext
 from curate.ops.dedup import Deduplication, DedupTask, read_reduced
-from curate.partition import read_columns
+from curate.partition import read_columns, write_parquet_atomic
 
 KEY_BYTES = 16
 
@@ -67,7 +67,7 @@ class ExactDedup(Deduplication):
     def reduce_range(self, task: DedupTask) -> int:
         records = read_range(task.shuffle_dir, task.index)
         if records.num_rows == 0:
-            write_atomic(ASSIGNMENT_SCHEMA.empty_table(), task.reduced_path)
+            write_parquet_atomic(ASSIGNMENT_SCHEMA.empty_table(), task.reduced_path)
             return 0
         records = records.sort_by([("key", "ascending"), ("id", "ascending"), ("doc", "ascending")])
         bounds = group_bounds(records.column("key"))
@@ -76,7 +76,7 @@ class ExactDedup(Deduplication):
         in_group = sizes[group_of] > 1
         first = bounds[:-1][group_of]  # each row's group start: the smallest id, the survivor
         ids = records.column("id")
-        write_atomic(pa.table({
+        write_parquet_atomic(pa.table({
             "doc": records.column("doc").filter(pa.array(in_group)),
             "dup_cluster": pc.take(ids, pa.array(first[in_group])),
             "dup_cluster_size": pa.array(sizes[group_of][in_group], pa.int32()),

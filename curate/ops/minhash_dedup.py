@@ -24,10 +24,10 @@ from curate.dedup.components import component_labels
 from curate.dedup.lsh import band_keys, detection_probability, optimal_bands_rows
 from curate.dedup.minhash import SCHEMES, WORD, MinHasher, Scheme
 from curate.dedup.output import ASSIGNMENT_SCHEMA
-from curate.dedup.shuffle import doc_numbers, group_bounds, read_range, split_doc_numbers, write_atomic, write_ranges
+from curate.dedup.shuffle import doc_numbers, group_bounds, read_range, split_doc_numbers, write_ranges
 from curate.ops.base import OperationContext
 from curate.ops.dedup import Deduplication, DedupTask, read_reduced
-from curate.partition import part_name, read_columns
+from curate.partition import part_name, read_columns, save_array_atomic, write_parquet_atomic
 
 EDGE_SCHEMA = pa.schema([pa.field("a", pa.uint64()), pa.field("b", pa.uint64())])
 
@@ -109,10 +109,7 @@ class MinHashDedup(Deduplication):
         texts = read_columns(task.input_path, ["text"]).column(0).to_pylist()
         texts = [text or "" for text in texts]
         signatures = MinHasher(self.num_perm, self.seed, self.scheme).text_signatures(texts, self.ngram)
-        path = signature_file(task.scratch, task.index)
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        np.save(path + ".tmp.npy", signatures)
-        os.replace(path + ".tmp.npy", path)
+        save_array_atomic(signature_file(task.scratch, task.index), signatures)
         # A text without a word has the empty signature (every slot at its maximum), which all such texts share:
         # it gets no band keys, so it is nobody's near-duplicate.
         has_shingles = np.array([WORD.search(t) is not None for t in texts], dtype=bool)
@@ -141,7 +138,7 @@ class MinHashDedup(Deduplication):
                 else:
                     edges += [(int(members[0]), int(m)) for m in members[1:].tolist()]
         pairs = np.array(edges, dtype=np.uint64).reshape(-1, 2)
-        write_atomic(pa.table({"a": pairs[:, 0], "b": pairs[:, 1]}, schema=EDGE_SCHEMA), task.reduced_path)
+        write_parquet_atomic(pa.table({"a": pairs[:, 0], "b": pairs[:, 1]}, schema=EDGE_SCHEMA), task.reduced_path)
         return records.num_rows
 
     def resolve(self, scratch: str, inputs: list[str], context: OperationContext) -> pa.Table:

@@ -21,7 +21,7 @@ import pyarrow.parquet as pq
 from curate.errors import RunError
 from curate.ops.base import Operation, OperationContext
 from curate.ops.train_bpe import TOKENIZER_FILE, load_tokenizer
-from curate.partition import part_name, read_columns, write_json_atomic
+from curate.partition import part_name, read_columns, write_json_atomic, write_parquet_atomic
 from curate.shards import MANIFEST_FILE, MANIFEST_FORMAT, file_sha256, token_dtype
 from curate.stats import NodeReport, StageStats
 from tokenizer.bpe import Tokenizer
@@ -58,9 +58,7 @@ def encode_partition(task: EncodeTask) -> int:
                          count=int(lengths.sum()))
     offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int32)
     tokens = pa.ListArray.from_arrays(pa.array(offsets), pa.array(values))
-    tmp = task.output_path + ".tmp"
-    pq.write_table(pa.table({"id": table.column(0), "tokens": tokens}), tmp, compression="zstd")
-    os.replace(tmp, task.output_path)
+    write_parquet_atomic(pa.table({"id": table.column(0), "tokens": tokens}), task.output_path)
     return table.num_rows
 
 
@@ -91,8 +89,7 @@ class ShardWriter:
         table = pa.concat_tables(self.pending)
         name = f"shard-{len(self.shards):05d}.parquet"
         path = os.path.join(self.out_dir, name)
-        pq.write_table(table, path + ".tmp", compression="zstd")
-        os.replace(path + ".tmp", path)
+        write_parquet_atomic(table, path)
         self.shards.append({"file": name, "documents": table.num_rows, "tokens": self.pending_tokens,
                             "sha256": file_sha256(path)})
         self.pending, self.pending_tokens = [], 0

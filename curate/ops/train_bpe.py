@@ -17,7 +17,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from curate.ops.base import Operation, OperationContext
-from curate.partition import part_name, read_columns
+from curate.partition import part_name, read_columns, write_parquet_atomic
 from curate.stats import NodeReport, StageStats
 from tokenizer.bpe import Tokenizer
 from tokenizer.export import save_huggingface, to_tiktoken_ranks
@@ -46,9 +46,7 @@ def count_partition(task: CountTask) -> int:
     ordered = sorted(counts.items())  # a fixed order, so the file's bytes do not depend on hashing
     table = pa.table({"pretoken": pa.array([k for k, _ in ordered], pa.binary()),
                       "count": pa.array([v for _, v in ordered], pa.int64())})
-    tmp = task.output_path + ".tmp"
-    pq.write_table(table, tmp, compression="zstd")
-    os.replace(tmp, task.output_path)
+    write_parquet_atomic(table, task.output_path)
     return len(texts)
 
 

@@ -27,7 +27,7 @@ import numpy as np
 
 from curate.errors import RunError
 from curate.ops.base import Operation, OperationContext
-from curate.partition import part_name, read_columns, write_json_atomic
+from curate.partition import part_name, read_columns, save_array_atomic, write_json_atomic
 from curate.stages.jsonl import iter_texts
 from curate.stages.perplexity import CUTOFFS_FILE, doc_perplexity, lm_tokens, load_kenlm
 from curate.stats import NodeReport, StageStats
@@ -90,8 +90,7 @@ def score_partition(task: ScoreTask) -> int:
     model = load_kenlm(task.model_path)
     texts = read_columns(task.input_path, ["text"]).column(0).to_pylist()
     scores = [doc_perplexity(model, text or "") for text in texts]
-    np.save(task.output + ".tmp.npy", np.array([s for s in scores if s is not None], dtype=np.float64))
-    os.replace(task.output + ".tmp.npy", task.output)
+    save_array_atomic(task.output, np.array([s for s in scores if s is not None], dtype=np.float64))
     return len(texts)
 
 
