@@ -25,7 +25,7 @@ import pyarrow as pa
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import corpus_or_exit, timed  # noqa: E402
 
-from curate.ops.train_kenlm import TrainKenLM, kenlm_tool, run_tool  # noqa: E402
+from curate.ops.train_kenlm import TrainKenLM  # noqa: E402
 from curate.stages import STEPS  # noqa: E402
 from curate.stages.extract import Extract  # noqa: E402
 from curate.stages.langid import DEFAULT_MODEL  # noqa: E402
@@ -71,12 +71,8 @@ def kenlm_stage(table: pa.Table, folder: str) -> KenLMPerplexity:
     does, and cut-offs at the 30th and 60th percentiles of these documents."""
     trainer = TrainKenLM(text=sorted(str(p) for p in (corpus_or_exit() / "target_text").glob("*.jsonl")),
                          calibrate="")
-    corpus, arpa, model = (os.path.join(folder, name) for name in ("corpus.txt", "model.arpa", "model.binary"))
-    trainer.write_corpus(corpus)
-    log = os.path.join(folder, "kenlm.log")
-    run_tool([kenlm_tool("lmplz"), "-o", "5", "-S", "1G", "-T", folder, "--discount_fallback", "--arpa", arpa], log,
-             stdin=corpus)
-    run_tool([kenlm_tool("build_binary"), "trie", arpa, model], log)
+    model = os.path.join(folder, "model.binary")
+    trainer.train_model(folder, model, os.path.join(folder, "kenlm.log"))
     scores = [doc_perplexity(load_kenlm(model), t) for t in table.column("text").to_pylist()]
     head, tail = np.percentile([s for s in scores if s is not None], [30, 60])
     with open(os.path.join(folder, CUTOFFS_FILE), "w") as handle:

@@ -22,7 +22,7 @@ import pyarrow.parquet as pq
 
 from curate.dedup.components import component_labels
 from curate.dedup.lsh import band_keys, detection_probability, optimal_bands_rows
-from curate.dedup.minhash import SCHEMES, WORD, MinHasher, Scheme
+from curate.dedup.minhash import WORD, MinHasher, Scheme
 from curate.dedup.output import ASSIGNMENT_SCHEMA
 from curate.dedup.shuffle import doc_numbers, group_bounds, read_range, split_doc_numbers, write_ranges
 from curate.ops.base import OperationContext
@@ -88,10 +88,9 @@ class MinHashDedup(Deduplication):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        if self.scheme not in SCHEMES:
-            raise ValueError(f"scheme must be one of {', '.join(SCHEMES)}, got {self.scheme!r}")
-        if self.ngram < 1 or self.num_perm < 1:
-            raise ValueError("ngram and num_perm must be positive integers")
+        MinHasher(self.num_perm, self.seed, self.scheme)  # checks num_perm and scheme
+        if self.ngram < 1:
+            raise ValueError(f"ngram must be a positive integer, got {self.ngram}")
         if not 0.0 < self.threshold < 1.0:
             raise ValueError(f"threshold must be between 0 and 1, got {self.threshold}")
         if (self.bands is None) != (self.rows is None):

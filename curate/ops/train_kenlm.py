@@ -143,23 +143,30 @@ class TrainKenLM(Operation):
                         lines += 1
         return lines, held_out
 
-    def run(self, context: OperationContext) -> NodeReport:
-        started, cpu_started = time.perf_counter(), time.process_time()
+    def train_model(self, scratch: str, model_path: str, log_path: str) -> tuple[int, list[str], dict[str, int]]:
+        """Write the corpus, run lmplz then build_binary into `model_path`; returns the training lines, the
+        held-out documents and the model's n-gram counts. `scratch` holds the corpus and the ARPA file."""
         lmplz, build_binary = kenlm_tool("lmplz"), kenlm_tool("build_binary")
-        scratch = context.scratch("train_kenlm")
         corpus, arpa = os.path.join(scratch, "corpus.txt"), os.path.join(scratch, "model.arpa")
-        log_path = os.path.join(context.out_dir, "kenlm.log")
         lines, held_out = self.write_corpus(corpus)
         if lines == 0:
-            raise RunError(f"node {context.node!r}: the reference text has no words to train on")
+            raise RunError("the reference text has no words to train on")
         open(log_path, "w").close()
         # --discount_fallback: Kneser-Ney discounts need counts of counts that a small corpus may lack.
         run_tool([lmplz, "-o", str(self.order), "-S", self.memory, "-T", scratch, "--discount_fallback",
                   "--arpa", arpa], log_path, stdin=corpus)
-        model_path = os.path.join(context.out_dir, MODEL_FILE)
         run_tool([build_binary, self.structure, arpa, model_path + ".tmp"], log_path)
         os.replace(model_path + ".tmp", model_path)
-        counts = arpa_counts(arpa)
+        return lines, held_out, arpa_counts(arpa)
+
+    def run(self, context: OperationContext) -> NodeReport:
+        started, cpu_started = time.perf_counter(), time.process_time()
+        scratch = context.scratch("train_kenlm")
+        model_path = os.path.join(context.out_dir, MODEL_FILE)
+        try:
+            lines, held_out, counts = self.train_model(scratch, model_path, os.path.join(context.out_dir, "kenlm.log"))
+        except RunError as error:
+            raise RunError(f"node {context.node!r}: {error}") from None
 
         tasks = [ScoreTask(path, model_path, os.path.join(scratch, part_name(i) + ".ppl.npy"))
                  for i, path in enumerate(context.partitions[self.calibrate])]
