@@ -16,20 +16,26 @@ from curate.errors import ConfigError, CurateError
 
 def _run(args: argparse.Namespace) -> int:
     from curate.config import load_pipeline
-    from curate.dag import run_pipeline
+    from curate.dag import dry_run, run_pipeline
     from curate.executors import make_executor
+    from curate.lock import workdir_lock
     from curate.report.progress import LogProgress, TerminalProgress
     from curate.report.summary import format_summary
 
     spec = load_pipeline(args.pipeline, workdir=args.workdir)
     if args.address and args.executor != "ray":
         raise CurateError("--address needs --executor ray")
-    print(f"curate: running {spec.name} ({len(spec.nodes)} nodes) into {spec.workdir} on {args.executor}",
-          flush=True)
-    progress = TerminalProgress() if sys.stdout.isatty() else LogProgress(write=lambda line: print(line, flush=True))
-    with make_executor(args.executor, workers=args.workers, address=args.address) as executor:
-        reports = run_pipeline(spec, executor, log=lambda line: print(f"curate: {line}", flush=True),
-                               progress=progress)
+    if args.dry_run:
+        print("\n".join(dry_run(spec, verify=args.verify)))
+        return 0
+    with workdir_lock(spec.workdir):
+        print(f"curate: running {spec.name} ({len(spec.nodes)} nodes) into {spec.workdir} on {args.executor}",
+              flush=True)
+        progress = (TerminalProgress() if sys.stdout.isatty()
+                    else LogProgress(write=lambda line: print(line, flush=True)))
+        with make_executor(args.executor, workers=args.workers, address=args.address) as executor:
+            reports = run_pipeline(spec, executor, log=lambda line: print(f"curate: {line}", flush=True),
+                                   progress=progress, verify=args.verify)
     print(format_summary(reports))
     return 0
 
@@ -118,6 +124,10 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--address", help="an existing Ray cluster, e.g. auto or ray://host:10001")
     run.add_argument("--workers", type=int, help="parallel partitions (default: all CPUs for ray, 1 for local)")
     run.add_argument("--workdir", help="where outputs go (overrides the pipeline's workdir)")
+    run.add_argument("--dry-run", action="store_true",
+                     help="print which partitions would be computed (and why), reused or deleted; change nothing")
+    run.add_argument("--verify", action="store_true",
+                     help="check every reused file against its committed SHA-256 (default: size and Parquet footer)")
     run.set_defaults(handler=_run)
 
     export = verbs.add_parser("export-tokens", help="write token shards in a flat format other trainers read",

@@ -70,6 +70,9 @@ class NodeSpec:
     operation: str | None = None
     options: Mapping[str, Any] = field(default_factory=dict)
     model_nodes: tuple[str, ...] = ()  # model nodes its steps use (resolved to their model files)
+    # (step index, option, model node) for each step option that names a model node: its config hash holds the
+    # node's name, not the file's path, so that moving the workdir changes nothing.
+    model_options: tuple[tuple[int, str, str], ...] = ()
 
     @property
     def upstream(self) -> tuple[str, ...]:
@@ -89,6 +92,11 @@ class PipelineSpec:
     name: str
     workdir: str
     nodes: tuple[NodeSpec, ...]  # in dependency order
+    base_dir: str = "."  # the pipeline file's folder: input files are named relative to it
+
+    def input_label(self, path: str) -> str:
+        """How an input file is named in messages and commit records: relative to the pipeline file."""
+        return os.path.relpath(path, self.base_dir)
 
     def node(self, name: str) -> NodeSpec:
         return next(n for n in self.nodes if n.name == name)
@@ -135,7 +143,7 @@ def _parse_input(raw: Any, node_names: list[str], base_dir: str, where: str) -> 
     return InputSpec(reader=kind, options=options, files=_resolve_files(raw[kind], base_dir, f"{where}, input"))
 
 
-def _parse_steps(raw: Any, where: str) -> tuple[StepSpec, ...]:
+def _parse_steps(raw: Any, base_dir: str, where: str) -> tuple[StepSpec, ...]:
     if raw is None:
         return ()
     if not isinstance(raw, list):
@@ -151,8 +159,16 @@ def _parse_steps(raw: Any, where: str) -> tuple[StepSpec, ...]:
         if name not in STEPS:
             raise ConfigError(f"{step_where}: unknown step{suggestion(str(name), STEPS)}; known steps: "
                               f"{', '.join(sorted(STEPS))}")
-        build_dataclass(STEPS[name], options, step_where)
-        steps.append(StepSpec(name=name, options=dict(options or {})))
+        options = dict(options or {})
+        for option in STEPS[name].file_options:  # a model file a step loads: relative to the pipeline file
+            if isinstance(options.get(option), str):
+                options[option] = os.path.normpath(os.path.join(base_dir, os.path.expanduser(options[option])))
+        stage = build_dataclass(STEPS[name], options, step_where)
+        for option in STEPS[name].file_options:
+            path = getattr(stage, option)
+            if option not in STEPS[name].model_inputs and not os.path.isfile(path):
+                raise ConfigError(f"{step_where}: field {option!r}: no such file {path!r}")
+        steps.append(StepSpec(name=name, options=options))
     return tuple(steps)
 
 
@@ -241,7 +257,7 @@ def parse_pipeline(data: Any, path: str, workdir: str | None = None) -> Pipeline
         nodes[name] = NodeSpec(
             name=name,
             input=_parse_input(raw["input"], [n for n in names if n != name], base_dir, where),
-            steps=_parse_steps(raw.get("steps"), where),
+            steps=_parse_steps(raw.get("steps"), base_dir, where),
             batch_docs=batch_docs,
         )
     name = data.get("name", os.path.splitext(os.path.basename(path))[0])
@@ -253,12 +269,13 @@ def parse_pipeline(data: Any, path: str, workdir: str | None = None) -> Pipeline
         nodes[node_name] = _resolve_model_steps(node, nodes, chosen_workdir, f"{path}: node {node_name!r}")
     order = _dependency_order({n: spec.upstream for n, spec in nodes.items()}, path)
     _check_node_kinds(nodes, path)
-    return PipelineSpec(path=path, name=str(name), workdir=chosen_workdir, nodes=tuple(nodes[n] for n in order))
+    return PipelineSpec(path=path, name=str(name), workdir=chosen_workdir, nodes=tuple(nodes[n] for n in order),
+                        base_dir=base_dir)
 
 
 def _resolve_model_steps(node: NodeSpec, nodes: Mapping[str, NodeSpec], workdir: str, where: str) -> NodeSpec:
     """Steps whose option names a model node get that node's model file instead, and the node runs first."""
-    steps, used = [], []
+    steps, used, named = [], [], []
     for number, step in enumerate(node.steps, start=1):
         options = dict(step.options)
         for option, kind in STEPS[step.name].model_inputs.items():
@@ -269,8 +286,14 @@ def _resolve_model_steps(node: NodeSpec, nodes: Mapping[str, NodeSpec], workdir:
                                       f"{target!r}, which is not a {kind} node")
                 options[option] = os.path.join(workdir, target, OPERATIONS[kind].artefact)
                 used.append(target)
+                named.append((number - 1, option, target))
+            elif option in options and not os.path.isfile(str(options[option])):
+                raise ConfigError(f"{where}, step {number} {step.name!r}: field {option!r} names no {kind} node "
+                                  f"and no model file {target!r}{suggestion(str(target), list(nodes))}")
         steps.append(StepSpec(step.name, options))
-    return dataclasses.replace(node, steps=tuple(steps), model_nodes=tuple(used)) if used else node
+    if not used:
+        return node
+    return dataclasses.replace(node, steps=tuple(steps), model_nodes=tuple(used), model_options=tuple(named))
 
 
 def load_pipeline(path: str, workdir: str | None = None) -> PipelineSpec:

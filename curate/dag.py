@@ -1,195 +1,312 @@
-"""Running a pipeline: nodes in dependency order, each as partitions on an executor, resuming what is done.
+"""Running a pipeline: plan every node's fingerprints, then compute, in dependency order, what is not committed.
 
-A node's config hash covers its input, its steps with every option, and its upstream node's hash, so a change
-anywhere upstream invalidates what depends on it and nothing else. A partition is reused when its stats file records
-the node's current hash and the same input signature; a node is reused whole when its `_SUCCESS.json` matches.
+Planning needs no output: a partition's fingerprint comes from its node's logical config and its inputs'
+fingerprints (curate/commit.py), so the same plan says what a run will compute, reuse and delete (`--dry-run`) and
+decides it during the run. A map node writes one partition per input partition, named after the input; an operation
+node (dedup, DSIR, training, tokenizing) depends on all of its inputs' fingerprints and commits its artefacts in
+`_SUCCESS.json`. Damaged or missing outputs fail the check and are recomputed, never carried downstream.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import glob
-import hashlib
 import json
 import os
+import shutil
 import time
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
+from curate.commit import (
+    check_commit,
+    commit,
+    digest,
+    file_fingerprint,
+    is_temp,
+    partition_key,
+    read_json,
+    stale_files,
+    sweep,
+)
 from curate.config import NodeSpec, PipelineSpec
 from curate.errors import RunError
 from curate.executors.base import Executor
 from curate.ops import OPERATIONS
-from curate.ops.base import OperationContext
-from curate.partition import REJECTED_DIR, PartitionTask, part_name, read_json, run_partition, write_json_atomic
+from curate.ops.base import SCRATCH_DIR, OperationContext, PartitionRef
+from curate.partition import REJECTED_DIR, STATS_DIR, PartitionTask, partition_files, run_partition
 from curate.report.progress import NoProgress, RunProgress
 from curate.stats import NodeReport, StageStats, merge_stage_lists
 
 # Bump when the layout or meaning of outputs changes, so that old workdirs are recomputed rather than misread.
-OUTPUT_FORMAT_VERSION = 1
+OUTPUT_FORMAT_VERSION = 2
 SUCCESS_FILE = "_SUCCESS.json"
+FAILURES_FILE = "_failures.jsonl"
+# A node fails when more than this share of the documents entering one of its steps failed (an exception, not a
+# decision), even though no single partition failed whole: the output would be mostly missing.
+MAX_FAILED_SHARE = 0.5
 
 
-def node_config_hash(node: NodeSpec, upstream_hashes: list[str]) -> str:
-    """A short hash of everything that decides a node's output bytes, upstream nodes' hashes included."""
-    payload = {
-        "format": OUTPUT_FORMAT_VERSION,
-        "upstream": upstream_hashes,
-        "batch_docs": node.batch_docs,
-    }
+def logical_hash(node: NodeSpec) -> str:
+    """What decides a node's output bytes besides its inputs' content: reader or operation, options, steps, batch
+    size, output format. Input files enter through their content fingerprints (plan_pipeline), model nodes by name:
+    no path goes into a hash, so neither a moved workdir nor a moved pipeline file changes it."""
+    payload: dict[str, Any] = {"format": OUTPUT_FORMAT_VERSION, "batch_docs": node.batch_docs}
     if node.operation is not None:
-        payload["operation"] = [node.operation, dataclasses.asdict(node.build_operation())]
+        options = dataclasses.asdict(node.build_operation())
+        for name in OPERATIONS[node.operation].path_inputs:
+            options[name] = len(options[name])  # the files themselves are in the fingerprint, by content
+        payload["operation"] = [node.operation, options]
     else:
         assert node.input is not None
         payload["reader"] = [node.input.reader, dict(node.input.options), node.input.node]
-        payload["steps"] = [[step.name, dataclasses.asdict(step.build())] for step in node.steps]
-    return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[:16]
+        steps = [[step.name, dataclasses.asdict(step.build())] for step in node.steps]
+        for index, option, model_node in node.model_options:
+            steps[index][1][option] = {"model_node": model_node}
+        payload["steps"] = steps
+    return digest(payload)
 
 
-def _file_signature(path: str) -> dict[str, Any]:
-    try:
-        info = os.stat(path)
-    except OSError:
-        return {"path": path, "missing": True}
-    return {"path": path, "size": info.st_size, "mtime_ns": info.st_mtime_ns}
+@dataclass
+class NodePlan:
+    """What a node will read and write: its fingerprint, and its partitions (map nodes and operations that
+    produce documents) with their tasks."""
+
+    node: NodeSpec
+    out_dir: str
+    fingerprint: str
+    partitions: list[PartitionRef] = field(default_factory=list)
+    tasks: list[PartitionTask] = field(default_factory=list)  # map nodes only
 
 
-def plan_tasks(node: NodeSpec, workdir: str, config_hash: str, upstream: list[PartitionTask] | None,
-               upstream_hash: str | None) -> list[PartitionTask]:
-    """One task per input file, or per partition of the upstream node."""
-    out_dir = os.path.join(workdir, node.name)
-    if upstream is not None:
-        inputs = [(u.data_path, {"path": u.data_path, "upstream_hash": upstream_hash}) for u in upstream]
-    else:
-        inputs = [(path, _file_signature(path)) for path in node.input.files]
-    return [PartitionTask(node, index, path, signature, out_dir, config_hash)
-            for index, (path, signature) in enumerate(inputs)]
+def plan_pipeline(spec: PipelineSpec) -> dict[str, NodePlan]:
+    """Every node's plan, in dependency order. Reads input files' headers and tails, writes nothing."""
+    plans: dict[str, NodePlan] = {}
+    for node in spec.nodes:
+        out_dir = os.path.join(spec.workdir, node.name)
+        logical = logical_hash(node)
+        models = {name: plans[name].fingerprint for name in node.model_nodes}
+        if node.operation is not None:
+            operation = OPERATIONS[node.operation]
+            files = {name: [file_fingerprint(p) for p in node.options[name]] for name in operation.path_inputs}
+            upstream = {name: plans[node.options[name]].fingerprint for name in operation.node_inputs}
+            fingerprint = digest([logical, upstream, files])
+            plan = NodePlan(node, out_dir, fingerprint)
+            if operation.produces_documents:  # one output partition per partition of its input
+                source = plans[node.options["input"]].partitions
+                plan.partitions = [PartitionRef(ref.key, partition_files(out_dir, ref.key)[0],
+                                                digest([fingerprint, ref.key])) for ref in source]
+        else:
+            assert node.input is not None
+            if node.input.node:
+                inputs = [(ref.key, ref.path, ref.label, ref.fingerprint) for ref in plans[node.input.node].partitions]
+            else:
+                inputs = []
+                for path in node.input.files:
+                    inputs.append((partition_key(path), path, spec.input_label(path), file_fingerprint(path)))
+            tasks = [PartitionTask(node, key, path, label, digest([logical, models, source]), out_dir)
+                     for key, path, label, source in inputs]
+            plan = NodePlan(node, out_dir, digest([logical, [[t.key, t.fingerprint] for t in tasks]]), tasks=tasks)
+            plan.partitions = [PartitionRef(t.key, t.data_path, t.fingerprint, t.input_label) for t in tasks]
+        plans[node.name] = plan
+    return plans
 
 
-def completed_record(task: PartitionTask) -> dict[str, Any] | None:
-    """The stats record of a finished partition that matches the task, or None when it must be (re)computed."""
-    record = read_json(task.stats_path)
-    if (record is None or record.get("config_hash") != task.config_hash or record.get("input") != task.input_signature
-            or not os.path.exists(task.data_path) or not os.path.exists(task.rejected_path)):
-        return None
-    return record
+def _partition_check(plan: NodePlan, ref: PartitionRef, verify: bool) -> tuple[dict[str, Any] | None, str]:
+    return check_commit(partition_files(plan.out_dir, ref.key)[2], plan.out_dir, ref.fingerprint, full=verify)
 
 
-def _remove_extra_partitions(out_dir: str, count: int) -> None:
-    """Delete outputs of partitions numbered `count` and above (left by an earlier run with more inputs)."""
-    for pattern in ("part-*.parquet", f"{REJECTED_DIR}/part-*.parquet", "_stats/part-*.json"):
-        for path in glob.glob(os.path.join(out_dir, pattern)):
-            index = int(os.path.basename(path).split("-")[1].split(".")[0])
-            if index >= count:
-                os.remove(path)
+def node_status(plan: NodePlan, verify: bool = False) -> tuple[bool, dict[str, str]]:
+    """(whether the node is committed and current, {partition key: why it must be computed}) for every partition
+    that is not. An operation that does not produce documents reports its artefacts under the key "artefacts"."""
+    success, why = check_commit(os.path.join(plan.out_dir, SUCCESS_FILE), plan.out_dir, plan.fingerprint,
+                                full=verify)
+    todo = {ref.key: reason for ref in plan.partitions
+            if (reason := _partition_check(plan, ref, verify)[1])}
+    if success is None and not plan.partitions:
+        todo["artefacts"] = why
+    return success is not None and not todo, todo
 
 
-def run_node(node: NodeSpec, out_dir: str, config_hash: str, tasks: list[PartitionTask], executor: Executor,
-             log: Callable[[str], None], progress: RunProgress) -> NodeReport:
-    """Compute the missing partitions of `node`, then write its `_SUCCESS.json`."""
+def _committed_files(plan: NodePlan) -> set[str]:
+    """The files the node's current partition commits name, with the commit records themselves."""
+    keep = set()
+    for ref in plan.partitions:
+        record, _ = _partition_check(plan, ref, False)
+        if record is not None:
+            keep.update(record["files"])
+            keep.add(os.path.relpath(partition_files(plan.out_dir, ref.key)[2], plan.out_dir))
+    return keep
+
+
+class FailureLog:
+    """Failures as they happen: a line on the console and a JSON line in `<workdir>/_failures.jsonl`."""
+
+    def __init__(self, workdir: str, log: Callable[[str], None]) -> None:
+        self.path, self.log, self.count = os.path.join(workdir, FAILURES_FILE), log, 0
+
+    def __call__(self, node: str, partition: str, input_label: str, error: str) -> None:
+        self.count += 1
+        self.log(f"node {node}: FAILED {input_label}: {error}")
+        os.makedirs(os.path.dirname(self.path), exist_ok=True)
+        with open(self.path, "a", encoding="utf-8") as handle:
+            handle.write(json.dumps({"node": node, "partition": partition, "input": input_label, "error": error,
+                                     "time": time.strftime("%Y-%m-%dT%H:%M:%S")}) + "\n")
+
+
+def _check_failed_share(node: str, stages: list[StageStats]) -> None:
+    """RunError when most documents entering a step failed with exceptions (a broken model, a bug)."""
+    for stage in stages[1:]:
+        failed = sum(stage.failed.values())
+        if stage.docs_in and failed > MAX_FAILED_SHARE * stage.docs_in:
+            reason, count = stage.failed.most_common(1)[0]
+            raise RunError(f"node {node!r}: step {stage.stage!r}: {failed} of {stage.docs_in} documents failed "
+                           f"({reason}: {count}); see the rejected rows' reject_detail")
+
+
+def run_map_node(plan: NodePlan, executor: Executor, log: Callable[[str], None], progress: RunProgress,
+                 failures: FailureLog, verify: bool) -> NodeReport:
+    """Compute the partitions of a map node that are not committed and current, then commit the node."""
     started = time.perf_counter()
-    success_path = os.path.join(out_dir, SUCCESS_FILE)
-    success = read_json(success_path)
-    up_to_date = (success is not None and success.get("config_hash") == config_hash
-                  and success.get("inputs") == [t.input_signature for t in tasks])
-    records: dict[int, dict[str, Any]] = {}
+    node, out_dir = plan.node, plan.out_dir
+    records: dict[str, dict[str, Any]] = {}
     todo = []
-    for task in tasks:
-        record = completed_record(task)
+    for task in plan.tasks:
+        record, _ = _partition_check(plan, PartitionRef(task.key, task.data_path, task.fingerprint), verify)
         if record is None:
             todo.append(task)
         else:
-            records[task.index] = record
-    up_to_date = up_to_date and not todo
-    if not up_to_date:
-        if success is not None:
-            os.remove(success_path)
-        _remove_extra_partitions(out_dir, len(tasks))
-        log(f"node {node.name}: {len(todo)} of {len(tasks)} partitions to compute")
-    failures = []
+            records[task.key] = record
+    success, _ = check_commit(os.path.join(out_dir, SUCCESS_FILE), out_dir, plan.fingerprint)
+    if success is None or todo:
+        log(f"node {node.name}: {len(todo)} of {len(plan.tasks)} partitions to compute")
     progress.start(node.name, len(todo))
+    failed = []
     for task, record, error in executor.map(run_partition, todo):
         if error is not None:
-            failures.append(f"{part_name(task.index)} ({os.path.basename(task.input_path)}): {error}")
+            failed.append(f"{task.input_label}: {error}")
+            failures(node.name, task.key, task.input_label, error)
             progress.advance(node.name, 0)
         else:
-            records[task.index] = record
+            records[task.key] = record
             progress.advance(node.name, record["stages"][0]["docs_in"])
     progress.finish(node.name)
-    if failures:
-        raise RunError(f"node {node.name!r}: {len(failures)} partition(s) failed: " + "; ".join(failures[:3]))
-    ordered = [records[task.index] for task in tasks]
+    if failed:
+        raise RunError(f"node {node.name!r}: {len(failed)} partition(s) failed: " + "; ".join(failed[:3]))
+    ordered = [records[task.key] for task in plan.tasks]
     stages = merge_stage_lists([StageStats.from_json(s) for s in r["stages"]] for r in ordered)
-    report = NodeReport(
-        name=node.name,
-        partitions=len(tasks),
-        computed=len(todo),
-        reused=len(tasks) - len(todo),
-        stages=stages,
-        docs_out=sum(r["docs_out"] for r in ordered),
-        rejected_out=sum(r["rejected_out"] for r in ordered),
-        wall_s=time.perf_counter() - started,
-    )
-    if not up_to_date:
-        write_json_atomic(success_path, {
-            "node": node.name,
-            "config_hash": config_hash,
-            "inputs": [t.input_signature for t in tasks],
-            "partitions": len(tasks),
-            "computed": report.computed,
-            "reused": report.reused,
-            "docs_out": report.docs_out,
-            "rejected_out": report.rejected_out,
-            "stages": [s.to_json() for s in stages],
-            "wall_s": round(report.wall_s, 4),
-        })
+    _check_failed_share(node.name, stages)
+    report = NodeReport(node.name, len(plan.tasks), len(todo), len(plan.tasks) - len(todo), stages,
+                        sum(r["docs_out"] for r in ordered), sum(r["rejected_out"] for r in ordered),
+                        time.perf_counter() - started)
+    if success is None or todo:
+        _commit_node(plan, report, operation=None)
     return report
 
 
-def run_operation(node: NodeSpec, context: OperationContext) -> NodeReport:
-    """Run an operation node unless its `_SUCCESS.json` records the same config hash."""
-    success_path = os.path.join(context.out_dir, SUCCESS_FILE)
-    success = read_json(success_path)
-    if success is not None and success.get("config_hash") == context.config_hash:
-        return NodeReport(node.name, success["partitions"], 0, success["partitions"],
-                          [StageStats.from_json(s) for s in success["stages"]], success["docs_out"],
-                          success["rejected_out"], 0.0)
-    if success is not None:
-        os.remove(success_path)
-    os.makedirs(context.out_dir, exist_ok=True)
-    report = node.build_operation().run(context)
-    write_json_atomic(success_path, {
-        "node": node.name, "operation": node.operation, "config_hash": context.config_hash,
-        "partitions": report.partitions, "computed": report.computed, "reused": report.reused,
-        "docs_out": report.docs_out, "rejected_out": report.rejected_out,
-        "stages": [s.to_json() for s in report.stages], "wall_s": round(report.wall_s, 4),
-    })
+def _commit_node(plan: NodePlan, report: NodeReport, operation: str | None) -> None:
+    """Delete what no current commit names, then write `_SUCCESS.json` (last): the node is done."""
+    keep = _committed_files(plan)
+    if plan.partitions:
+        files: list[str] = []
+    else:  # an operation's artefacts (a model, a tokenizer, shards): every file it left outside its scratch
+        files = [rel for rel in stale_files(plan.out_dir, set(), (SCRATCH_DIR,)) if rel != SUCCESS_FILE
+                 and not is_temp(os.path.basename(rel))]
+        keep.update(files)
+    sweep(plan.out_dir, keep | {SUCCESS_FILE}, (SCRATCH_DIR,))
+    commit(os.path.join(plan.out_dir, SUCCESS_FILE), plan.out_dir, plan.fingerprint, files,
+           node=plan.node.name, operation=operation, partitions={ref.key: ref.fingerprint for ref in plan.partitions},
+           computed=report.computed, reused=report.reused, docs_out=report.docs_out,
+           rejected_out=report.rejected_out, stages=[s.to_json() for s in report.stages],
+           wall_s=round(report.wall_s, 4))
+    shutil.rmtree(os.path.join(plan.out_dir, SCRATCH_DIR), ignore_errors=True)
+
+
+def run_operation_node(plan: NodePlan, context: OperationContext, verify: bool) -> NodeReport:
+    """Reuse an operation node whose commit is current and whose files check out; else run it and commit it."""
+    node = plan.node
+    done, _ = node_status(plan, verify)
+    if done:
+        success = read_json(os.path.join(plan.out_dir, SUCCESS_FILE)) or {}
+        return NodeReport(node.name, len(plan.partitions) or 1, 0, len(plan.partitions) or 1,
+                          [StageStats.from_json(s) for s in success.get("stages", [])], success.get("docs_out", 0),
+                          success.get("rejected_out", 0), 0.0)
+    os.makedirs(plan.out_dir, exist_ok=True)
+    # Everything but the scratch of this fingerprint (resume inside a phase) and the partitions already committed
+    # for it (resume inside the write phase) is from another config or input: delete it before writing anew.
+    sweep(plan.out_dir, _committed_files(plan), (SCRATCH_DIR,))
+    operation = node.build_operation()
+    report = operation.run(context)
+    operation.check_artefacts(plan.out_dir)
+    _commit_node(plan, report, operation=node.operation)
     return report
+
+
+def _final_nodes(spec: PipelineSpec) -> set[str]:
+    read = {u for node in spec.nodes for u in node.upstream}
+    return {node.name for node in spec.nodes if node.name not in read}
 
 
 def run_pipeline(spec: PipelineSpec, executor: Executor, log: Callable[[str], None] = print,
-                 progress: RunProgress | None = None) -> list[NodeReport]:
-    """Run every node of `spec` in dependency order; returns one report per node."""
-    hashes: dict[str, str] = {}
-    planned: dict[str, list[PartitionTask]] = {}
-    node_dirs = {node.name: os.path.join(spec.workdir, node.name) for node in spec.nodes}
+                 progress: RunProgress | None = None, verify: bool = False) -> list[NodeReport]:
+    """Run every node of `spec` in dependency order; returns one report per node.
+
+    `verify`: check every reused file against its committed SHA-256, not only its size and Parquet footer."""
+    plans = plan_pipeline(spec)
     progress = progress or NoProgress()
+    failures = FailureLog(spec.workdir, log)
+    finals = _final_nodes(spec)
     reports = []
     for node in spec.nodes:
-        hashes[node.name] = node_config_hash(node, [hashes[u] for u in node.upstream])
-        out_dir = node_dirs[node.name]
+        plan = plans[node.name]
+        _remove_temp_files(plan.out_dir)
         if node.operation is not None:
-            partitions = {name: [t.data_path for t in tasks] for name, tasks in planned.items()}
-            context = OperationContext(node.name, out_dir, hashes[node.name], executor, partitions, node_dirs, log,
-                                       progress)
-            reports.append(run_operation(node, context))
-            if OPERATIONS[node.operation].produces_documents:  # one output partition per partition of its input
-                planned[node.name] = [PartitionTask(node, t.index, t.data_path, {}, out_dir, hashes[node.name])
-                                      for t in planned[node.upstream[0]]]
-            continue
-        upstream = node.input.node if node.input else None
-        planned[node.name] = plan_tasks(node, spec.workdir, hashes[node.name],
-                                        planned[upstream] if upstream else None,
-                                        hashes[upstream] if upstream else None)
-        reports.append(run_node(node, out_dir, hashes[node.name], planned[node.name], executor, log, progress))
+            context = OperationContext(
+                node.name, plan.out_dir, plan.fingerprint, executor,
+                {name: p.partitions for name, p in plans.items() if p.partitions},
+                {name: p.out_dir for name, p in plans.items()}, log, progress, failures,
+                [ref.fingerprint for ref in plan.partitions], verify)
+            report = run_operation_node(plan, context, verify)
+        else:
+            report = run_map_node(plan, executor, log, progress, failures, verify)
+        if node.name in finals and report.docs_out == 0 and (plan.partitions or not node.operation):
+            log(f"warning: node {node.name} kept 0 documents")
+        reports.append(report)
+    if failures.count:
+        log(f"{failures.count} failure(s) logged in {failures.path}")
     return reports
+
+
+def _remove_temp_files(out_dir: str) -> None:
+    """Temporary files of an attempt that was killed (a run holds the workdir's lock, so none is being written)."""
+    for folder, _, names in os.walk(out_dir):
+        for name in names:
+            if is_temp(name):
+                os.remove(os.path.join(folder, name))
+
+
+def dry_run(spec: PipelineSpec, verify: bool = False) -> list[str]:
+    """What `curate run` would do, node by node: partitions to compute (and why), to reuse, and files to delete.
+
+    A node downstream of one that will be recomputed is planned from fingerprints, which do not depend on output
+    bytes, so the answer is exact for every node."""
+    lines = []
+    for name, plan in plan_pipeline(spec).items():
+        done, todo = node_status(plan, verify)
+        kind = plan.node.operation or "map"
+        if done:
+            lines.append(f"node {name} ({kind}): reuse all {len(plan.partitions) or 1} (committed and current)")
+            continue
+        if plan.partitions:
+            lines.append(f"node {name} ({kind}): compute {len(todo)} of {len(plan.partitions)} partitions, "
+                         f"reuse {len(plan.partitions) - len(todo)}")
+            labels = {ref.key: ref.label or ref.key for ref in plan.partitions}
+            lines += [f"  compute {labels[key]} ({key}): {why}" for key, why in sorted(todo.items())]
+        else:
+            lines.append(f"node {name} ({kind}): run ({todo['artefacts']})")
+        keys = {ref.key for ref in plan.partitions}
+        for rel in stale_files(plan.out_dir, _committed_files(plan) | {SUCCESS_FILE}, (SCRATCH_DIR,)):
+            key = os.path.splitext(os.path.basename(rel))[0]
+            if is_temp(os.path.basename(rel)) or (plan.partitions and key not in keys):
+                lines.append(f"  delete {rel} (its input is gone, or a killed attempt left it)")
+    return lines

@@ -1,13 +1,13 @@
 """Running one partition of a map node: read it, push each batch through the fused steps, write the outputs.
 
 This is the function every executor runs, in-process, in a process pool or as a Ray task, so it takes and returns
-plain data. Outputs are written under temporary names and renamed into place, the stats file last: a partition whose
-stats file exists is complete, whatever killed the run before or after it (../shared/DESIGN.md, principle 2).
+plain data. Outputs are written under temporary names unique to the attempt and renamed into place; the stats file,
+written last through `commit.commit`, is the partition's commit record: it holds the partition's fingerprint and the
+size and checksum of both files (see curate/commit.py).
 """
 
 from __future__ import annotations
 
-import json
 import os
 import time
 from collections.abc import Iterator
@@ -18,7 +18,9 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from curate.stages.base import Reader, StageResult, conform
+from curate.commit import commit, temp_path
+from curate.errors import RunError
+from curate.stages.base import FAILED_PREFIX, Reader, StageResult, conform
 from curate.stats import StageStats, StageTimer
 
 if TYPE_CHECKING:
@@ -30,9 +32,15 @@ PARQUET_COMPRESSION = "zstd"
 REJECTED_DIR = "_rejected"
 
 
-def part_name(index: int) -> str:
-    """Example: part_name(7) -> 'part-00007'."""
-    return f"part-{index:05d}"
+STATS_DIR = "_stats"
+# A partition fails (rather than committing rows that are all `error:...`) when at least this many documents
+# entered a step and every one failed with the same exception: a missing model, a bug, not bad input.
+ALL_FAILED_MIN_DOCS = 2
+
+def partition_files(out_dir: str, key: str) -> tuple[str, str, str]:
+    """(kept, rejected, stats) paths of partition `key` of the node whose folder is `out_dir`."""
+    return (os.path.join(out_dir, key + ".parquet"), os.path.join(out_dir, REJECTED_DIR, key + ".parquet"),
+            os.path.join(out_dir, STATS_DIR, key + ".json"))
 
 
 @dataclass(frozen=True)
@@ -40,23 +48,26 @@ class PartitionTask:
     """Everything a worker needs to compute one partition; plain data, so that it pickles to any executor."""
 
     node: NodeSpec
-    index: int
+    key: str  # the output name, from the input's identity (commit.partition_key)
     input_path: str
-    input_signature: dict[str, Any]
+    input_label: str  # how the user names the input (a path relative to the pipeline file), for messages
+    fingerprint: str
     out_dir: str
-    config_hash: str
+
+    def __str__(self) -> str:
+        return self.input_label
 
     @property
     def data_path(self) -> str:
-        return os.path.join(self.out_dir, part_name(self.index) + ".parquet")
+        return partition_files(self.out_dir, self.key)[0]
 
     @property
     def rejected_path(self) -> str:
-        return os.path.join(self.out_dir, REJECTED_DIR, part_name(self.index) + ".parquet")
+        return partition_files(self.out_dir, self.key)[1]
 
     @property
     def stats_path(self) -> str:
-        return os.path.join(self.out_dir, "_stats", part_name(self.index) + ".json")
+        return partition_files(self.out_dir, self.key)[2]
 
 
 class NodeInputReader(Reader):
@@ -88,59 +99,51 @@ def read_columns(path: str, columns: list[str]) -> pa.Table:
     return pq.read_table(path, columns=columns)
 
 
-def read_text(path: str) -> str | None:
-    """The contents of a small text file (a marker or stamp), or None when it is missing."""
-    try:
-        with open(path, encoding="utf-8") as handle:
-            return handle.read()
-    except OSError:
-        return None
-
-
-def read_json(path: str) -> dict[str, Any] | None:
-    """The JSON object in `path`, or None when it is missing or not valid JSON (e.g. cut short by a kill)."""
-    try:
-        with open(path, encoding="utf-8") as handle:
-            return json.load(handle)
-    except (OSError, ValueError):
-        return None
-
-
-def write_json_atomic(path: str, data: Any) -> None:
-    """Write `data` as JSON to `path` through a temporary file and a rename, so readers never see half a file."""
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    tmp = f"{path}.tmp-{os.getpid()}"
-    with open(tmp, "w", encoding="utf-8") as handle:
-        json.dump(data, handle, indent=1, sort_keys=True)
-    os.replace(tmp, path)
-
-
 def write_parquet_atomic(table: pa.Table, path: str) -> None:
     """Write `table` to `path` (zstd) under a temporary name, then rename it into place: readers and resumed runs
     never see half a file."""
     os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
-    pq.write_table(table, path + ".tmp", compression=PARQUET_COMPRESSION)
-    os.replace(path + ".tmp", path)
+    tmp = temp_path(path)
+    pq.write_table(table, tmp, compression=PARQUET_COMPRESSION)
+    os.replace(tmp, path)
 
 
 def save_array_atomic(path: str, array: np.ndarray) -> None:
     """`np.save` through a temporary name and a rename, like write_parquet_atomic."""
     os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
-    np.save(path + ".tmp.npy", array)
-    os.replace(path + ".tmp.npy", path)
+    tmp = temp_path(path)
+    with open(tmp, "wb") as handle:
+        np.save(handle, array)
+    os.replace(tmp, path)
 
 
-def write_operation_partition(out_dir: str, index: int, input_path: str, config_hash: str, kept: pa.Table,
+def commit_partition(out_dir: str, key: str, fingerprint: str, record: dict[str, Any]) -> dict[str, Any]:
+    """Write the stats file of partition `key` as its commit record (last: the partition now counts as done)."""
+    data, rejected, stats = partition_files(out_dir, key)
+    files = [os.path.relpath(p, out_dir) for p in (data, rejected)]
+    return commit(stats, out_dir, fingerprint, files, **record)
+
+
+def write_operation_partition(out_dir: str, key: str, fingerprint: str, input_path: str, kept: pa.Table,
                               rejected: pa.Table, stats: StageStats) -> None:
-    """Write partition `index` of an operation node that outputs documents (dsir, dedup) as a map node's: kept rows,
-    rejected rows, then the stats record, last, so that its presence means the partition is complete."""
-    name = part_name(index) + ".parquet"
-    write_parquet_atomic(kept, os.path.join(out_dir, name))
-    write_parquet_atomic(rejected, os.path.join(out_dir, REJECTED_DIR, name))
-    write_json_atomic(os.path.join(out_dir, "_stats", part_name(index) + ".json"), {
-        "node": os.path.basename(out_dir), "partition": index, "config_hash": config_hash,
-        "input": {"path": input_path}, "stages": [stats.to_json()], "docs_out": kept.num_rows,
-        "rejected_out": rejected.num_rows, "wall_s": round(stats.wall_s, 4)})
+    """Write partition `key` of an operation node that outputs documents (dsir, dedup) as a map node's: kept rows,
+    rejected rows, then the commit record."""
+    data_path, rejected_path, _ = partition_files(out_dir, key)
+    write_parquet_atomic(kept, data_path)
+    write_parquet_atomic(rejected, rejected_path)
+    commit_partition(out_dir, key, fingerprint, {
+        "node": os.path.basename(out_dir), "partition": key, "input": os.path.basename(input_path),
+        "stages": [stats.to_json()], "docs_out": kept.num_rows, "rejected_out": rejected.num_rows,
+        "wall_s": round(stats.wall_s, 4)})
+
+
+def _all_failed(stats: StageStats, first_error: dict[str, str]) -> str | None:
+    """The one-line cause when every document that entered a step failed with the same exception, else None."""
+    if stats.docs_in < ALL_FAILED_MIN_DOCS or len(stats.failed) != 1 or sum(stats.failed.values()) != stats.docs_in:
+        return None
+    (reason,) = stats.failed
+    return f"step {stats.stage!r}: all {stats.docs_in} documents failed with {reason[len(FAILED_PREFIX):]}: " \
+           f"{first_error.get(stats.stage, '')}"
 
 
 def run_partition(task: PartitionTask) -> dict[str, Any]:
@@ -160,43 +163,53 @@ def run_partition(task: PartitionTask) -> dict[str, Any]:
 
     for path in (task.data_path, task.rejected_path):
         os.makedirs(os.path.dirname(path), exist_ok=True)
-    tmp_data, tmp_rejected = f"{task.data_path}.tmp", f"{task.rejected_path}.tmp"
+    tmp_data, tmp_rejected = temp_path(task.data_path), temp_path(task.rejected_path)
     docs_out = rejected_out = 0
-    with (
-        pq.ParquetWriter(tmp_data, schema, compression=PARQUET_COMPRESSION) as kept_writer,
-        pq.ParquetWriter(tmp_rejected, rejected_schema, compression=PARQUET_COMPRESSION) as rejected_writer,
-    ):
-        for result in reader.read(task.input_path, stats[0], node.batch_docs):
-            rejected_parts = [result.rejected]
-            table = result.kept
-            for stage, stage_stats in zip(stages, stats[1:]):
-                if table.num_rows == 0:
-                    break
-                with StageTimer(stage_stats):
-                    result = stage.process(table, stage_stats)
-                rejected_parts.append(result.rejected)
+    first_error: dict[str, str] = {}  # step -> the first failed document's message, for a failing partition
+    try:
+        with (
+            pq.ParquetWriter(tmp_data, schema, compression=PARQUET_COMPRESSION) as kept_writer,
+            pq.ParquetWriter(tmp_rejected, rejected_schema, compression=PARQUET_COMPRESSION) as rejected_writer,
+        ):
+            for result in reader.read(task.input_path, stats[0], node.batch_docs):
+                rejected_parts = [result.rejected]
                 table = result.kept
-            if table.num_rows:
-                kept_writer.write_table(conform(table, schema))
-                docs_out += table.num_rows
-            rejected = pa.concat_tables([conform(part, rejected_schema) for part in rejected_parts])
-            if rejected.num_rows:
-                rejected_writer.write_table(rejected)
-                rejected_out += rejected.num_rows
-    os.replace(tmp_data, task.data_path)
-    os.replace(tmp_rejected, task.rejected_path)
+                for stage, stage_stats in zip(stages, stats[1:]):
+                    if table.num_rows == 0:
+                        break
+                    with StageTimer(stage_stats):
+                        result = stage.process(table, stage_stats)
+                    rejected_parts.append(result.rejected)
+                    if stage.name not in first_error and stage_stats.failed:
+                        reasons = result.rejected.column("reject_reason").to_pylist()
+                        row = next(i for i, r in enumerate(reasons) if r.startswith(FAILED_PREFIX))
+                        first_error[stage.name] = result.rejected.column("reject_detail")[row].as_py()
+                    table = result.kept
+                if table.num_rows:
+                    kept_writer.write_table(conform(table, schema))
+                    docs_out += table.num_rows
+                rejected = pa.concat_tables([conform(part, rejected_schema) for part in rejected_parts])
+                if rejected.num_rows:
+                    rejected_writer.write_table(rejected)
+                    rejected_out += rejected.num_rows
+        cause = next((c for c in (_all_failed(s, first_error) for s in stats[1:]) if c), None)
+        if cause:
+            raise RunError(cause)
+        os.replace(tmp_data, task.data_path)
+        os.replace(tmp_rejected, task.rejected_path)
+    finally:
+        for tmp in (tmp_data, tmp_rejected):
+            if os.path.exists(tmp):
+                os.remove(tmp)
 
     wall = time.perf_counter() - started
     stats[0].wall_s = wall - sum(s.wall_s for s in stats[1:])  # the reader's share: what the steps did not use
-    record = {
+    return commit_partition(task.out_dir, task.key, task.fingerprint, {
         "node": node.name,
-        "partition": task.index,
-        "config_hash": task.config_hash,
-        "input": task.input_signature,
+        "partition": task.key,
+        "input": task.input_label,
         "stages": [s.to_json() for s in stats],
         "docs_out": docs_out,
         "rejected_out": rejected_out,
         "wall_s": round(wall, 4),
-    }
-    write_json_atomic(task.stats_path, record)
-    return record
+    })

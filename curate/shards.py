@@ -7,7 +7,6 @@ what it trains on is what was written.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import struct
@@ -17,6 +16,8 @@ from typing import Any
 import numpy as np
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
+
+from curate.commit import file_sha256
 
 MANIFEST_FILE = "manifest.json"
 MANIFEST_FORMAT = "curate-token-shards"
@@ -32,12 +33,6 @@ def token_dtype(vocab_size: int) -> str:
     return "uint16" if vocab_size <= 1 << 16 else "uint32"
 
 
-def file_sha256(path: str) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def load_manifest(shard_dir: str) -> dict[str, Any]:

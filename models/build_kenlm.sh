@@ -32,12 +32,16 @@ if [ -n "$missing" ]; then
 fi
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-"$PIP" download -q --no-deps --no-binary :all: "kenlm==$KENLM_VERSION" -d "$work"
+# --no-binary for kenlm alone: ":all:" would also refuse wheels for its build requirements (cmake), and pip would
+# compile CMake from source first (about 40 minutes on 2 cores).
+echo "fetching the kenlm $KENLM_VERSION sdist"
+"$PIP" download -q --no-deps --no-binary kenlm "kenlm==$KENLM_VERSION" -d "$work"
 tar -xzf "$work"/kenlm-*.tar.gz -C "$work"
 src=$(find "$work" -maxdepth 1 -type d -name 'kenlm-*' | head -n 1)
 mkdir -p "$work/build"
 cmake -S "$src" -B "$work/build" -DCMAKE_BUILD_TYPE=Release >"$work/cmake.log" 2>&1 \
   || { tail -n 30 "$work/cmake.log" >&2; exit 1; }
+echo "compiling lmplz and build_binary (about a minute on 2 cores)"
 make -C "$work/build" -j"$(nproc)" lmplz build_binary >"$work/make.log" 2>&1 \
   || { tail -n 30 "$work/make.log" >&2; exit 1; }
 mkdir -p "$DEST"

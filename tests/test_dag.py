@@ -1,16 +1,22 @@
-"""Running DAGs in-process: accounting, reuse of finished partitions, and recomputation when config changes."""
+"""Running DAGs in-process: accounting, reuse of committed partitions, and recomputation of exactly what a change in
+config, input content or output files makes stale (issue 12's regression cases)."""
 
 from __future__ import annotations
 
 import json
+import shutil
 import textwrap
 from pathlib import Path
 
 import pyarrow.parquet as pq
+import pytest
 
+from curate.commit import partition_key
 from curate.config import load_pipeline
-from curate.dag import run_pipeline
+from curate.dag import dry_run, run_pipeline
+from curate.errors import ConfigError
 from curate.executors.local import LocalExecutor
+from tests.conftest import output_files
 from tests.warc_factory import SAMPLE_DIR
 
 PIPELINE = """
@@ -28,15 +34,27 @@ PIPELINE = """
 """
 
 
-def run(tmp_path: Path, form: str = "NFD", files: str | None = None) -> dict[str, tuple[int, int]]:
-    text = PIPELINE.format(workdir=tmp_path / "out", sample=SAMPLE_DIR, form=form)
+def write_pipeline(tmp_path: Path, form: str = "NFD", files: str | None = None, sample: Path = SAMPLE_DIR,
+                   workdir: Path | None = None) -> Path:
+    text = PIPELINE.format(workdir=workdir or tmp_path / "out", sample=sample, form=form)
     if files is not None:
         text = text.replace(text[text.index("[") : text.index("]") + 1], files)
     path = tmp_path / "p.yaml"
     path.write_text(textwrap.dedent(text))
+    return path
+
+
+def run(tmp_path: Path, form: str = "NFD", files: str | None = None, verify: bool = False,
+        **kwargs) -> dict[str, tuple[int, int]]:
+    path = write_pipeline(tmp_path, form, files, **kwargs)
     with LocalExecutor() as executor:
-        reports = run_pipeline(load_pipeline(str(path)), executor, log=lambda line: None)
+        reports = run_pipeline(load_pipeline(str(path)), executor, log=lambda line: None, verify=verify)
     return {r.name: (r.computed, r.reused) for r in reports}
+
+
+def part(path: Path) -> str:
+    """The partition name of an input file (and of every partition downstream of it)."""
+    return partition_key(str(path))
 
 
 def test_counts_add_up_through_the_chain(tmp_path):
@@ -65,24 +83,107 @@ def test_rerun_reuses_everything(tmp_path):
 
 def test_changed_step_recomputes_that_node_only(tmp_path):
     run(tmp_path)
-    before = (tmp_path / "out" / "clean" / "part-00000.parquet").read_bytes()
+    name = part(SAMPLE_DIR / "sample-0000.warc.gz") + ".parquet"
+    before = (tmp_path / "out" / "clean" / name).read_bytes()
     assert run(tmp_path, form="NFC") == {"text": (0, 3), "clean": (3, 0)}
-    assert (tmp_path / "out" / "clean" / "part-00000.parquet").read_bytes() != before
+    assert (tmp_path / "out" / "clean" / name).read_bytes() != before
 
 
 def test_a_lost_partition_is_recomputed_alone(tmp_path):
     run(tmp_path)
-    (tmp_path / "out" / "text" / "_stats" / "part-00001.json").unlink()
+    (tmp_path / "out" / "text" / "_stats" / (part(SAMPLE_DIR / "warcfile.warc.gz") + ".json")).unlink()
     assert run(tmp_path) == {"text": (1, 2), "clean": (0, 3)}
+
+
+@pytest.mark.parametrize("damage", ["delete", "truncate", "rejected"])
+def test_a_damaged_output_file_is_recomputed_not_carried_downstream(tmp_path, damage):
+    run(tmp_path)
+    before = output_files(tmp_path / "out")
+    name = part(SAMPLE_DIR / "sample-0001.warc.gz") + ".parquet"
+    target = tmp_path / "out" / "text" / ("_rejected/" + name if damage == "rejected" else name)
+    if damage == "delete":
+        target.unlink()
+    else:
+        target.write_bytes(target.read_bytes()[:-100])
+    assert run(tmp_path) == {"text": (1, 2), "clean": (0, 3)}
+    assert output_files(tmp_path / "out") == before
+
+
+def test_a_flipped_bit_is_caught_by_verify(tmp_path):
+    run(tmp_path)
+    before = output_files(tmp_path / "out")
+    target = tmp_path / "out" / "text" / (part(SAMPLE_DIR / "sample-0001.warc.gz") + ".parquet")
+    data = bytearray(target.read_bytes())
+    data[len(data) // 2] ^= 0x10
+    target.write_bytes(bytes(data))
+    assert run(tmp_path) == {"text": (0, 3), "clean": (0, 3)}  # size and footer intact: the cheap check passes
+    assert run(tmp_path, verify=True) == {"text": (1, 2), "clean": (0, 3)}
+    assert output_files(tmp_path / "out") == before
+
+
+def test_input_replaced_in_place_recomputes_its_partitions_downstream(tmp_path):
+    sample = tmp_path / "sample"
+    sample.mkdir()
+    for name in ("sample-0000.warc.gz", "warcfile.warc.gz", "sample-0001.warc.gz"):
+        shutil.copy(SAMPLE_DIR / name, sample / name)
+    assert run(tmp_path, sample=sample) == {"text": (3, 0), "clean": (3, 0)}
+    shutil.copy(SAMPLE_DIR / "aeb-main-00001.warc.gz", sample / "warcfile.warc.gz")  # new content, same name
+    assert run(tmp_path, sample=sample) == {"text": (1, 2), "clean": (1, 2)}
+    fresh = tmp_path / "fresh"
+    fresh.mkdir()
+    run(fresh, sample=sample)
+    assert output_files(tmp_path / "out") == output_files(fresh / "out")
+
+
+def test_an_inserted_input_shifts_nothing(tmp_path):
+    two = f"[{SAMPLE_DIR}/sample-0000.warc.gz, {SAMPLE_DIR}/sample-0001.warc.gz]"
+    assert run(tmp_path, files=two) == {"text": (2, 0), "clean": (2, 0)}
+    shutil.copy(SAMPLE_DIR / "aeb-main-00001.warc.gz", tmp_path / "between.warc.gz")
+    three = f"[{SAMPLE_DIR}/sample-0000.warc.gz, {tmp_path}/between.warc.gz, {SAMPLE_DIR}/sample-0001.warc.gz]"
+    assert run(tmp_path, files=three) == {"text": (1, 2), "clean": (1, 2)}
+    fresh = tmp_path / "fresh"
+    fresh.mkdir()
+    run(fresh, files=three)
+    assert output_files(tmp_path / "out") == output_files(fresh / "out")
+
+
+def test_a_moved_workdir_is_reused(tmp_path):
+    run(tmp_path)
+    shutil.move(tmp_path / "out", tmp_path / "moved")
+    assert run(tmp_path, workdir=tmp_path / "moved") == {"text": (0, 3), "clean": (0, 3)}
 
 
 def test_fewer_inputs_remove_stale_partitions(tmp_path):
     run(tmp_path)
     assert run(tmp_path, files=f"[{SAMPLE_DIR}/sample-0000.warc.gz]") == {"text": (0, 1), "clean": (0, 1)}
+    name = part(SAMPLE_DIR / "sample-0000.warc.gz")
     for node in ("text", "clean"):
-        assert sorted(p.name for p in (tmp_path / "out" / node).rglob("part-*")) == [
-            "part-00000.json", "part-00000.parquet", "part-00000.parquet"]
-        assert json.loads((tmp_path / "out" / node / "_SUCCESS.json").read_text())["partitions"] == 1
+        assert sorted(str(p.relative_to(tmp_path / "out" / node)) for p in (tmp_path / "out" / node).rglob("*")
+                      if p.is_file()) == ["_SUCCESS.json", f"_rejected/{name}.parquet", f"_stats/{name}.json",
+                                          f"{name}.parquet"]
+        assert list(json.loads((tmp_path / "out" / node / "_SUCCESS.json").read_text())["partitions"]) == [name]
+
+
+def test_dry_run_says_what_would_change_and_changes_nothing(tmp_path):
+    run(tmp_path)
+    (tmp_path / "out" / "text" / (part(SAMPLE_DIR / "warcfile.warc.gz") + ".parquet")).unlink()
+    before = sorted(p for p in (tmp_path / "out").rglob("*"))
+    lines = dry_run(load_pipeline(str(write_pipeline(tmp_path, form="NFC"))))
+    assert lines[0] == "node text (map): compute 1 of 3 partitions, reuse 2"
+    assert lines[1].startswith("  compute ") and "warcfile.warc.gz" in lines[1] and "is missing" in lines[1]
+    assert lines[2] == "node clean (map): compute 3 of 3 partitions, reuse 0"
+    assert all("inputs or config changed" in line for line in lines[3:6])
+    assert sorted(p for p in (tmp_path / "out").rglob("*")) == before
+
+
+def test_a_missing_model_file_is_a_pipeline_error(tmp_path):
+    path = write_pipeline(tmp_path)
+    lines = path.read_text().splitlines()
+    at = next(i for i, line in enumerate(lines) if "- normalize:" in line)
+    lines.insert(at, lines[at][: lines[at].index("-")] + "- langid: {model: /no/such/lid.bin}")
+    path.write_text("\n".join(lines))
+    with pytest.raises(ConfigError, match="node 'clean', step 1 'langid': field 'model': no such file"):
+        load_pipeline(str(path))
 
 
 def test_a_missing_input_file_fails_alone(tmp_path):

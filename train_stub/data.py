@@ -17,7 +17,6 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from curate.partition import read_text
 from curate.shards import MANIFEST_FILE, export_llmc, file_sha256, load_manifest, verify
 
 FLAT_FILE = "_tokens.bin"
@@ -30,7 +29,8 @@ def token_stream(shard_dir: str) -> np.ndarray:
     path = os.path.join(shard_dir, FLAT_FILE)
     stamp_path = path + ".manifest-sha256"
     manifest_digest = file_sha256(os.path.join(shard_dir, MANIFEST_FILE))
-    if read_text(stamp_path) != manifest_digest or not os.path.exists(path):
+    stamp = open(stamp_path, encoding="ascii").read() if os.path.exists(stamp_path) else None
+    if stamp != manifest_digest or not os.path.exists(path):
         problems = verify(shard_dir)
         if problems:
             raise ValueError(f"{shard_dir}: shards do not match their manifest: {'; '.join(problems[:3])}")

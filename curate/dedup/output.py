@@ -16,7 +16,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from curate.dedup.shuffle import split_doc_numbers
-from curate.partition import part_name, write_operation_partition, write_parquet_atomic
+from curate.partition import partition_files, write_operation_partition, write_parquet_atomic
 from curate.stages.base import Reject, rejected_rows
 from curate.stats import StageStats
 
@@ -30,7 +30,7 @@ CLUSTER_FIELDS = (pa.field("dup_cluster", pa.string()), pa.field("dup_cluster_si
 
 
 def assignment_path(folder: str, partition: int) -> str:
-    return os.path.join(folder, part_name(partition) + ".parquet")
+    return os.path.join(folder, f"part-{partition:05d}.parquet")
 
 
 def route_assignments(assignments: pa.Table, partitions: int, folder: str) -> None:
@@ -50,8 +50,8 @@ class DedupWriteTask:
     input_path: str
     assignment_path: str
     out_dir: str
-    index: int
-    config_hash: str
+    key: str  # the output partition's name: its input partition's
+    fingerprint: str
     stage: str  # the node's operation, recorded as reject_stage
     reason: str  # e.g. "exact_duplicate"
     signature_path: str = ""  # minhash_dedup: the partition's signatures (.npy), stored as the `minhash` column
@@ -61,7 +61,7 @@ class DedupWriteTask:
 
     @property
     def stats_path(self) -> str:
-        return os.path.join(self.out_dir, "_stats", part_name(self.index) + ".json")
+        return partition_files(self.out_dir, self.key)[2]
 
 
 def cluster_columns(ids: pa.Array, assignments: pa.Table) -> tuple[pa.Array, pa.Array, np.ndarray]:
@@ -98,5 +98,5 @@ def write_deduplicated(task: DedupWriteTask) -> int:
     stats = StageStats(task.stage, docs_in=table.num_rows, kept=kept.num_rows)
     if dropped.num_rows:
         stats.rejected[task.reason] = dropped.num_rows
-    write_operation_partition(task.out_dir, task.index, task.input_path, task.config_hash, kept, rejected, stats)
+    write_operation_partition(task.out_dir, task.key, task.fingerprint, task.input_path, kept, rejected, stats)
     return table.num_rows

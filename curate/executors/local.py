@@ -8,6 +8,7 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from typing import Any
 
 from curate.executors.base import Executor, Outcome, T, describe_error
+from curate.processes import die_with_parent
 
 
 class LocalExecutor(Executor):
@@ -20,7 +21,9 @@ class LocalExecutor(Executor):
     def __enter__(self) -> LocalExecutor:
         if self.workers > 1:
             # spawn, not fork: forked children would inherit the parent's threads and locks (pyarrow's pools).
-            self._pool = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"))
+            # die_with_parent: a SIGKILLed run must not leave workers computing into the workdir.
+            self._pool = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"),
+                                             initializer=die_with_parent)
         return self
 
     def __exit__(self, *exc: object) -> None:

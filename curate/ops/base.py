@@ -1,8 +1,10 @@
 """The contract of operation nodes: global steps (train a tokenizer, write token shards, deduplicate) that read whole
 nodes rather than one partition, and run their map phases on the same executor as map nodes.
 
-An operation's map tasks write into a scratch folder tied to the node's config hash, one file per task, atomically;
-a re-run after a kill skips the files that exist. A changed config gets a fresh scratch folder.
+An operation's phases write into a scratch folder under `_scratch/`, tied to the node's fingerprint, one file per
+task, atomically; a re-run after a kill skips the tasks whose file exists, and a changed fingerprint starts from an
+empty scratch folder. The node's outputs are committed by the DAG (curate/commit.py) once `run` returns and
+`check_artefacts` passes; the scratch is deleted then.
 """
 
 from __future__ import annotations
@@ -12,13 +14,32 @@ import shutil
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Protocol
 
+from curate.commit import check_commit, commit
 from curate.errors import RunError
 from curate.executors.base import Executor
-from curate.partition import read_text
 from curate.report.progress import RunProgress
 from curate.stats import NodeReport
+
+SCRATCH_DIR = "_scratch"
+
+
+@dataclass(frozen=True)
+class PartitionRef:
+    """One partition of a node of documents: its name (key), its kept-rows file and its fingerprint."""
+
+    key: str
+    path: str
+    fingerprint: str
+    label: str = ""  # the input it comes from, as the user names it
+
+    def __str__(self) -> str:
+        return self.label or self.key
+
+
+class ReportFailure(Protocol):
+    def __call__(self, node: str, partition: str, input_label: str, error: str) -> None: ...
 
 
 @dataclass
@@ -27,29 +48,41 @@ class OperationContext:
 
     node: str
     out_dir: str
-    config_hash: str
+    fingerprint: str
     executor: Executor
-    partitions: Mapping[str, list[str]]  # a node of documents -> its partition files, in order
+    partitions: Mapping[str, list[PartitionRef]]  # a node of documents -> its partitions, in order
     node_dirs: Mapping[str, str]  # any node -> its output folder
     log: Callable[[str], None]
     progress: RunProgress
+    report_failure: ReportFailure
+    # For an operation that writes documents: the fingerprint of each output partition (one per input partition).
+    output_fingerprints: Sequence[str] = ()
+    verify: bool = False
+
+    def paths(self, node: str) -> list[str]:
+        """The kept-rows files of node `node`'s partitions, in order."""
+        return [ref.path for ref in self.partitions[node]]
 
     def scratch(self, name: str) -> str:
-        """A folder for intermediate files of this config; emptied when the config hash changed since last time."""
-        path = os.path.join(self.out_dir, f"_{name}")
-        marker = os.path.join(path, "_CONFIG_HASH")
-        if os.path.isdir(path) and read_text(marker) != self.config_hash:
+        """A folder for intermediate files of this fingerprint; emptied when it holds another fingerprint's."""
+        path = os.path.join(self.out_dir, SCRATCH_DIR, name)
+        marker = os.path.join(path, "_FINGERPRINT")
+        if os.path.isdir(path) and check_commit(marker, path, self.fingerprint)[0] is None:
             shutil.rmtree(path)
-        os.makedirs(path, exist_ok=True)
-        with open(marker, "w", encoding="utf-8") as handle:
-            handle.write(self.config_hash)
+        if not os.path.exists(marker):
+            os.makedirs(path, exist_ok=True)
+            commit(marker, path, self.fingerprint, [])
         return path
 
-    def map(self, fn: Callable[[Any], Any], tasks: Sequence[Any], outputs: Sequence[str]) -> int:
-        """Run `fn` over the tasks whose output file does not exist yet; return how many ran.
+    def partition_committed(self, stats_path: str, fingerprint: str) -> bool:
+        """True when an output partition (its commit record at `stats_path`) is committed and current."""
+        return check_commit(stats_path, self.out_dir, fingerprint, full=self.verify)[0] is not None
 
-        Raises RunError naming the failed tasks after the others finished."""
-        todo = [task for task, output in zip(tasks, outputs, strict=True) if not os.path.exists(output)]
+    def map(self, fn: Callable[[Any], Any], tasks: Sequence[Any], done: Callable[[Any], bool]) -> int:
+        """Run `fn` over the tasks that are not `done` yet; return how many ran.
+
+        Each failure is reported as it happens; RunError naming the failed tasks after the others finished."""
+        todo = [task for task in tasks if not done(task)]
         self.log(f"node {self.node}: {fn.__name__}: {len(todo)} of {len(tasks)} tasks to compute")
         failures = []
         self.progress.start(self.node, len(todo))
@@ -57,10 +90,16 @@ class OperationContext:
             self.progress.advance(self.node, result if isinstance(result, int) else 0)  # tasks return docs read
             if error is not None:
                 failures.append(f"{task}: {error}")
+                self.report_failure(self.node, fn.__name__, str(task), error)
         self.progress.finish(self.node)
         if failures:
             raise RunError(f"node {self.node!r}: {len(failures)} task(s) failed: " + "; ".join(failures[:3]))
         return len(todo)
+
+
+def file_done(path_of: Callable[[Any], str]) -> Callable[[Any], bool]:
+    """A `done` test for tasks that write one scratch file, renamed into place when complete."""
+    return lambda task: os.path.exists(path_of(task))
 
 
 class Operation(ABC):
@@ -71,8 +110,8 @@ class Operation(ABC):
     node_inputs: ClassVar[dict[str, str]]
     # Options holding file globs, resolved against the pipeline file's folder into a list of files.
     path_inputs: ClassVar[tuple[str, ...]] = ()
-    # True when the operation writes a node of documents (part-NNNNN.parquet, one per input partition) that later
-    # nodes can read like a map node's.
+    # True when the operation writes a node of documents (part-*.parquet, one per input partition, under the same
+    # names) that later nodes can read like a map node's.
     produces_documents: ClassVar[bool] = False
     # The file a model-training operation leaves in its folder, for steps that name the node (see Stage.model_inputs).
     artefact: ClassVar[str] = ""
@@ -80,3 +119,7 @@ class Operation(ABC):
     @abstractmethod
     def run(self, context: OperationContext) -> NodeReport:
         """Compute the node's outputs under `context.out_dir` and report what was done."""
+
+    def check_artefacts(self, out_dir: str) -> None:
+        """Raise RunError when what `run` wrote cannot be used (a model that does not load); called before the
+        node commits, so a damaged artefact is never marked done."""

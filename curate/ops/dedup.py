@@ -2,8 +2,9 @@
 each: groups of equal keys) -> resolve (in the driver, from the groups alone: who survives) -> write (each partition
 again, duplicates to `_rejected/`).
 
-Every phase writes files and skips the ones that exist, so a killed run resumes inside any phase; the scratch files
-are deleted once every partition is written. Memory is bounded by a partition (map, write), a key range (reduce),
+Every phase writes files and skips the ones that exist (the resolution commits its files with a record, like any
+unit, see curate/commit.py), so a killed run resumes inside any phase; the scratch files are deleted once the node
+commits. Memory is bounded by a partition (map, write), a key range (reduce),
 or the duplicate groups (resolve), never by the corpus.
 """
 
@@ -11,7 +12,6 @@ from __future__ import annotations
 
 import glob
 import os
-import shutil
 import time
 from abc import abstractmethod
 from dataclasses import dataclass
@@ -21,11 +21,16 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from curate.dedup.output import DedupWriteTask, assignment_path, route_assignments, write_deduplicated
-from curate.ops.base import Operation, OperationContext
-from curate.partition import REJECTED_DIR, part_name, read_json, write_json_atomic
+from curate.commit import check_commit, commit, read_json, write_json_atomic
+from curate.ops.base import Operation, OperationContext, file_done
 from curate.stats import NodeReport, StageStats, merge_stage_lists
 
-DONE = "_DONE"
+RESOLVED = "_RESOLVED.json"  # the commit record of the resolution's assignment files
+
+
+def scratch_name(index: int) -> str:
+    """Scratch files of the shuffle are numbered by input position (fixed for one fingerprint)."""
+    return f"part-{index:05d}"
 
 
 @dataclass(frozen=True)
@@ -47,7 +52,7 @@ class DedupTask:
 
     @property
     def map_marker(self) -> str:
-        return os.path.join(self.scratch, "mapped", part_name(self.index) + ".json")
+        return os.path.join(self.scratch, "mapped", scratch_name(self.index) + ".json")
 
     @property
     def reduced_path(self) -> str:
@@ -99,25 +104,27 @@ class Deduplication(Operation):
 
     def run(self, context: OperationContext) -> NodeReport:
         started, cpu_started = time.perf_counter(), time.process_time()
-        inputs = context.partitions[self.input]
+        refs = context.partitions[self.input]
+        inputs = [ref.path for ref in refs]
         scratch = context.scratch(self.name)
         ranges = self.shuffle_ranges or max(1, len(inputs))
         maps = [DedupTask(self, i, scratch, ranges, path) for i, path in enumerate(inputs)]
-        context.map(map_keys, maps, [t.map_marker for t in maps])
+        context.map(map_keys, maps, file_done(lambda t: t.map_marker))
         reduces = [DedupTask(self, j, scratch, ranges) for j in range(ranges)]
-        context.map(reduce_keys, reduces, [t.reduced_path for t in reduces])
+        context.map(reduce_keys, reduces, file_done(lambda t: t.reduced_path))
 
         assignments_dir = os.path.join(scratch, "assignments")
-        if not os.path.exists(os.path.join(assignments_dir, DONE)):
-            remove_outputs(context.out_dir)  # written from an earlier resolution
+        resolved = os.path.join(assignments_dir, RESOLVED)
+        if check_commit(resolved, assignments_dir, context.fingerprint)[0] is None:
             assignments = self.resolve(scratch, inputs, context)
             route_assignments(assignments, len(inputs), assignments_dir)
-            write_json_atomic(os.path.join(assignments_dir, DONE), {"assigned": assignments.num_rows})
-        writes = [DedupWriteTask(path, assignment_path(assignments_dir, i), context.out_dir, i, context.config_hash,
-                                 self.name, self.reason, self.signature_path(scratch, i))
-                  for i, path in enumerate(inputs)]
-        context.map(write_deduplicated, writes, [t.stats_path for t in writes])
-        shutil.rmtree(scratch)  # keys, signatures and groups: every output they feed is written
+            commit(resolved, assignments_dir, context.fingerprint,
+                   [os.path.basename(assignment_path(assignments_dir, i)) for i in range(len(inputs))],
+                   assigned=assignments.num_rows)
+        writes = [DedupWriteTask(ref.path, assignment_path(assignments_dir, i), context.out_dir, ref.key,
+                                 context.output_fingerprints[i], self.name, self.reason, self.signature_path(scratch, i))
+                  for i, ref in enumerate(refs)]
+        context.map(write_deduplicated, writes, lambda t: context.partition_committed(t.stats_path, t.fingerprint))
 
         records: list[dict[str, Any]] = [read_json(t.stats_path) or {} for t in writes]
         merged = merge_stage_lists([StageStats.from_json(s) for s in r["stages"]] for r in records)
@@ -128,12 +135,6 @@ class Deduplication(Operation):
                     f"({stage.docs_in - docs_out} {self.reason})")
         return NodeReport(context.node, len(inputs), len(inputs), 0, [stage], docs_out, stage.docs_in - docs_out,
                           stage.wall_s)
-
-
-def remove_outputs(out_dir: str) -> None:
-    for pattern in ("part-*.parquet", f"{REJECTED_DIR}/part-*.parquet", "_stats/part-*.json"):
-        for path in glob.glob(os.path.join(out_dir, pattern)):
-            os.remove(path)
 
 
 def read_reduced(scratch: str, schema: pa.Schema) -> pa.Table:

@@ -13,7 +13,6 @@ float per document) -> map (write kept and rejected rows). Memory is bounded by 
 
 from __future__ import annotations
 
-import glob
 import os
 import re
 import time
@@ -25,15 +24,9 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from curate.ops.base import Operation, OperationContext
-from curate.partition import (
-    REJECTED_DIR,
-    part_name,
-    read_columns,
-    save_array_atomic,
-    write_operation_partition,
-    write_parquet_atomic,
-)
+from curate.ops.base import Operation, OperationContext, file_done
+from curate.partition import partition_files, read_columns, save_array_atomic, write_operation_partition, \
+    write_parquet_atomic
 from curate.stages.base import Reject, rejected_rows
 from curate.stages.jsonl import iter_texts
 from curate.stats import NodeReport, StageStats
@@ -85,6 +78,14 @@ class DsirTask:
     def __str__(self) -> str:
         return os.path.basename(self.input_path)
 
+    @property
+    def counts_path(self) -> str:
+        return os.path.join(self.scratch, f"part-{self.index:05d}.counts.npy")
+
+    @property
+    def weights_path(self) -> str:
+        return os.path.join(self.scratch, f"part-{self.index:05d}.weights.parquet")
+
 
 def count_features(task: DsirTask) -> int:
     """Map 1: the partition's summed feature counts, saved as .npy; returns its document count."""
@@ -92,8 +93,7 @@ def count_features(task: DsirTask) -> int:
     total = np.zeros(task.num_buckets)
     for text in texts:
         total += hashed_features(text or "", task.num_buckets)
-    path = os.path.join(task.scratch, part_name(task.index) + ".counts.npy")
-    save_array_atomic(path, total)
+    save_array_atomic(task.counts_path, total)
     return len(texts)
 
 
@@ -104,8 +104,7 @@ def weigh_documents(task: DsirTask) -> int:
     log_weights = np.array([hashed_features(t or "", task.num_buckets) @ log_ratio
                             for t in table.column("text").to_pylist()])
     keys = gumbel_keys(log_weights, table.column("id").to_pylist(), task.seed)
-    path = os.path.join(task.scratch, part_name(task.index) + ".weights.parquet")
-    write_parquet_atomic(pa.table({"dsir_logw": log_weights.astype(np.float32), "key": keys}), path)
+    write_parquet_atomic(pa.table({"dsir_logw": log_weights.astype(np.float32), "key": keys}), task.weights_path)
     return table.num_rows
 
 
@@ -114,9 +113,9 @@ class SelectTask:
     input_path: str
     weights_path: str
     out_dir: str
-    index: int
+    key: str
     cutoff: float
-    config_hash: str
+    fingerprint: str
 
     def __str__(self) -> str:
         return os.path.basename(self.input_path)
@@ -132,7 +131,7 @@ def select_partition(task: SelectTask) -> int:
     rejected = rejected_rows(dropped, "dsir", [Reject("dsir_not_selected")] * dropped.num_rows)
     stats = StageStats("dsir", docs_in=table.num_rows, kept=kept.num_rows)
     stats.rejected["dsir_not_selected"] = dropped.num_rows
-    write_operation_partition(task.out_dir, task.index, task.input_path, task.config_hash, kept, rejected, stats)
+    write_operation_partition(task.out_dir, task.key, task.fingerprint, task.input_path, kept, rejected, stats)
     return table.num_rows
 
 
@@ -166,32 +165,28 @@ class Dsir(Operation):
 
     def run(self, context: OperationContext) -> NodeReport:
         started, cpu_started = time.perf_counter(), time.process_time()
-        inputs = context.partitions[self.input]
+        refs = context.partitions[self.input]
         scratch = context.scratch("dsir")
-        tasks = [DsirTask(path, scratch, i, self.num_buckets, self.seed) for i, path in enumerate(inputs)]
-        context.map(count_features, tasks, [os.path.join(scratch, part_name(i) + ".counts.npy")
-                                            for i in range(len(tasks))])
-        raw = sum(np.load(os.path.join(scratch, part_name(i) + ".counts.npy")) for i in range(len(tasks)))
+        tasks = [DsirTask(ref.path, scratch, i, self.num_buckets, self.seed) for i, ref in enumerate(refs)]
+        context.map(count_features, tasks, file_done(lambda t: t.counts_path))
+        raw = sum(np.load(t.counts_path) for t in tasks)
         log_ratio_path = os.path.join(scratch, "log_ratio.npy")
-        np.save(log_ratio_path, log_distribution(self.target_counts()) - log_distribution(raw))
+        save_array_atomic(log_ratio_path, log_distribution(self.target_counts()) - log_distribution(raw))
         tasks = [DsirTask(t.input_path, scratch, t.index, self.num_buckets, self.seed, log_ratio_path) for t in tasks]
-        weights = [os.path.join(scratch, part_name(i) + ".weights.parquet") for i in range(len(tasks))]
-        context.map(weigh_documents, tasks, weights)
+        context.map(weigh_documents, tasks, file_done(lambda t: t.weights_path))
 
-        keys = np.concatenate([pq.read_table(w, columns=["key"]).column(0).to_numpy() for w in weights])
+        keys = np.concatenate([pq.read_table(t.weights_path, columns=["key"]).column(0).to_numpy() for t in tasks])
         keep = self.keep_count if self.keep_count is not None else round(self.keep_fraction * len(keys))
         keep = min(max(keep, 0), len(keys))
         cutoff = float(np.sort(keys)[::-1][keep - 1]) if keep else float("inf")
-        selects = [SelectTask(path, weights[i], context.out_dir, i, cutoff, context.config_hash)
-                   for i, path in enumerate(inputs)]
-        for folder in (context.out_dir, os.path.join(context.out_dir, REJECTED_DIR),
-                       os.path.join(context.out_dir, "_stats")):
-            for stale in glob.glob(os.path.join(folder, "part-*")):
-                os.remove(stale)  # the cut-off depends on every partition: select them all again
-        context.map(select_partition, selects, [os.path.join(context.out_dir, part_name(i) + ".parquet")
-                                                for i in range(len(inputs))])
+        # Partitions committed for this fingerprint were selected with the same cut-off (it depends only on the
+        # inputs and the config), so a resumed run writes only the others.
+        selects = [SelectTask(ref.path, tasks[i].weights_path, context.out_dir, ref.key, cutoff,
+                              context.output_fingerprints[i]) for i, ref in enumerate(refs)]
+        context.map(select_partition, selects,
+                    lambda t: context.partition_committed(partition_files(t.out_dir, t.key)[2], t.fingerprint))
         stage = StageStats("dsir", docs_in=len(keys), kept=keep, wall_s=time.perf_counter() - started,
                            cpu_s=time.process_time() - cpu_started)
         stage.rejected["dsir_not_selected"] = len(keys) - keep
         context.log(f"node {context.node}: kept {keep} of {len(keys)} documents (cut-off key {cutoff:.3f})")
-        return NodeReport(context.node, len(inputs), len(inputs), 0, [stage], keep, len(keys) - keep, stage.wall_s)
+        return NodeReport(context.node, len(refs), len(refs), 0, [stage], keep, len(keys) - keep, stage.wall_s)

@@ -26,14 +26,14 @@ from curate.dedup.minhash import WORD, MinHasher, Scheme
 from curate.dedup.output import ASSIGNMENT_SCHEMA
 from curate.dedup.shuffle import doc_numbers, group_bounds, read_range, split_doc_numbers, write_ranges
 from curate.ops.base import OperationContext
-from curate.ops.dedup import Deduplication, DedupTask, read_reduced
-from curate.partition import part_name, read_columns, save_array_atomic, write_parquet_atomic
+from curate.ops.dedup import Deduplication, DedupTask, read_reduced, scratch_name
+from curate.partition import read_columns, save_array_atomic, write_parquet_atomic
 
 EDGE_SCHEMA = pa.schema([pa.field("a", pa.uint64()), pa.field("b", pa.uint64())])
 
 
 def signature_file(scratch: str, index: int) -> str:
-    return os.path.join(scratch, "signatures", part_name(index) + ".npy")
+    return os.path.join(scratch, "signatures", scratch_name(index) + ".npy")
 
 
 def load_signatures(scratch: str, docs: np.ndarray) -> dict[int, np.ndarray]:

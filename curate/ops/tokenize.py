@@ -19,10 +19,11 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from curate.errors import RunError
-from curate.ops.base import Operation, OperationContext
+from curate.commit import file_sha256, write_json_atomic
+from curate.ops.base import Operation, OperationContext, file_done
 from curate.ops.train_bpe import TOKENIZER_FILE, load_tokenizer
-from curate.partition import part_name, read_columns, write_json_atomic, write_parquet_atomic
-from curate.shards import MANIFEST_FILE, MANIFEST_FORMAT, file_sha256, token_dtype
+from curate.partition import read_columns, write_parquet_atomic
+from curate.shards import MANIFEST_FILE, MANIFEST_FORMAT, token_dtype
 from curate.stats import NodeReport, StageStats
 from tokenizer.bpe import Tokenizer
 from tokenizer.fast import encode_batch
@@ -123,14 +124,11 @@ class Tokenize(Operation):
         if EOT not in tokenizer.specials:
             raise RunError(f"node {context.node!r}: tokenizer {self.tokenizer!r} has no {EOT} special token")
         scratch = context.scratch("encoded")
-        inputs = context.partitions[self.input]
-        tasks = [EncodeTask(path, os.path.join(scratch, part_name(i) + ".parquet"), tokenizer_path,
+        inputs = context.paths(self.input)
+        tasks = [EncodeTask(path, os.path.join(scratch, f"part-{i:05d}.parquet"), tokenizer_path,
                             self.text_column, self.shuffle_seed, i) for i, path in enumerate(inputs)]
-        computed = context.map(encode_partition, tasks, [t.output_path for t in tasks])
+        computed = context.map(encode_partition, tasks, file_done(lambda t: t.output_path))
 
-        for stale in os.listdir(context.out_dir):
-            if stale.startswith("shard-"):
-                os.remove(os.path.join(context.out_dir, stale))
         order = list(range(len(tasks)))
         if self.shuffle_seed is not None:
             order = [int(i) for i in np.random.default_rng(self.shuffle_seed).permutation(len(tasks))]

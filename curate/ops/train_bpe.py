@@ -16,8 +16,9 @@ from typing import ClassVar
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from curate.ops.base import Operation, OperationContext
-from curate.partition import part_name, read_columns, write_parquet_atomic
+from curate.errors import RunError
+from curate.ops.base import Operation, OperationContext, file_done
+from curate.partition import read_columns, write_parquet_atomic
 from curate.stats import NodeReport, StageStats
 from tokenizer.bpe import Tokenizer
 from tokenizer.export import save_huggingface, to_tiktoken_ranks
@@ -80,10 +81,10 @@ class TrainBpe(Operation):
         started, cpu_started = time.perf_counter(), time.process_time()  # the driver's share; tasks run elsewhere
         pattern = PATTERNS.get(self.pattern, self.pattern)
         scratch = context.scratch("counts")
-        inputs = context.partitions[self.input]
-        tasks = [CountTask(path, os.path.join(scratch, part_name(i) + ".parquet"), pattern,
+        inputs = context.paths(self.input)
+        tasks = [CountTask(path, os.path.join(scratch, f"part-{i:05d}.parquet"), pattern,
                            tuple(self.special_tokens), self.text_column) for i, path in enumerate(inputs)]
-        computed = context.map(count_partition, tasks, [t.output_path for t in tasks])
+        computed = context.map(count_partition, tasks, file_done(lambda t: t.output_path))
 
         counts = pa.concat_tables(pq.read_table(t.output_path) for t in tasks)
         summed = counts.group_by("pretoken").aggregate([("count", "sum")]).sort_by("pretoken")
@@ -102,3 +103,9 @@ class TrainBpe(Operation):
         stage.events["merges"] = len(tokenizer.merges)
         stage.events["distinct_pretokens"] = len(pretoken_counts)
         return NodeReport(context.node, len(inputs), computed, len(inputs) - computed, [stage], 0, 0, stage.wall_s)
+
+    def check_artefacts(self, out_dir: str) -> None:
+        try:
+            load_tokenizer(out_dir).encode("check")
+        except Exception as error:
+            raise RunError(f"the tokenizer written to {out_dir} does not load: {error}") from None

@@ -12,21 +12,26 @@ from __future__ import annotations
 import multiprocessing
 import os
 import random
-import tempfile
 import time
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from typing import ClassVar
 
+from curate.commit import read_json, write_json_atomic
+from curate.errors import RunError
 from curate.ops.base import Operation, OperationContext
-from curate.partition import read_columns, write_json_atomic
+from curate.partition import read_columns
+from curate.processes import die_with_parent
 from curate.stages.jsonl import iter_texts
 from curate.stages.langid import load_model
 from curate.stages.quality import NEGATIVE, POSITIVE, hq_probability
 from curate.stats import NodeReport, StageStats
 
 MODEL_FILE = "model.bin"
+# A classifier whose held-out ROC AUC is at chance level did not learn (or was cut short when saved): refuse to
+# commit it rather than filter a corpus with coin flips.
+MIN_HELD_OUT_AUC = 0.55
 
 
 def chunks(text: str, words_per_chunk: int) -> Iterator[str]:
@@ -89,7 +94,7 @@ class TrainFastText(Operation):
         positive = [chunk for text in iter_texts(self.positive, self.text_field)
                     for chunk in chunks(text, self.chunk_words)]
         negative = []
-        for path in context.partitions[self.negative]:
+        for path in context.paths(self.negative):
             for text in read_columns(path, ["text"]).column(0).to_pylist():
                 negative += chunks(text or "", self.chunk_words)
         rng = random.Random(self.seed)
@@ -104,7 +109,8 @@ class TrainFastText(Operation):
         held_out = max(1, len(positive) // 10)
         rows = [(POSITIVE, t) for t in positive[held_out:]] + [(NEGATIVE, t) for t in negative[held_out:]]
         random.Random(self.seed).shuffle(rows)
-        with tempfile.NamedTemporaryFile("w", suffix=".txt", dir=context.out_dir, delete=False) as handle:
+        train_file = os.path.join(context.scratch("train_fasttext"), "train.txt")  # deleted when the node commits
+        with open(train_file, "w", encoding="utf-8") as handle:
             handle.writelines(f"{label} {text}\n" for label, text in rows)
         parameters = dict(lr=self.lr, epoch=self.epoch, wordNgrams=self.word_ngrams, dim=self.dim, bucket=self.bucket,
                           thread=1, seed=self.seed, verbose=0)
@@ -112,11 +118,9 @@ class TrainFastText(Operation):
         # A fresh process for every training: fasttext-numpy2 sometimes reports "Encountered NaN" when
         # train_supervised runs a second time in one process (seen here on identical input that trains cleanly in
         # a new process), and a fastText abort must not take the pipeline's driver down with it.
-        try:
-            with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
-                pool.submit(fit_model, handle.name, model_file, parameters).result()
-        finally:
-            os.remove(handle.name)
+        with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"),
+                                 initializer=die_with_parent) as pool:
+            pool.submit(fit_model, train_file, model_file, parameters).result()
         model = load_model(model_file)
         pos_scores = [hq_probability(model, t) for t in positive[:held_out]]
         neg_scores = [hq_probability(model, t) for t in negative[:held_out]]
@@ -131,3 +135,15 @@ class TrainFastText(Operation):
         stage = StageStats("train_fasttext", docs_in=2 * len(positive), kept=2 * len(positive),
                            wall_s=time.perf_counter() - started, cpu_s=time.process_time() - cpu_started)
         return NodeReport(context.node, 1, 1, 0, [stage], 0, 0, stage.wall_s)  # one model
+
+    def check_artefacts(self, out_dir: str) -> None:
+        """The model loads and tells the two classes apart on its own held-out chunks (fastText writes a model
+        without checking for write errors, so a full disk leaves a truncated file that may still load)."""
+        try:
+            load_model(os.path.join(out_dir, MODEL_FILE)).predict("check")
+        except Exception as error:
+            raise RunError(f"the model written to {out_dir} does not load: {error}") from None
+        auc = (read_json(os.path.join(out_dir, "metrics.json")) or {}).get("auc", 0.0)
+        if auc <= MIN_HELD_OUT_AUC:
+            raise RunError(f"the model written to {out_dir} separates its held-out chunks no better than chance "
+                           f"(AUC {auc:.3f}); a truncated model file (full disk?) or too little training text")

@@ -26,8 +26,10 @@ from typing import ClassVar, Literal
 import numpy as np
 
 from curate.errors import RunError
-from curate.ops.base import Operation, OperationContext
-from curate.partition import part_name, read_columns, save_array_atomic, write_json_atomic
+from curate.commit import temp_path, write_json_atomic
+from curate.ops.base import Operation, OperationContext, file_done
+from curate.partition import read_columns, save_array_atomic
+from curate.processes import die_with_parent
 from curate.stages.jsonl import iter_texts
 from curate.stages.perplexity import CUTOFFS_FILE, doc_perplexity, lm_tokens, load_kenlm
 from curate.stats import NodeReport, StageStats
@@ -55,7 +57,8 @@ def run_tool(command: list[str], log_path: str, stdin: str | None = None) -> Non
         log.write("$ " + " ".join(command) + "\n")
         log.flush()
         with open(stdin, "rb") if stdin else open(os.devnull, "rb") as source:
-            result = subprocess.run(command, stdin=source, stdout=log, stderr=subprocess.STDOUT)
+            result = subprocess.run(command, stdin=source, stdout=log, stderr=subprocess.STDOUT,
+                                    preexec_fn=die_with_parent)
     if result.returncode != 0:
         with open(log_path, encoding="utf-8", errors="replace") as log:
             tail = " | ".join(log.read().strip().splitlines()[-3:])
@@ -155,8 +158,9 @@ class TrainKenLM(Operation):
         # --discount_fallback: Kneser-Ney discounts need counts of counts that a small corpus may lack.
         run_tool([lmplz, "-o", str(self.order), "-S", self.memory, "-T", scratch, "--discount_fallback",
                   "--arpa", arpa], log_path, stdin=corpus)
-        run_tool([build_binary, self.structure, arpa, model_path + ".tmp"], log_path)
-        os.replace(model_path + ".tmp", model_path)
+        tmp = temp_path(model_path)
+        run_tool([build_binary, self.structure, arpa, tmp], log_path)
+        os.replace(tmp, model_path)
         return lines, held_out, arpa_counts(arpa)
 
     def run(self, context: OperationContext) -> NodeReport:
@@ -168,9 +172,9 @@ class TrainKenLM(Operation):
         except RunError as error:
             raise RunError(f"node {context.node!r}: {error}") from None
 
-        tasks = [ScoreTask(path, model_path, os.path.join(scratch, part_name(i) + ".ppl.npy"))
-                 for i, path in enumerate(context.partitions[self.calibrate])]
-        context.map(score_partition, tasks, [t.output for t in tasks])
+        tasks = [ScoreTask(path, model_path, os.path.join(scratch, f"part-{i:05d}.ppl.npy"))
+                 for i, path in enumerate(context.paths(self.calibrate))]
+        context.map(score_partition, tasks, file_done(lambda t: t.output))
         scores = np.concatenate([np.load(t.output) for t in tasks] or [np.zeros(0)])
         if len(scores) == 0:
             raise RunError(f"node {context.node!r}: node {self.calibrate!r} has no document to compute cut-offs on")
@@ -184,7 +188,6 @@ class TrainKenLM(Operation):
                    "calibration_documents": len(scores), "calibration_median_perplexity": float(np.median(scores)),
                    "head_cutoff": head, "tail_cutoff": tail}
         write_json_atomic(os.path.join(context.out_dir, "metrics.json"), metrics)
-        shutil.rmtree(scratch)  # the corpus and the ARPA file are large and now unused
         context.log(f"node {context.node}: {self.order}-gram model of {lines} lines ({counts.get('1', 0)} words); "
                     f"median perplexity: held-out reference {metrics['held_out_median_perplexity'] or 0:.0f}, "
                     f"{self.calibrate} {metrics['calibration_median_perplexity']:.0f}; cut-offs {head:.0f} / "
@@ -192,3 +195,9 @@ class TrainKenLM(Operation):
         stage = StageStats("train_kenlm", docs_in=len(scores), kept=len(scores),
                            wall_s=time.perf_counter() - started, cpu_s=time.process_time() - cpu_started)
         return NodeReport(context.node, 1, 1, 0, [stage], 0, 0, stage.wall_s)  # one model
+
+    def check_artefacts(self, out_dir: str) -> None:
+        try:
+            load_kenlm(os.path.join(out_dir, MODEL_FILE)).score("check", bos=True, eos=True)
+        except Exception as error:
+            raise RunError(f"the model written to {out_dir} does not load: {error}") from None

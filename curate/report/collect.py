@@ -18,7 +18,8 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from curate.dag import SUCCESS_FILE
-from curate.partition import REJECTED_DIR, read_json
+from curate.commit import read_json
+from curate.partition import REJECTED_DIR
 from curate.shards import MANIFEST_FILE, load_manifest, verify
 from curate.stats import StageStats, merge_stage_lists
 

@@ -8,6 +8,7 @@ so one bad page cannot stop a run. Columns a stage does not own pass through unt
 
 from __future__ import annotations
 
+import inspect
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -78,6 +79,9 @@ class Stage(ABC):
     # Options that may name a model node (option -> operation kind); the pipeline turns the name into that node's
     # model file and runs the node first.
     model_inputs: ClassVar[dict[str, str]] = {}
+    # Options holding the path of a file the step loads (a model): resolved against the pipeline file's folder and
+    # checked to exist before anything runs, so a typo is a pipeline-file error rather than a run of failures.
+    file_options: ClassVar[tuple[str, ...]] = ()
 
     def output_schema(self, input_schema: pa.Schema) -> pa.Schema:
         """The schema of `kept` for a batch of `input_schema`; known before any row is seen (empty partitions)."""
@@ -102,6 +106,20 @@ class DocumentStage(Stage):
 
     reads: ClassVar[tuple[str, ...]] = ("text",)
     writes: ClassVar[tuple[pa.Field, ...]] = ()
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        """A stage whose `apply` takes other arguments than its `reads` would fail on every document at run time;
+        fail at import instead, naming the class."""
+        super().__init_subclass__(**kwargs)
+        if getattr(cls.apply, "__isabstractmethod__", False):
+            return
+        parameters = list(inspect.signature(cls.apply).parameters.values())[1:]  # after self
+        if any(p.kind is p.VAR_POSITIONAL for p in parameters):
+            return
+        if len(parameters) != len(cls.reads):
+            raise TypeError(f"{cls.__name__}.apply takes {len(parameters)} value(s) "
+                            f"({', '.join(p.name for p in parameters)}) but reads {len(cls.reads)} column(s) "
+                            f"({', '.join(cls.reads)})")
 
     def output_schema(self, input_schema: pa.Schema) -> pa.Schema:
         written = {f.name for f in self.writes}

@@ -47,6 +47,7 @@ class LangId(DocumentStage):
     # FineWeb keeps English documents with a score of at least 0.65 (Penedo et al. 2024, section 3.3).
     min_score: float = 0.65
     model: str = DEFAULT_MODEL
+    file_options: ClassVar[tuple[str, ...]] = ("model",)
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.min_score <= 1.0:
