@@ -7,19 +7,26 @@ import sys
 
 import pytest
 
-from curate.cli import main
+from curate.cli import build_parser, main
 from tests.conftest import QUICKSTART, ROOT
+
+VERBS = sorted(build_parser()._subparsers._group_actions[0].choices)  # every verb the parser knows
 
 
 def run_cli(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "curate.cli", *args], cwd=ROOT, capture_output=True, text=True)
 
 
-@pytest.mark.parametrize("verb", [[], ["run"]])
+def test_the_verbs_are_the_documented_ones():
+    assert VERBS == ["export-tokens", "inspect", "run", "validate"]
+
+
+@pytest.mark.parametrize("verb", [[]] + [[v] for v in VERBS], ids=["curate"] + VERBS)
 def test_help_on_every_verb(verb, capsys):
     with pytest.raises(SystemExit) as exit_info:
         main([*verb, "--help"])
-    assert exit_info.value.code == 0 and "usage: curate" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert exit_info.value.code == 0 and out.startswith(f"usage: curate {verb[0] if verb else ''}".rstrip())
 
 
 def test_config_error_exits_2_with_one_line(tmp_path):

@@ -15,15 +15,29 @@ from curate.stages.base import BatchBuilder, Reader, Reject, StageResult
 from curate.stats import StageStats
 
 
+def missing_field_error(path: str, field: str, first_keys: list[str]) -> ValueError:
+    """The error for a file none of whose records has `field`: a typo in the pipeline, not a bad record."""
+    return ValueError(f"{os.path.basename(path)}: no record has the field {field!r} (the first record has "
+                      f"{', '.join(map(repr, first_keys)) or 'no field'}); set the text field's name in the pipeline")
+
+
 def iter_texts(paths: str | list[str], field: str = "text") -> Iterator[str]:
     """The `field` strings of every line of the JSON Lines files `paths` (e.g. a target corpus for DSIR or the
-    quality classifier); lines without it are skipped."""
+    quality classifier); lines without it are skipped, but a file where no line has it is a ValueError."""
     for path in [paths] if isinstance(paths, str) else paths:
+        found, first_keys = False, None
         with open(path, encoding="utf-8") as lines:
             for line in lines:
-                text = json.loads(line).get(field) if line.strip() else None
+                record = json.loads(line) if line.strip() else None
+                if not isinstance(record, dict):
+                    continue
+                first_keys = list(record) if first_keys is None else first_keys
+                text = record.get(field)
                 if isinstance(text, str):
+                    found = True
                     yield text
+        if first_keys is not None and not found:
+            raise missing_field_error(path, field, first_keys)
 
 
 @dataclass
@@ -40,7 +54,11 @@ class JsonlReader(Reader):
     url_field: str = "url"
 
     def read(self, path: str, stats: StageStats, batch_docs: int) -> Iterator[StageResult]:
+        """Raises ValueError when the file has records but none has `text_field` (a typo would otherwise reject
+        every row as `no_text` and the run would succeed with nothing)."""
         batch = BatchBuilder(self, stats, batch_docs)
+        self._first_keys: list[str] | None = None
+        self._with_field = 0
         name = os.path.basename(path)
         opener = gzip.open if path.endswith(".gz") else open
         try:
@@ -53,6 +71,8 @@ class JsonlReader(Reader):
         except (OSError, EOFError) as error:
             reason = "missing_file" if isinstance(error, FileNotFoundError) else "unreadable_file"
             batch.reject({"id": name, "source": name}, Reject(reason, str(error)), failed=True)
+        if self._first_keys is not None and not self._with_field:
+            raise missing_field_error(path, self.text_field, self._first_keys)
         yield batch.flush()
 
     def _add_line(self, line: bytes, location: str, batch: BatchBuilder) -> None:
@@ -65,6 +85,9 @@ class JsonlReader(Reader):
         if not isinstance(record, dict):
             batch.reject(row, Reject("bad_json", "a line is not a JSON object"), failed=True)
             return
+        if self._first_keys is None:
+            self._first_keys = list(record)
+        self._with_field += self.text_field in record
         text = record.get(self.text_field)
         row["id"] = str(record.get(self.id_field, location))
         url = record.get(self.url_field)

@@ -26,6 +26,8 @@ from warcio.recordloader import ArcWarcRecord
 
 GZIP_MAGIC = b"\x1f\x8b\x08"
 _PLAIN_RECORD_START = re.compile(rb"(?:^|\n)(WARC/1\.[01]\r?\n)")
+# After garbage, a record's version line follows the garbage's last byte, not a newline.
+_PLAIN_RECORD_START_ANYWHERE = re.compile(rb"()(WARC/1\.[01]\r?\n)")
 
 
 class _BrotliDecompressor:
@@ -103,10 +105,14 @@ def _load(record: ArcWarcRecord, wants_payload: bool, max_payload: int) -> tuple
     )
 
 
-def _next_record_start(data: mmap.mmap, after: int, gzipped: bool) -> int:
-    """The offset of the first plausible record start at or after `after`, or len(data) when there is none."""
+def _next_record_start(data: mmap.mmap, after: int, gzipped: bool, *, after_garbage: bool = False) -> int:
+    """The offset of the first plausible record start at or after `after`, or len(data) when there is none.
+
+    In an uncompressed file a record starts after a newline (the blank lines that end the record before it), except
+    right after garbage (`after_garbage`), where any version line counts."""
     if not gzipped:
-        match = _PLAIN_RECORD_START.search(data, after)
+        pattern = _PLAIN_RECORD_START_ANYWHERE if after_garbage else _PLAIN_RECORD_START
+        match = pattern.search(data, after)
         return match.start(1) if match else len(data)
     position = data.find(GZIP_MAGIC, after)
     while position != -1:
@@ -151,8 +157,9 @@ def iter_records(
                         errors_before = stream.err_count
                         loaded, complete = _load(record, wants_payload(record), max_payload)
                         # get_record_offset() reads the record to its end (so the payload must be read first) and
-                        # checks that blank lines follow it; warcio counts it in err_count when they do not.
-                        offset = start + stream.get_record_offset()
+                        # checks that blank lines follow it; warcio counts it in err_count when they do not. Its
+                        # offsets are absolute: the iterator starts counting at the handle's position (`start`).
+                        offset = stream.get_record_offset()
                         errors_seen = stream.err_count
                         pending = (dataclasses.replace(loaded, offset=offset),
                                    complete and errors_seen == errors_before)
@@ -160,14 +167,14 @@ def iter_records(
                         if pending is not None and pending[1] and stream.err_count == errors_seen:
                             yield pending[0]
                             pending = None
-                        end = start + stream.offset
+                        end = stream.offset
                         if pending is None:
                             if not _is_padding(data, end):
                                 yield BadSpan(end, "truncated_record", f"{len(data) - end} bytes at the end of the "
                                               "file do not form a complete record")
                             return
             except Exception as error:  # any parser failure becomes a BadSpan; reading resumes after it
-                failed_at = start + stream.offset
+                failed_at = stream.offset
                 # The record before the failure is good unless warcio saw its length was wrong, or its claimed span
                 # swallowed the start of another record (a Content-Length too long, in an uncompressed file).
                 if (pending is not None and stream.err_count == errors_seen and pending[1]
@@ -176,7 +183,7 @@ def iter_records(
                     pending = None
                 if pending is None:
                     yield BadSpan(failed_at, "corrupt_record", f"{type(error).__name__}: {error}"[:300])
-                    restart = _next_record_start(data, failed_at + 1, gzipped)
+                    restart = _next_record_start(data, failed_at + 1, gzipped, after_garbage=True)
             if pending is not None:
                 bad, complete = pending
                 restart = _next_record_start(data, bad.offset + 1, gzipped)

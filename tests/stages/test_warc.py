@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import gzip
+import random
 from pathlib import Path
 
 import pytest
 
 from curate.stages.warc import WarcReader, record_id
+from curate.stages.warc_records import BadSpan, WarcRecord, iter_records
 from curate.stats import StageStats
 from tests.warc_factory import SAMPLE_DIR, real_pages, record_bytes, with_content_length
 
@@ -143,3 +145,37 @@ def test_a_file_that_is_not_a_warc_at_all(tmp_path):
 def test_record_id_strips_urn_and_brackets():
     assert record_id("<urn:uuid:1b5b0e8e-0000>") == "1b5b0e8e-0000"
     assert record_id(None) is None
+
+
+@pytest.mark.parametrize("compress", [True, False], ids=["gzip", "plain"])
+@pytest.mark.parametrize("spots", [1, 2, 3])
+def test_random_garbage_in_a_real_file_loses_no_record_and_shifts_no_offset(tmp_path, compress, spots):
+    """5,000 random bytes at 1 to 3 record boundaries of a real crawl file: every record is still read, at its true
+    offset in the damaged file, and each garbage run is one failed record."""
+    clean = (SAMPLE_DIR / "sample-0000.warc.gz").read_bytes()
+    if not compress:
+        clean = gzip.decompress(clean)
+    original = tmp_path / "clean.warc"
+    original.write_bytes(clean)
+    records = [r for r in iter_records(str(original), lambda r: False, 1 << 20) if isinstance(r, WarcRecord)]
+    assert len(records) > 40
+    rng = random.Random(spots)
+    cut_at = sorted(rng.sample([r.offset for r in records[1:]], spots))
+    damaged, shift, previous, expected = b"", {}, 0, 0
+    for offset in cut_at:
+        garbage = rng.randbytes(5000)
+        damaged += clean[previous:offset] + garbage
+        expected += len(garbage)
+        shift[offset] = expected
+        previous = offset
+    damaged += clean[previous:]
+    path = tmp_path / "damaged.warc"
+    path.write_bytes(damaged)
+    found = list(iter_records(str(path), lambda r: False, 1 << 20))
+    read_back = [(r.record_id, r.offset) for r in found if isinstance(r, WarcRecord)]
+    wanted = [(r.record_id, r.offset + max([s for o, s in shift.items() if o <= r.offset], default=0))
+              for r in records]
+    assert read_back == wanted
+    assert all(damaged[offset:].startswith(b"\x1f\x8b" if compress else b"WARC/") for _, offset in read_back)
+    assert [(b.reason, b.offset) for b in found if isinstance(b, BadSpan)] == [
+        ("corrupt_record", offset + shift[offset] - 5000) for offset in cut_at]
