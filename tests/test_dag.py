@@ -191,3 +191,13 @@ def test_a_missing_input_file_fails_alone(tmp_path):
     assert report == {"text": (2, 0), "clean": (2, 0)}
     success = json.loads((tmp_path / "out" / "text" / "_SUCCESS.json").read_text())
     assert success["stages"][0]["failed"] == {"missing_file": 1} and success["docs_out"] > 0
+
+
+def test_temporary_files_of_a_killed_attempt_are_removed(tmp_path):
+    run(tmp_path)
+    left = [tmp_path / "out" / "text" / ".part-x.parquet.tmp-123-ab", tmp_path / "out" / "clean" / "_rejected" /
+            ".part-y.parquet.tmp-9-cd"]
+    for path in left:
+        path.write_bytes(b"half a file")
+    assert run(tmp_path) == {"text": (0, 3), "clean": (0, 3)}
+    assert not any(path.exists() for path in left)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import multiprocessing
+import os
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from typing import Any
@@ -23,7 +24,7 @@ class LocalExecutor(Executor):
             # spawn, not fork: forked children would inherit the parent's threads and locks (pyarrow's pools).
             # die_with_parent: a SIGKILLed run must not leave workers computing into the workdir.
             self._pool = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"),
-                                             initializer=die_with_parent)
+                                             initializer=die_with_parent, initargs=(os.getpid(),))
         return self
 
     def __exit__(self, *exc: object) -> None:

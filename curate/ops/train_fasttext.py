@@ -119,7 +119,7 @@ class TrainFastText(Operation):
         # train_supervised runs a second time in one process (seen here on identical input that trains cleanly in
         # a new process), and a fastText abort must not take the pipeline's driver down with it.
         with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"),
-                                 initializer=die_with_parent) as pool:
+                                 initializer=die_with_parent, initargs=(os.getpid(),)) as pool:
             pool.submit(fit_model, train_file, model_file, parameters).result()
         model = load_model(model_file)
         pos_scores = [hq_probability(model, t) for t in positive[:held_out]]

@@ -29,7 +29,7 @@ from curate.errors import RunError
 from curate.commit import temp_path, write_json_atomic
 from curate.ops.base import Operation, OperationContext, file_done
 from curate.partition import read_columns, save_array_atomic
-from curate.processes import die_with_parent
+from curate.processes import child_setup
 from curate.stages.jsonl import iter_texts
 from curate.stages.perplexity import CUTOFFS_FILE, doc_perplexity, lm_tokens, load_kenlm
 from curate.stats import NodeReport, StageStats
@@ -58,7 +58,7 @@ def run_tool(command: list[str], log_path: str, stdin: str | None = None) -> Non
         log.flush()
         with open(stdin, "rb") if stdin else open(os.devnull, "rb") as source:
             result = subprocess.run(command, stdin=source, stdout=log, stderr=subprocess.STDOUT,
-                                    preexec_fn=die_with_parent)
+                                    preexec_fn=child_setup())
     if result.returncode != 0:
         with open(log_path, encoding="utf-8", errors="replace") as log:
             tail = " | ".join(log.read().strip().splitlines()[-3:])

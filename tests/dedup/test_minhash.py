@@ -11,10 +11,10 @@ from hypothesis import strategies as st
 
 from curate.dedup.minhash import SCHEMES, MinHasher, mod_mersenne, sha1_hashes, shingles
 
-datasketch = pytest.importorskip("datasketch")
 
 
 def datasketch_signature(items: list[bytes], num_perm: int, seed: int, scheme: str) -> np.ndarray:
+    datasketch = pytest.importorskip("datasketch")  # only the reference comparisons need it
     reference = datasketch.MinHash(num_perm=num_perm, seed=seed, scheme=scheme)
     for item in items:
         reference.update(item)
@@ -60,7 +60,8 @@ def test_mod_mersenne_is_the_remainder(value):
 
 
 def test_sha1_hashes_match_datasketch_hash_functions():
-    from datasketch.hashfunc import sha1_hash32, sha1_hash64
+    hashfunc = pytest.importorskip("datasketch.hashfunc")
+    sha1_hash32, sha1_hash64 = hashfunc.sha1_hash32, hashfunc.sha1_hash64
 
     items = [b"", b"a", "ünïcode".encode()]
     assert sha1_hashes(items, 32).tolist() == [sha1_hash32(i) for i in items]

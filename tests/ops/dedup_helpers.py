@@ -23,8 +23,10 @@ def write_partitions(folder: Path, documents: list[dict], partitions: int) -> No
                 handle.write(json.dumps(row) + "\n")
 
 
-def run_dedup(tmp_path: Path, data: Path, node: str, executor: Executor | None = None, workdir: str = "out"):
-    """Run `docs` (the JSON Lines in `data`) -> `deduped` (the operation mapping `node`); return the reports."""
+def run_dedup(tmp_path: Path, data: Path, node: str, executor: Executor | None = None, workdir: str = "out",
+              run: bool = True):
+    """Write `<workdir>.yaml`: `docs` (the JSON Lines in `data`) -> `deduped` (the operation mapping `node`); run it
+    unless `run` is False, and return the reports."""
     pipeline = tmp_path / f"{workdir}.yaml"
     pipeline.write_text(textwrap.dedent(f"""
         workdir: {tmp_path / workdir}
@@ -32,6 +34,8 @@ def run_dedup(tmp_path: Path, data: Path, node: str, executor: Executor | None =
           docs: {{input: {{jsonl: "{data}/*.jsonl", url_field: url}}}}
           deduped: {node}
     """))
+    if not run:
+        return []
     with executor or LocalExecutor() as running:
         return run_pipeline(load_pipeline(str(pipeline)), running, log=lambda line: None)
 

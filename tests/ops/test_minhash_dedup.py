@@ -4,6 +4,8 @@ similarities; clusters are checked pair by pair. Also: the same bytes on Ray, an
 from __future__ import annotations
 
 import random
+import subprocess
+import sys
 from itertools import combinations
 
 import numpy as np
@@ -14,10 +16,8 @@ from scipy import sparse
 
 from curate.dedup.lsh import s_curve_table
 from curate.dedup.minhash import shingles
-from curate.errors import RunError
 from curate.executors import make_executor
-from curate.executors.local import LocalExecutor
-from tests.conftest import output_files
+from tests.conftest import ROOT, output_files
 from tests.ops.dedup_helpers import run_dedup, write_partitions
 
 THRESHOLD = 0.8
@@ -73,8 +73,11 @@ def similar_pairs(texts: list[str], threshold: float) -> set[tuple[int, int]]:
 
 @pytest.fixture(scope="module")
 def planted(quickstart_local, tmp_path_factory):
-    texts = [t for t in pq.read_table(quickstart_local / "text", columns=["text"]).column(0).to_pylist()
-             if len(t.split()) >= 60]
+    rows = pq.read_table(quickstart_local / "text", columns=["source", "text"]).to_pylist()
+    # In crawl order (file, then offset), whatever the partitions' names: the selection below keeps the first page
+    # of each family, so the order decides which pages are measured.
+    rows.sort(key=lambda row: (row["source"].rsplit(":", 1)[0], int(row["source"].rsplit(":", 1)[1])))
+    texts = [row["text"] for row in rows if len(row["text"].split()) >= 60]
     # The sample has families of near-identical pages (one site's templates); keep one page of each, so that the
     # planted pairs are what is measured. Brute force below still checks every pair.
     related = similar_pairs(texts, 0.3)
@@ -129,32 +132,22 @@ def test_without_verification_and_with_derived_bands(tmp_path, planted):
     assert kept.schema.field("minhash").type == pa.list_(pa.uint32(), 128)
 
 
-class FailingWrites(LocalExecutor):
-    """In-process executor that fails the write phase after `allowed` partitions, as a kill would stop it."""
-
-    def __init__(self, allowed: int) -> None:
-        super().__init__()
-        self.allowed = allowed
-
-    def map(self, fn, tasks):
-        for task, result, error in super().map(fn, tasks):
-            if fn.__name__ == "write_deduplicated":
-                if self.allowed <= 0:
-                    yield task, None, "killed"
-                    continue
-                self.allowed -= 1
-            yield task, result, error
-
-
-def test_interrupted_run_resumes_to_the_same_bytes(tmp_path, planted):
+@pytest.mark.parametrize("kill_at", ["map_keys:3", "reduce_keys:2", "write_deduplicated:3"])
+def test_a_run_killed_in_any_phase_resumes_to_the_same_bytes(tmp_path, planted, kill_at):
+    """SIGKILL at the kill_at-th task of a phase (tests/kill_run.py), on data with real near-duplicate clusters; the
+    rerun computes only the tasks the killed run had not finished."""
     data, _ = planted
     node = "{minhash_dedup: {input: docs}}"
     run_dedup(tmp_path, data, node, workdir="clean")
-    with pytest.raises(RunError, match="task"):
-        run_dedup(tmp_path, data, node, executor=FailingWrites(allowed=2), workdir="resumed")
-    written = {p.name: p.stat().st_mtime_ns for p in (tmp_path / "resumed" / "deduped" / "_stats").glob("*.json")}
-    assert len(written) == 4  # the failed ones too ran before the executor reported them failed
-    run_dedup(tmp_path, data, node, workdir="resumed")
+    run_dedup(tmp_path, data, node, workdir="resumed", run=False)
+    pipeline = str(tmp_path / "resumed.yaml")
+    command = [sys.executable, "-m", "tests.kill_run", pipeline]
+    assert subprocess.run([*command, "--kill-at", kill_at], cwd=ROOT, capture_output=True).returncode == -9
+    resumed = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    phase, count = kill_at.split(":")
+    finished_before_the_kill = int(count) - 1
+    assert f"{phase}: {4 - finished_before_the_kill} of 4 tasks to compute" in resumed.stdout
     assert output_files(tmp_path / "resumed") == output_files(tmp_path / "clean")
 
 

@@ -18,12 +18,12 @@ from curate.executors.local import LocalExecutor
 from curate.ops.train_kenlm import kenlm_tool
 from curate.stages.perplexity import doc_perplexity, load_kenlm
 
-kenlm = pytest.importorskip("kenlm")
 NON_ENGLISH = ("de", "fr", "es", "it", "nl", "pt", "pl", "sv")
 
 
 @pytest.fixture(scope="module")
 def trained(corpus, quickstart_local, tmp_path_factory):
+    pytest.importorskip("kenlm")  # the query module; test_missing_tool_is_a_clear_error needs neither
     try:
         kenlm_tool("lmplz")
     except RunError as error:

@@ -76,9 +76,7 @@ def test_c4_line_rules_rewrite_the_text():
     text = (PROSE * 3 + "\nShort line.\nPlease enable JavaScript to view this page.\n"
             "This site uses cookies to improve your experience.\nno punctuation at the end of this line")
     (cleaned,) = C4Filter().apply(text)
-    assert cleaned == PROSE.strip() * 1 or cleaned.startswith("The committee")
-    for dropped in ("Short line.", "JavaScript", "cookies", "no punctuation"):
-        assert dropped not in cleaned
+    assert cleaned == (PROSE * 3).strip()  # the prose line, whole; each of the four lines after it dropped
 
 
 def lines_text(punctuated: int, short: int, total: int = 20) -> str:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import pyarrow as pa
 import pytest
 
-from curate.stages.base import Reject
 from curate.stages.langid import DEFAULT_MODEL, LangId, identify, load_model
 from curate.stats import StageStats
 
@@ -54,6 +53,9 @@ def test_columns_are_added():
 def test_bad_threshold_and_missing_model(tmp_path):
     with pytest.raises(ValueError):
         LangId(min_score=1.5)
-    outcome = LangId(model=str(tmp_path / "none.ftz")).process(pa.table({"text": ["x"]}), StageStats("langid"))
+    # A pipeline file naming a missing model is refused before anything runs (tests/test_dag.py); a model that
+    # disappears during a run fails each document with the path in its detail.
+    missing = str(tmp_path / "none.ftz")
+    outcome = LangId(model=missing).process(pa.table({"text": ["x"]}), StageStats("langid"))
     assert outcome.rejected.column("reject_reason").to_pylist() == ["error:FileNotFoundError"]
-    assert isinstance(Reject("x"), Reject)
+    assert outcome.rejected.column("reject_detail").to_pylist() == [f"language ID model not found: {missing}"]
