@@ -34,7 +34,7 @@ from curate.errors import RunError
 from curate.executors.base import Executor
 from curate.ops import OPERATIONS
 from curate.ops.base import SCRATCH_DIR, OperationContext, PartitionRef
-from curate.partition import REJECTED_DIR, STATS_DIR, PartitionTask, partition_files, run_partition
+from curate.partition import PartitionTask, partition_files, run_partition
 from curate.report.progress import NoProgress, RunProgress
 from curate.stats import NodeReport, StageStats, merge_stage_lists
 

@@ -52,6 +52,14 @@ def run(tmp_path: Path, form: str = "NFD", files: str | None = None, verify: boo
     return {r.name: (r.computed, r.reused) for r in reports}
 
 
+def fresh_run_files(tmp_path: Path, **kwargs) -> dict[str, bytes]:
+    """The output files of the same pipeline run from nothing, in another workdir."""
+    fresh = tmp_path / "fresh"
+    fresh.mkdir()
+    run(fresh, **kwargs)
+    return output_files(fresh / "out")
+
+
 def part(path: Path) -> str:
     """The partition name of an input file (and of every partition downstream of it)."""
     return partition_key(str(path))
@@ -129,10 +137,7 @@ def test_input_replaced_in_place_recomputes_its_partitions_downstream(tmp_path):
     assert run(tmp_path, sample=sample) == {"text": (3, 0), "clean": (3, 0)}
     shutil.copy(SAMPLE_DIR / "aeb-main-00001.warc.gz", sample / "warcfile.warc.gz")  # new content, same name
     assert run(tmp_path, sample=sample) == {"text": (1, 2), "clean": (1, 2)}
-    fresh = tmp_path / "fresh"
-    fresh.mkdir()
-    run(fresh, sample=sample)
-    assert output_files(tmp_path / "out") == output_files(fresh / "out")
+    assert output_files(tmp_path / "out") == fresh_run_files(tmp_path, sample=sample)
 
 
 def test_an_inserted_input_shifts_nothing(tmp_path):
@@ -141,10 +146,7 @@ def test_an_inserted_input_shifts_nothing(tmp_path):
     shutil.copy(SAMPLE_DIR / "aeb-main-00001.warc.gz", tmp_path / "between.warc.gz")
     three = f"[{SAMPLE_DIR}/sample-0000.warc.gz, {tmp_path}/between.warc.gz, {SAMPLE_DIR}/sample-0001.warc.gz]"
     assert run(tmp_path, files=three) == {"text": (1, 2), "clean": (1, 2)}
-    fresh = tmp_path / "fresh"
-    fresh.mkdir()
-    run(fresh, files=three)
-    assert output_files(tmp_path / "out") == output_files(fresh / "out")
+    assert output_files(tmp_path / "out") == fresh_run_files(tmp_path, files=three)
 
 
 def test_a_moved_workdir_is_reused(tmp_path):

@@ -122,8 +122,8 @@ class Deduplication(Operation):
                    [os.path.basename(assignment_path(assignments_dir, i)) for i in range(len(inputs))],
                    assigned=assignments.num_rows)
         writes = [DedupWriteTask(ref.path, assignment_path(assignments_dir, i), context.out_dir, ref.key,
-                                 context.output_fingerprints[i], self.name, self.reason, self.signature_path(scratch, i))
-                  for i, ref in enumerate(refs)]
+                                 context.output_fingerprints[i], self.name, self.reason,
+                                 self.signature_path(scratch, i)) for i, ref in enumerate(refs)]
         context.map(write_deduplicated, writes, lambda t: context.partition_committed(t.stats_path, t.fingerprint))
 
         records: list[dict[str, Any]] = [read_json(t.stats_path) or {} for t in writes]
