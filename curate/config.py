@@ -19,7 +19,9 @@ from typing import Any
 
 import yaml
 
+from curate import storage
 from curate.errors import ConfigError
+from curate.path_list import PathList
 from curate.ops import OPERATIONS
 from curate.ops.base import Operation
 from curate.stages import READERS, STEPS
@@ -28,6 +30,8 @@ from curate.validation import build_dataclass, check_keys, suggestion
 
 PIPELINE_KEYS = ("name", "description", "workdir", "nodes")
 MAP_NODE_KEYS = ("input", "steps", "batch_docs")
+# Where `ray job submit --working-dir` unpacks the job's files on each node (Ray's runtime_env working_dir).
+RAY_JOB_PACKAGE = os.sep + os.path.join("runtime_resources", "working_dir_files") + os.sep
 # Documents per Arrow batch: large enough to amortise per-batch overhead, small enough that a batch of 5 MB pages
 # stays well inside a worker's memory.
 DEFAULT_BATCH_DOCS = 1000
@@ -102,22 +106,36 @@ class PipelineSpec:
         return next(n for n in self.nodes if n.name == name)
 
 
+def _resolve_path(item: str, base_dir: str) -> str:
+    """A URI as it is; a local path made absolute against the pipeline file's folder."""
+    if storage.is_uri(item):
+        return item
+    return os.path.normpath(os.path.join(base_dir, os.path.expanduser(storage.local_path(item))))
+
+
 def _resolve_files(pattern: Any, base_dir: str, where: str) -> tuple[str, ...]:
-    """Expand a glob or a list of globs/paths, relative to `base_dir`, into a sorted, de-duplicated file list.
+    """Expand a glob or a list of globs/paths/URIs, relative to `base_dir`, into a sorted, de-duplicated file list;
+    or read a Common Crawl path list (`{paths: ..., prefix: ..., sample: N, shard: i/n}`, see path_list.py).
 
     A glob matching nothing is an error; a plain path that does not exist is kept, so that the run reports it as a
     failed partition (`missing_file`) and finishes the others.
     """
+    if isinstance(pattern, Mapping):
+        selection = build_dataclass(PathList, pattern, where)
+        try:
+            return tuple(selection.files(_resolve_path(selection.paths, base_dir)))
+        except (OSError, ValueError) as error:
+            raise ConfigError(f"{where}: paths {selection.paths!r}: {' '.join(str(error).split())}") from None
     patterns = [pattern] if isinstance(pattern, str) else pattern
     if not isinstance(patterns, list) or not patterns or not all(isinstance(p, str) for p in patterns):
         raise ConfigError(f"{where}: expected a path, a glob or a list of them, got {pattern!r}")
     files: set[str] = set()
     for item in patterns:
-        full = os.path.normpath(os.path.join(base_dir, os.path.expanduser(item)))
+        full = _resolve_path(item, base_dir)
         if glob.has_magic(full):
-            matches = [m for m in glob.glob(full, recursive=True) if os.path.isfile(m)]
+            matches = storage.glob(full)
             if not matches:
-                raise ConfigError(f"{where}: {item!r} matches no files (looked in {os.path.dirname(full)})")
+                raise ConfigError(f"{where}: {item!r} matches no files (looked in {storage.dirname(full)})")
             files.update(matches)
         else:
             files.add(full)
@@ -162,11 +180,11 @@ def _parse_steps(raw: Any, base_dir: str, where: str) -> tuple[StepSpec, ...]:
         options = dict(options or {})
         for option in STEPS[name].file_options:  # a model file a step loads: relative to the pipeline file
             if isinstance(options.get(option), str):
-                options[option] = os.path.normpath(os.path.join(base_dir, os.path.expanduser(options[option])))
+                options[option] = _resolve_path(options[option], base_dir)
         stage = build_dataclass(STEPS[name], options, step_where)
         for option in STEPS[name].file_options:
             path = getattr(stage, option)
-            if option not in STEPS[name].model_inputs and not os.path.isfile(path):
+            if option not in STEPS[name].model_inputs and not storage.is_file(path):
                 raise ConfigError(f"{step_where}: field {option!r}: no such file {path!r}")
         steps.append(StepSpec(name=name, options=options))
     return tuple(steps)
@@ -264,7 +282,11 @@ def parse_pipeline(data: Any, path: str, workdir: str | None = None) -> Pipeline
     chosen_workdir = workdir or data.get("workdir") or os.path.join("out", str(name))
     if not isinstance(chosen_workdir, str):
         raise ConfigError(f"{path}: field 'workdir' must be a path, got {chosen_workdir!r}")
-    chosen_workdir = os.path.abspath(chosen_workdir)
+    chosen_workdir = storage.absolute(chosen_workdir)
+    if RAY_JOB_PACKAGE in chosen_workdir:
+        raise ConfigError(f"{path}: the workdir {chosen_workdir} is inside the package Ray unpacked for this job, "
+                          "which Ray deletes and every node has its own copy of; give an absolute path on shared "
+                          "storage or a URI (s3://bucket/prefix) with --workdir")
     for node_name, node in nodes.items():
         nodes[node_name] = _resolve_model_steps(node, nodes, chosen_workdir, f"{path}: node {node_name!r}")
     order = _dependency_order({n: spec.upstream for n, spec in nodes.items()}, path)
@@ -284,10 +306,10 @@ def _resolve_model_steps(node: NodeSpec, nodes: Mapping[str, NodeSpec], workdir:
                 if nodes[target].operation != kind:
                     raise ConfigError(f"{where}, step {number} {step.name!r}: field {option!r} names node "
                                       f"{target!r}, which is not a {kind} node")
-                options[option] = os.path.join(workdir, target, OPERATIONS[kind].artefact)
+                options[option] = storage.join(workdir, target, OPERATIONS[kind].artefact)
                 used.append(target)
                 named.append((number - 1, option, target))
-            elif option in options and not os.path.isfile(str(options[option])):
+            elif option in options and not storage.is_file(str(options[option])):
                 raise ConfigError(f"{where}, step {number} {step.name!r}: field {option!r} names no {kind} node "
                                   f"and no model file {target!r}{suggestion(str(target), list(nodes))}")
         steps.append(StepSpec(step.name, options))

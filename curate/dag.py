@@ -12,23 +12,13 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from curate.commit import (
-    check_commit,
-    commit,
-    digest,
-    file_fingerprint,
-    is_temp,
-    partition_key,
-    read_json,
-    stale_files,
-    sweep,
-)
+from curate import storage
+from curate.commit import check_commit, commit, digest, file_fingerprint, partition_key, read_json, stale_files, sweep
 from curate.config import NodeSpec, PipelineSpec
 from curate.errors import RunError
 from curate.executors.base import Executor
@@ -83,7 +73,7 @@ def plan_pipeline(spec: PipelineSpec) -> dict[str, NodePlan]:
     """Every node's plan, in dependency order. Reads input files' headers and tails, writes nothing."""
     plans: dict[str, NodePlan] = {}
     for node in spec.nodes:
-        out_dir = os.path.join(spec.workdir, node.name)
+        out_dir = storage.join(spec.workdir, node.name)
         logical = logical_hash(node)
         models = {name: plans[name].fingerprint for name in node.model_nodes}
         if node.operation is not None:
@@ -119,7 +109,7 @@ def _partition_check(plan: NodePlan, ref: PartitionRef, verify: bool) -> tuple[d
 def node_status(plan: NodePlan, verify: bool = False) -> tuple[bool, dict[str, str]]:
     """(whether the node is committed and current, {partition key: why it must be computed}) for every partition
     that is not. An operation that does not produce documents reports its artefacts under the key "artefacts"."""
-    success, why = check_commit(os.path.join(plan.out_dir, SUCCESS_FILE), plan.out_dir, plan.fingerprint,
+    success, why = check_commit(storage.join(plan.out_dir, SUCCESS_FILE), plan.out_dir, plan.fingerprint,
                                 full=verify)
     todo = {ref.key: reason for ref in plan.partitions
             if (reason := _partition_check(plan, ref, verify)[1])}
@@ -135,7 +125,7 @@ def _committed_files(plan: NodePlan) -> set[str]:
         record, _ = _partition_check(plan, ref, False)
         if record is not None:
             keep.update(record["files"])
-            keep.add(os.path.relpath(partition_files(plan.out_dir, ref.key)[2], plan.out_dir))
+            keep.add(storage.relative(partition_files(plan.out_dir, ref.key)[2], plan.out_dir))
     return keep
 
 
@@ -143,15 +133,20 @@ class FailureLog:
     """Failures as they happen: a line on the console and a JSON line in `<workdir>/_failures.jsonl`."""
 
     def __init__(self, workdir: str, log: Callable[[str], None]) -> None:
-        self.path, self.log, self.count = os.path.join(workdir, FAILURES_FILE), log, 0
+        self.path, self.log = storage.join(workdir, FAILURES_FILE), log
+        self.lines: list[str] = []
+
+    @property
+    def count(self) -> int:
+        return len(self.lines)
 
     def __call__(self, node: str, partition: str, input_label: str, error: str) -> None:
-        self.count += 1
         self.log(f"node {node}: FAILED {input_label}: {error}")
-        os.makedirs(os.path.dirname(self.path), exist_ok=True)
-        with open(self.path, "a", encoding="utf-8") as handle:
-            handle.write(json.dumps({"node": node, "partition": partition, "input": input_label, "error": error,
-                                     "time": time.strftime("%Y-%m-%dT%H:%M:%S")}) + "\n")
+        if not self.lines and storage.exists(self.path):  # an earlier run's failures stay above this run's
+            self.lines = storage.read_bytes(self.path).decode().splitlines()
+        self.lines.append(json.dumps({"node": node, "partition": partition, "input": input_label, "error": error,
+                                      "time": time.strftime("%Y-%m-%dT%H:%M:%S")}))
+        storage.write_bytes(self.path, ("\n".join(self.lines) + "\n").encode())  # objects cannot be appended to
 
 
 def _check_failed_share(node: str, stages: list[StageStats]) -> None:
@@ -177,7 +172,7 @@ def run_map_node(plan: NodePlan, executor: Executor, log: Callable[[str], None],
             todo.append(task)
         else:
             records[task.key] = record
-    success, _ = check_commit(os.path.join(out_dir, SUCCESS_FILE), out_dir, plan.fingerprint)
+    success, _ = check_commit(storage.join(out_dir, SUCCESS_FILE), out_dir, plan.fingerprint)
     if success is None or todo:
         log(f"node {node.name}: {len(todo)} of {len(plan.tasks)} partitions to compute")
     progress.start(node.name, len(todo))
@@ -211,15 +206,15 @@ def _commit_node(plan: NodePlan, report: NodeReport, operation: str | None) -> N
         files: list[str] = []
     else:  # an operation's artefacts (a model, a tokenizer, shards): every file it left outside its scratch
         files = [rel for rel in stale_files(plan.out_dir, set(), (SCRATCH_DIR,)) if rel != SUCCESS_FILE
-                 and not is_temp(os.path.basename(rel))]
+                 and not storage.is_temp(storage.basename(rel))]
         keep.update(files)
     sweep(plan.out_dir, keep | {SUCCESS_FILE}, (SCRATCH_DIR,))
-    commit(os.path.join(plan.out_dir, SUCCESS_FILE), plan.out_dir, plan.fingerprint, files,
+    commit(storage.join(plan.out_dir, SUCCESS_FILE), plan.out_dir, plan.fingerprint, files,
            node=plan.node.name, operation=operation, partitions={ref.key: ref.fingerprint for ref in plan.partitions},
            computed=report.computed, reused=report.reused, docs_out=report.docs_out,
            rejected_out=report.rejected_out, stages=[s.to_json() for s in report.stages],
            wall_s=round(report.wall_s, 4))
-    shutil.rmtree(os.path.join(plan.out_dir, SCRATCH_DIR), ignore_errors=True)
+    storage.rmtree(storage.join(plan.out_dir, SCRATCH_DIR))
 
 
 def run_operation_node(plan: NodePlan, context: OperationContext, verify: bool) -> NodeReport:
@@ -227,11 +222,11 @@ def run_operation_node(plan: NodePlan, context: OperationContext, verify: bool) 
     node = plan.node
     done, _ = node_status(plan, verify)
     if done:
-        success = read_json(os.path.join(plan.out_dir, SUCCESS_FILE)) or {}
+        success = read_json(storage.join(plan.out_dir, SUCCESS_FILE)) or {}
         return NodeReport(node.name, len(plan.partitions) or 1, 0, len(plan.partitions) or 1,
                           [StageStats.from_json(s) for s in success.get("stages", [])], success.get("docs_out", 0),
                           success.get("rejected_out", 0), 0.0)
-    os.makedirs(plan.out_dir, exist_ok=True)
+    storage.makedirs(plan.out_dir)
     # Everything but the scratch of this fingerprint (resume inside a phase) and the partitions already committed
     # for it (resume inside the write phase) is from another config or input: delete it before writing anew.
     sweep(plan.out_dir, _committed_files(plan), (SCRATCH_DIR,))
@@ -278,10 +273,13 @@ def run_pipeline(spec: PipelineSpec, executor: Executor, log: Callable[[str], No
 
 
 def _remove_temp_files(out_dir: str) -> None:
-    """Temporary files of an attempt that was killed (a run holds the workdir's lock, so none is being written)."""
+    """Temporary files of an attempt that was killed (a run holds the workdir's lock, so none is being written).
+    Only local folders have them: an object store has no renames, hence no temporary names."""
+    if storage.is_uri(out_dir):
+        return
     for folder, _, names in os.walk(out_dir):
         for name in names:
-            if is_temp(name):
+            if storage.is_temp(name):
                 os.remove(os.path.join(folder, name))
 
 
@@ -306,7 +304,7 @@ def dry_run(spec: PipelineSpec, verify: bool = False) -> list[str]:
             lines.append(f"node {name} ({kind}): run ({todo['artefacts']})")
         keys = {ref.key for ref in plan.partitions}
         for rel in stale_files(plan.out_dir, _committed_files(plan) | {SUCCESS_FILE}, (SCRATCH_DIR,)):
-            key = os.path.splitext(os.path.basename(rel))[0]
-            if is_temp(os.path.basename(rel)) or (plan.partitions and key not in keys):
+            name = storage.basename(rel)
+            if storage.is_temp(name) or (plan.partitions and name.split(".")[0] not in keys):
                 lines.append(f"  delete {rel} (its input is gone, or a killed attempt left it)")
     return lines

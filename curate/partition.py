@@ -8,7 +8,7 @@ size and checksum of both files (see curate/commit.py).
 
 from __future__ import annotations
 
-import os
+import io
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -18,7 +18,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from curate.commit import commit, temp_path
+from curate import storage
+from curate.commit import commit
 from curate.errors import RunError
 from curate.stages.base import FAILED_PREFIX, Reader, StageResult, conform
 from curate.stats import StageStats, StageTimer
@@ -39,8 +40,8 @@ ALL_FAILED_MIN_DOCS = 2
 
 def partition_files(out_dir: str, key: str) -> tuple[str, str, str]:
     """(kept, rejected, stats) paths of partition `key` of the node whose folder is `out_dir`."""
-    return (os.path.join(out_dir, key + ".parquet"), os.path.join(out_dir, REJECTED_DIR, key + ".parquet"),
-            os.path.join(out_dir, STATS_DIR, key + ".json"))
+    return (storage.join(out_dir, key + ".parquet"), storage.join(out_dir, REJECTED_DIR, key + ".parquet"),
+            storage.join(out_dir, STATS_DIR, key + ".json"))
 
 
 @dataclass(frozen=True)
@@ -77,7 +78,7 @@ class NodeInputReader(Reader):
     schema: ClassVar[pa.Schema] = pa.schema([])
 
     def __init__(self, path: str) -> None:
-        self.file = pq.ParquetFile(path)
+        self.file = pq.ParquetFile(storage.open_input(path))
         self.schema = self.file.schema_arrow  # type: ignore[misc]
 
     def read(self, path: str, stats: StageStats, batch_docs: int) -> Iterator[StageResult]:
@@ -88,39 +89,52 @@ class NodeInputReader(Reader):
             yield StageResult(pa.Table.from_batches([batch], schema=self.schema), empty_rejected)
 
 
+def read_table(path: str, columns: list[str] | None = None) -> pa.Table:
+    """A Parquet file (or the named columns of it), local or on object storage."""
+    filesystem, inner = storage.resolve(path)
+    return pq.read_table(inner, columns=columns, filesystem=filesystem)
+
+
+def parquet_rows(path: str) -> int:
+    """The row count in a Parquet file's footer."""
+    with storage.open_input(path) as handle:
+        return pq.read_metadata(handle).num_rows
+
+
 def read_columns(path: str, columns: list[str]) -> pa.Table:
     """The named columns of a node's partition file; a ValueError naming the missing ones (e.g. a node read for its
     text that has no extract step) instead of Arrow's schema dump."""
-    available = pq.read_schema(path).names
+    with storage.open_input(path) as handle:
+        available = pq.read_schema(handle).names
     missing = [c for c in columns if c not in available]
     if missing:
-        raise ValueError(f"{os.path.basename(path)} has no column {', '.join(map(repr, missing))} (it has "
+        raise ValueError(f"{storage.basename(path)} has no column {', '.join(map(repr, missing))} (it has "
                          f"{', '.join(available)}); does the node it comes from extract text?")
-    return pq.read_table(path, columns=columns)
+    return read_table(path, columns)
 
 
 def write_parquet_atomic(table: pa.Table, path: str) -> None:
-    """Write `table` to `path` (zstd) under a temporary name, then rename it into place: readers and resumed runs
-    never see half a file."""
-    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
-    tmp = temp_path(path)
-    pq.write_table(table, tmp, compression=PARQUET_COMPRESSION)
-    os.replace(tmp, path)
+    """Write `table` to `path` (zstd), whole or not at all (storage.atomic_output)."""
+    with storage.atomic_output(path) as sink:
+        pq.write_table(table, sink, compression=PARQUET_COMPRESSION)
 
 
 def save_array_atomic(path: str, array: np.ndarray) -> None:
-    """`np.save` through a temporary name and a rename, like write_parquet_atomic."""
-    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
-    tmp = temp_path(path)
-    with open(tmp, "wb") as handle:
-        np.save(handle, array)
-    os.replace(tmp, path)
+    """`np.save` to `path`, whole or not at all."""
+    buffer = io.BytesIO()
+    np.save(buffer, array)
+    storage.write_bytes(path, buffer.getvalue())
+
+
+def load_array(path: str) -> np.ndarray:
+    """An array written by save_array_atomic."""
+    return np.load(io.BytesIO(storage.read_bytes(path)))
 
 
 def commit_partition(out_dir: str, key: str, fingerprint: str, record: dict[str, Any]) -> dict[str, Any]:
     """Write the stats file of partition `key` as its commit record (last: the partition now counts as done)."""
     data, rejected, stats = partition_files(out_dir, key)
-    files = [os.path.relpath(p, out_dir) for p in (data, rejected)]
+    files = [storage.relative(p, out_dir) for p in (data, rejected)]
     return commit(stats, out_dir, fingerprint, files, **record)
 
 
@@ -132,7 +146,7 @@ def write_operation_partition(out_dir: str, key: str, fingerprint: str, input_pa
     write_parquet_atomic(kept, data_path)
     write_parquet_atomic(rejected, rejected_path)
     commit_partition(out_dir, key, fingerprint, {
-        "node": os.path.basename(out_dir), "partition": key, "input": os.path.basename(input_path),
+        "node": storage.basename(out_dir), "partition": key, "input": storage.basename(input_path),
         "stages": [stats.to_json()], "docs_out": kept.num_rows, "rejected_out": rejected.num_rows,
         "wall_s": round(stats.wall_s, 4)})
 
@@ -161,46 +175,38 @@ def run_partition(task: PartitionTask) -> dict[str, Any]:
         schema = stage.output_schema(schema)
     rejected_schema = pa.unify_schemas(rejected_schemas)
 
-    for path in (task.data_path, task.rejected_path):
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-    tmp_data, tmp_rejected = temp_path(task.data_path), temp_path(task.rejected_path)
     docs_out = rejected_out = 0
     first_error: dict[str, str] = {}  # step -> the first failed document's message, for a failing partition
-    try:
-        with (
-            pq.ParquetWriter(tmp_data, schema, compression=PARQUET_COMPRESSION) as kept_writer,
-            pq.ParquetWriter(tmp_rejected, rejected_schema, compression=PARQUET_COMPRESSION) as rejected_writer,
-        ):
-            for result in reader.read(task.input_path, stats[0], node.batch_docs):
-                rejected_parts = [result.rejected]
+    with (
+        storage.atomic_output(task.data_path) as kept_sink,
+        storage.atomic_output(task.rejected_path) as rejected_sink,
+        pq.ParquetWriter(kept_sink, schema, compression=PARQUET_COMPRESSION) as kept_writer,
+        pq.ParquetWriter(rejected_sink, rejected_schema, compression=PARQUET_COMPRESSION) as rejected_writer,
+    ):
+        for result in reader.read(task.input_path, stats[0], node.batch_docs):
+            rejected_parts = [result.rejected]
+            table = result.kept
+            for stage, stage_stats in zip(stages, stats[1:]):
+                if table.num_rows == 0:
+                    break
+                with StageTimer(stage_stats):
+                    result = stage.process(table, stage_stats)
+                rejected_parts.append(result.rejected)
+                if stage.name not in first_error and stage_stats.failed:
+                    reasons = result.rejected.column("reject_reason").to_pylist()
+                    row = next(i for i, r in enumerate(reasons) if r.startswith(FAILED_PREFIX))
+                    first_error[stage.name] = result.rejected.column("reject_detail")[row].as_py()
                 table = result.kept
-                for stage, stage_stats in zip(stages, stats[1:]):
-                    if table.num_rows == 0:
-                        break
-                    with StageTimer(stage_stats):
-                        result = stage.process(table, stage_stats)
-                    rejected_parts.append(result.rejected)
-                    if stage.name not in first_error and stage_stats.failed:
-                        reasons = result.rejected.column("reject_reason").to_pylist()
-                        row = next(i for i, r in enumerate(reasons) if r.startswith(FAILED_PREFIX))
-                        first_error[stage.name] = result.rejected.column("reject_detail")[row].as_py()
-                    table = result.kept
-                if table.num_rows:
-                    kept_writer.write_table(conform(table, schema))
-                    docs_out += table.num_rows
-                rejected = pa.concat_tables([conform(part, rejected_schema) for part in rejected_parts])
-                if rejected.num_rows:
-                    rejected_writer.write_table(rejected)
-                    rejected_out += rejected.num_rows
+            if table.num_rows:
+                kept_writer.write_table(conform(table, schema))
+                docs_out += table.num_rows
+            rejected = pa.concat_tables([conform(part, rejected_schema) for part in rejected_parts])
+            if rejected.num_rows:
+                rejected_writer.write_table(rejected)
+                rejected_out += rejected.num_rows
         cause = next((c for c in (_all_failed(s, first_error) for s in stats[1:]) if c), None)
-        if cause:
+        if cause:  # raised inside the block: neither file appears
             raise RunError(cause)
-        os.replace(tmp_data, task.data_path)
-        os.replace(tmp_rejected, task.rejected_path)
-    finally:
-        for tmp in (tmp_data, tmp_rejected):
-            if os.path.exists(tmp):
-                os.remove(tmp)
 
     wall = time.perf_counter() - started
     stats[0].wall_s = wall - sum(s.wall_s for s in stats[1:])  # the reader's share: what the steps did not use

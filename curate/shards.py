@@ -8,7 +8,6 @@ what it trains on is what was written.
 from __future__ import annotations
 
 import json
-import os
 import struct
 from collections.abc import Iterator
 from typing import Any
@@ -17,7 +16,8 @@ import numpy as np
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from curate.commit import file_sha256
+from curate import storage
+from curate.partition import read_table
 
 MANIFEST_FILE = "manifest.json"
 MANIFEST_FORMAT = "curate-token-shards"
@@ -33,11 +33,8 @@ def token_dtype(vocab_size: int) -> str:
     return "uint16" if vocab_size <= 1 << 16 else "uint32"
 
 
-
-
 def load_manifest(shard_dir: str) -> dict[str, Any]:
-    with open(os.path.join(shard_dir, MANIFEST_FILE), encoding="utf-8") as handle:
-        manifest = json.load(handle)
+    manifest = json.loads(storage.read_bytes(storage.join(shard_dir, MANIFEST_FILE)))
     if manifest.get("format") != MANIFEST_FORMAT:
         raise ValueError(f"{shard_dir}: {MANIFEST_FILE} is not a {MANIFEST_FORMAT} manifest")
     return manifest
@@ -48,15 +45,15 @@ def verify(shard_dir: str) -> list[str]:
     manifest = load_manifest(shard_dir)
     problems = []
     for shard in manifest["shards"]:
-        path = os.path.join(shard_dir, shard["file"])
-        if not os.path.exists(path):
+        path = storage.join(shard_dir, shard["file"])
+        if not storage.exists(path):
             problems.append(f"{shard['file']}: missing")
             continue
-        if file_sha256(path) != shard["sha256"]:
+        if storage.sha256(path) != shard["sha256"]:
             problems.append(f"{shard['file']}: checksum mismatch")
             continue
         try:
-            tokens = pq.read_table(path, columns=["tokens"]).column(0)
+            tokens = read_table(path, ["tokens"]).column(0)
         except Exception as error:  # an unreadable file is a finding, not a crash
             problems.append(f"{shard['file']}: unreadable ({error})")
             continue
@@ -73,7 +70,8 @@ def iter_documents(shard_dir: str) -> Iterator[np.ndarray]:
     """Each document's token ids (end-of-text included), shard by shard, in manifest order."""
     manifest = load_manifest(shard_dir)
     for shard in manifest["shards"]:
-        for batch in pq.ParquetFile(os.path.join(shard_dir, shard["file"])).iter_batches(columns=["tokens"]):
+        shard_file = pq.ParquetFile(storage.open_input(storage.join(shard_dir, shard["file"])))
+        for batch in shard_file.iter_batches(columns=["tokens"]):
             column = batch.column(0)
             values = column.values.to_numpy()
             offsets = column.offsets.to_numpy()

@@ -119,7 +119,11 @@ class Tokenizer:
     @classmethod
     def load(cls, path: str) -> Tokenizer:
         with open(path, encoding="utf-8") as handle:
-            data = json.load(handle)
+            return cls.from_json(json.load(handle), source=path)
+
+    @classmethod
+    def from_json(cls, data: dict, source: str = "the data") -> Tokenizer:
+        """The tokenizer `to_json` described; ValueError naming `source` when it is not one."""
         if data.get("format") != FORMAT or data.get("version") != FORMAT_VERSION:
-            raise ValueError(f"{path}: not a {FORMAT} v{FORMAT_VERSION} tokenizer file")
+            raise ValueError(f"{source}: not a {FORMAT} v{FORMAT_VERSION} tokenizer file")
         return cls(merges=[tuple(pair) for pair in data["merges"]], specials=data["specials"], pattern=data["pattern"])

@@ -7,7 +7,6 @@ Hugging Face's byte-level BPE stores tokens as printable strings: GPT-2 maps eac
 from __future__ import annotations
 
 import base64
-import json
 
 from tokenizer.bpe import Tokenizer
 
@@ -60,11 +59,6 @@ def to_huggingface(tokenizer: Tokenizer) -> dict:
             "merges": [[show(vocab[a]), show(vocab[b])] for a, b in tokenizer.merges],
         },
     }
-
-
-def save_huggingface(tokenizer: Tokenizer, path: str) -> None:
-    with open(path, "w", encoding="utf-8") as handle:
-        json.dump(to_huggingface(tokenizer), handle, ensure_ascii=False)
 
 
 def to_tiktoken_ranks(tokenizer: Tokenizer) -> str:

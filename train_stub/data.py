@@ -17,7 +17,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from curate.shards import MANIFEST_FILE, export_llmc, file_sha256, load_manifest, verify
+from curate.shards import MANIFEST_FILE, export_llmc, load_manifest, verify
+from curate import storage
 
 FLAT_FILE = "_tokens.bin"
 LLMC_HEADER_BYTES = 256 * 4
@@ -28,7 +29,7 @@ def token_stream(shard_dir: str) -> np.ndarray:
     manifest = load_manifest(shard_dir)
     path = os.path.join(shard_dir, FLAT_FILE)
     stamp_path = path + ".manifest-sha256"
-    manifest_digest = file_sha256(os.path.join(shard_dir, MANIFEST_FILE))
+    manifest_digest = storage.sha256(os.path.join(shard_dir, MANIFEST_FILE))
     stamp = open(stamp_path, encoding="ascii").read() if os.path.exists(stamp_path) else None
     if stamp != manifest_digest or not os.path.exists(path):
         problems = verify(shard_dir)

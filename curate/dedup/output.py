@@ -8,15 +8,14 @@ every output row says which cluster it belongs to.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from curate.dedup.shuffle import split_doc_numbers
-from curate.partition import partition_files, write_operation_partition, write_parquet_atomic
+from curate import storage
+from curate.partition import load_array, partition_files, read_table, write_operation_partition, write_parquet_atomic
 from curate.stages.base import Reject, rejected_rows
 from curate.stats import StageStats
 
@@ -30,7 +29,7 @@ CLUSTER_FIELDS = (pa.field("dup_cluster", pa.string()), pa.field("dup_cluster_si
 
 
 def assignment_path(folder: str, partition: int) -> str:
-    return os.path.join(folder, f"part-{partition:05d}.parquet")
+    return storage.join(folder, f"part-{partition:05d}.parquet")
 
 
 def route_assignments(assignments: pa.Table, partitions: int, folder: str) -> None:
@@ -57,7 +56,7 @@ class DedupWriteTask:
     signature_path: str = ""  # minhash_dedup: the partition's signatures (.npy), stored as the `minhash` column
 
     def __str__(self) -> str:
-        return os.path.basename(self.input_path)
+        return storage.basename(self.input_path)
 
     @property
     def stats_path(self) -> str:
@@ -79,14 +78,14 @@ def cluster_columns(ids: pa.Array, assignments: pa.Table) -> tuple[pa.Array, pa.
 def write_deduplicated(task: DedupWriteTask) -> int:
     """Kept rows to `part-NNNNN.parquet`, removed ones to `_rejected/` with the survivor's id, then the stats file
     (last: a partition whose stats file exists is complete). Returns the partition's document count."""
-    table = pq.read_table(task.input_path)
-    cluster, size, removed = cluster_columns(table.column("id"), pq.read_table(task.assignment_path))
+    table = read_table(task.input_path)
+    cluster, size, removed = cluster_columns(table.column("id"), read_table(task.assignment_path))
     for field, column in zip(CLUSTER_FIELDS, (cluster, size)):
         if field.name in table.column_names:
             table = table.drop_columns([field.name])
         table = table.append_column(field, column)
     if task.signature_path:
-        signatures = np.load(task.signature_path)
+        signatures = load_array(task.signature_path)
         flat = pa.array(signatures.reshape(-1), pa.from_numpy_dtype(signatures.dtype))
         if "minhash" in table.column_names:
             table = table.drop_columns(["minhash"])

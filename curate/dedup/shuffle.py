@@ -7,15 +7,12 @@ numbers sort like the input (partition order, then row order) and map back to a 
 
 from __future__ import annotations
 
-import glob
-import os
-
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
-from curate.partition import write_parquet_atomic
+from curate import storage
+from curate.partition import read_table, write_parquet_atomic
 
 ROW_BITS = 32
 
@@ -32,7 +29,7 @@ def split_doc_numbers(docs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def range_path(folder: str, key_range: int, partition: int) -> str:
-    return os.path.join(folder, f"range-{key_range:04d}", f"part-{partition:05d}.parquet")
+    return storage.join(folder, f"range-{key_range:04d}", f"part-{partition:05d}.parquet")
 
 
 def write_ranges(records: pa.Table, range_of: np.ndarray, ranges: int, folder: str, partition: int) -> None:
@@ -47,8 +44,9 @@ def write_ranges(records: pa.Table, range_of: np.ndarray, ranges: int, folder: s
 
 def read_range(folder: str, key_range: int) -> pa.Table:
     """Every partition's records of one key range, in partition order."""
-    paths = sorted(glob.glob(os.path.join(folder, f"range-{key_range:04d}", "part-*.parquet")))
-    return pa.concat_tables([pq.read_table(p) for p in paths]) if paths else pa.table({})
+    range_folder = storage.join(folder, f"range-{key_range:04d}")
+    paths = [storage.join(range_folder, name) for name in storage.list_files(range_folder)]
+    return pa.concat_tables([read_table(p) for p in paths]) if paths else pa.table({})
 
 
 def group_bounds(sorted_keys: pa.ChunkedArray | pa.Array) -> np.ndarray:

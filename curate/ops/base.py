@@ -9,13 +9,12 @@ empty scratch folder. The node's outputs are committed by the DAG (curate/commit
 
 from __future__ import annotations
 
-import os
-import shutil
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar, Protocol
 
+from curate import storage
 from curate.commit import check_commit, commit
 from curate.errors import RunError
 from curate.executors.base import Executor
@@ -65,12 +64,11 @@ class OperationContext:
 
     def scratch(self, name: str) -> str:
         """A folder for intermediate files of this fingerprint; emptied when it holds another fingerprint's."""
-        path = os.path.join(self.out_dir, SCRATCH_DIR, name)
-        marker = os.path.join(path, "_FINGERPRINT")
-        if os.path.isdir(path) and check_commit(marker, path, self.fingerprint)[0] is None:
-            shutil.rmtree(path)
-        if not os.path.exists(marker):
-            os.makedirs(path, exist_ok=True)
+        path = storage.join(self.out_dir, SCRATCH_DIR, name)
+        marker = storage.join(path, "_FINGERPRINT")
+        if check_commit(marker, path, self.fingerprint)[0] is None:
+            storage.rmtree(path)
+            storage.makedirs(path)
             commit(marker, path, self.fingerprint, [])
         return path
 
@@ -99,7 +97,7 @@ class OperationContext:
 
 def file_done(path_of: Callable[[Any], str]) -> Callable[[Any], bool]:
     """A `done` test for tasks that write one scratch file, renamed into place when complete."""
-    return lambda task: os.path.exists(path_of(task))
+    return lambda task: storage.exists(path_of(task))
 
 
 class Operation(ABC):

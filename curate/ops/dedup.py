@@ -10,19 +10,18 @@ or the duplicate groups (resolve), never by the corpus.
 
 from __future__ import annotations
 
-import glob
-import os
 import time
 from abc import abstractmethod
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from curate.dedup.output import DedupWriteTask, assignment_path, route_assignments, write_deduplicated
+from curate import storage
 from curate.commit import check_commit, commit, read_json, write_json_atomic
 from curate.ops.base import Operation, OperationContext, file_done
+from curate.partition import read_table
 from curate.stats import NodeReport, StageStats, merge_stage_lists
 
 RESOLVED = "_RESOLVED.json"  # the commit record of the resolution's assignment files
@@ -44,19 +43,19 @@ class DedupTask:
     input_path: str = ""  # map tasks only
 
     def __str__(self) -> str:
-        return os.path.basename(self.input_path) if self.input_path else f"key range {self.index}"
+        return storage.basename(self.input_path) if self.input_path else f"key range {self.index}"
 
     @property
     def shuffle_dir(self) -> str:
-        return os.path.join(self.scratch, "shuffle")
+        return storage.join(self.scratch, "shuffle")
 
     @property
     def map_marker(self) -> str:
-        return os.path.join(self.scratch, "mapped", scratch_name(self.index) + ".json")
+        return storage.join(self.scratch, "mapped", scratch_name(self.index) + ".json")
 
     @property
     def reduced_path(self) -> str:
-        return os.path.join(self.scratch, "reduced", f"range-{self.index:04d}.parquet")
+        return storage.join(self.scratch, "reduced", f"range-{self.index:04d}.parquet")
 
 
 def map_keys(task: DedupTask) -> int:
@@ -113,13 +112,13 @@ class Deduplication(Operation):
         reduces = [DedupTask(self, j, scratch, ranges) for j in range(ranges)]
         context.map(reduce_keys, reduces, file_done(lambda t: t.reduced_path))
 
-        assignments_dir = os.path.join(scratch, "assignments")
-        resolved = os.path.join(assignments_dir, RESOLVED)
+        assignments_dir = storage.join(scratch, "assignments")
+        resolved = storage.join(assignments_dir, RESOLVED)
         if check_commit(resolved, assignments_dir, context.fingerprint)[0] is None:
             assignments = self.resolve(scratch, inputs, context)
             route_assignments(assignments, len(inputs), assignments_dir)
             commit(resolved, assignments_dir, context.fingerprint,
-                   [os.path.basename(assignment_path(assignments_dir, i)) for i in range(len(inputs))],
+                   [storage.basename(assignment_path(assignments_dir, i)) for i in range(len(inputs))],
                    assigned=assignments.num_rows)
         writes = [DedupWriteTask(ref.path, assignment_path(assignments_dir, i), context.out_dir, ref.key,
                                  context.output_fingerprints[i], self.name, self.reason,
@@ -139,5 +138,6 @@ class Deduplication(Operation):
 
 def read_reduced(scratch: str, schema: pa.Schema) -> pa.Table:
     """Every reduce task's output, in key-range order."""
-    paths = sorted(glob.glob(os.path.join(scratch, "reduced", "range-*.parquet")))
-    return pa.concat_tables([pq.read_table(p).cast(schema) for p in paths]) if paths else schema.empty_table()
+    folder = storage.join(scratch, "reduced")
+    paths = [storage.join(folder, name) for name in storage.list_files(folder) if name.startswith("range-")]
+    return pa.concat_tables([read_table(p).cast(schema) for p in paths]) if paths else schema.empty_table()

@@ -13,7 +13,6 @@ float per document) -> map (write kept and rejected rows). Memory is bounded by 
 
 from __future__ import annotations
 
-import os
 import re
 import time
 import zlib
@@ -22,11 +21,11 @@ from typing import ClassVar
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from curate.ops.base import Operation, OperationContext, file_done
-from curate.partition import partition_files, read_columns, save_array_atomic, write_operation_partition, \
-    write_parquet_atomic
+from curate import storage
+from curate.partition import load_array, partition_files, read_columns, read_table, save_array_atomic, \
+    write_operation_partition, write_parquet_atomic
 from curate.stages.base import Reject, rejected_rows
 from curate.stages.jsonl import iter_texts
 from curate.stats import NodeReport, StageStats
@@ -76,15 +75,15 @@ class DsirTask:
     log_ratio_path: str = ""  # set for the weighting pass
 
     def __str__(self) -> str:
-        return os.path.basename(self.input_path)
+        return storage.basename(self.input_path)
 
     @property
     def counts_path(self) -> str:
-        return os.path.join(self.scratch, f"part-{self.index:05d}.counts.npy")
+        return storage.join(self.scratch, f"part-{self.index:05d}.counts.npy")
 
     @property
     def weights_path(self) -> str:
-        return os.path.join(self.scratch, f"part-{self.index:05d}.weights.parquet")
+        return storage.join(self.scratch, f"part-{self.index:05d}.weights.parquet")
 
 
 def count_features(task: DsirTask) -> int:
@@ -99,7 +98,7 @@ def count_features(task: DsirTask) -> int:
 
 def weigh_documents(task: DsirTask) -> int:
     """Map 2: each document's log importance weight and Gumbel key, saved as Parquet; returns its document count."""
-    log_ratio = np.load(task.log_ratio_path)
+    log_ratio = load_array(task.log_ratio_path)
     table = read_columns(task.input_path, ["id", "text"])
     log_weights = np.array([hashed_features(t or "", task.num_buckets) @ log_ratio
                             for t in table.column("text").to_pylist()])
@@ -118,13 +117,13 @@ class SelectTask:
     fingerprint: str
 
     def __str__(self) -> str:
-        return os.path.basename(self.input_path)
+        return storage.basename(self.input_path)
 
 
 def select_partition(task: SelectTask) -> int:
     """Map 3: documents whose key reaches the cut-off are kept, with `dsir_logw`; the others go to rejected."""
-    table = pq.read_table(task.input_path)
-    weights = pq.read_table(task.weights_path)
+    table = read_table(task.input_path)
+    weights = read_table(task.weights_path)
     table = table.append_column("dsir_logw", weights.column("dsir_logw"))
     chosen = weights.column("key").to_numpy() >= task.cutoff
     kept, dropped = table.filter(pa.array(chosen)), table.filter(pa.array(~chosen))
@@ -169,13 +168,13 @@ class Dsir(Operation):
         scratch = context.scratch("dsir")
         tasks = [DsirTask(ref.path, scratch, i, self.num_buckets, self.seed) for i, ref in enumerate(refs)]
         context.map(count_features, tasks, file_done(lambda t: t.counts_path))
-        raw = sum(np.load(t.counts_path) for t in tasks)
-        log_ratio_path = os.path.join(scratch, "log_ratio.npy")
+        raw = sum(load_array(t.counts_path) for t in tasks)
+        log_ratio_path = storage.join(scratch, "log_ratio.npy")
         save_array_atomic(log_ratio_path, log_distribution(self.target_counts()) - log_distribution(raw))
         tasks = [DsirTask(t.input_path, scratch, t.index, self.num_buckets, self.seed, log_ratio_path) for t in tasks]
         context.map(weigh_documents, tasks, file_done(lambda t: t.weights_path))
 
-        keys = np.concatenate([pq.read_table(t.weights_path, columns=["key"]).column(0).to_numpy() for t in tasks])
+        keys = np.concatenate([read_table(t.weights_path, ["key"]).column(0).to_numpy() for t in tasks])
         keep = self.keep_count if self.keep_count is not None else round(self.keep_fraction * len(keys))
         keep = min(max(keep, 0), len(keys))
         cutoff = float(np.sort(keys)[::-1][keep - 1]) if keep else float("inf")

@@ -12,13 +12,11 @@ rejected as `near_duplicate` naming it.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from typing import ClassVar
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from curate.dedup.components import component_labels
 from curate.dedup.lsh import band_keys, detection_probability, optimal_bands_rows
@@ -27,13 +25,14 @@ from curate.dedup.output import ASSIGNMENT_SCHEMA
 from curate.dedup.shuffle import doc_numbers, group_bounds, read_range, split_doc_numbers, write_ranges
 from curate.ops.base import OperationContext
 from curate.ops.dedup import Deduplication, DedupTask, read_reduced, scratch_name
-from curate.partition import read_columns, save_array_atomic, write_parquet_atomic
+from curate import storage
+from curate.partition import load_array, read_columns, read_table, save_array_atomic, write_parquet_atomic
 
 EDGE_SCHEMA = pa.schema([pa.field("a", pa.uint64()), pa.field("b", pa.uint64())])
 
 
 def signature_file(scratch: str, index: int) -> str:
-    return os.path.join(scratch, "signatures", scratch_name(index) + ".npy")
+    return storage.join(scratch, "signatures", scratch_name(index) + ".npy")
 
 
 def load_signatures(scratch: str, docs: np.ndarray) -> dict[int, np.ndarray]:
@@ -43,7 +42,9 @@ def load_signatures(scratch: str, docs: np.ndarray) -> dict[int, np.ndarray]:
     found: dict[int, np.ndarray] = {}
     for partition in np.unique(partitions).tolist():
         here = partitions == partition
-        mapped = np.load(signature_file(scratch, partition), mmap_mode="r")
+        path = signature_file(scratch, partition)
+        # A local file is memory-mapped (only the candidates' rows are read); an object is fetched whole.
+        mapped = load_array(path) if storage.is_uri(path) else np.load(path, mmap_mode="r")
         found.update(zip(docs[here].tolist(), np.array(mapped[rows[here]])))
         del mapped
     return found
@@ -151,7 +152,7 @@ class MinHashDedup(Deduplication):
         ids = np.empty(len(nodes), dtype=object)
         for partition in np.unique(partition_of).tolist():  # one partition's id column at a time
             here = partition_of == partition
-            column = pq.read_table(inputs[partition], columns=["id"]).column(0)
+            column = read_table(inputs[partition], columns=["id"]).column(0)
             ids[here] = column.take(pa.array(row_of[here])).to_pylist()
         order = np.lexsort((nodes, np.array(ids, dtype=str), labels))  # by component, then id, then document number
         sorted_labels = labels[order]

@@ -7,8 +7,6 @@ into shards of about `shard_tokens` tokens (a document is never split) and write
 
 from __future__ import annotations
 
-import os
-import shutil
 import time
 from dataclasses import dataclass
 from typing import ClassVar
@@ -19,13 +17,13 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from curate.errors import RunError
-from curate.commit import file_sha256, write_json_atomic
+from curate import storage
+from curate.commit import write_json_atomic
 from curate.ops.base import Operation, OperationContext, file_done
-from curate.ops.train_bpe import TOKENIZER_FILE, load_tokenizer
+from curate.ops.train_bpe import TOKENIZER_FILE, load_tokenizer, load_tokenizer_file
 from curate.partition import read_columns, write_parquet_atomic
 from curate.shards import MANIFEST_FILE, MANIFEST_FORMAT, token_dtype
 from curate.stats import NodeReport, StageStats
-from tokenizer.bpe import Tokenizer
 from tokenizer.fast import encode_batch
 
 EOT = "<|endoftext|>"
@@ -41,12 +39,12 @@ class EncodeTask:
     index: int
 
     def __str__(self) -> str:
-        return os.path.basename(self.input_path)
+        return storage.basename(self.input_path)
 
 
 def encode_partition(task: EncodeTask) -> int:
     """Encode one partition into (id, tokens) rows, optionally in a seeded order; returns the document count."""
-    tokenizer = Tokenizer.load(task.tokenizer_path)
+    tokenizer = load_tokenizer_file(task.tokenizer_path)
     table = read_columns(task.input_path, ["id", task.text_column])
     if task.shuffle_seed is not None:
         # PCG64 seeded by (seed, partition): the same permutation on every machine and executor.
@@ -89,10 +87,10 @@ class ShardWriter:
             return
         table = pa.concat_tables(self.pending)
         name = f"shard-{len(self.shards):05d}.parquet"
-        path = os.path.join(self.out_dir, name)
+        path = storage.join(self.out_dir, name)
         write_parquet_atomic(table, path)
         self.shards.append({"file": name, "documents": table.num_rows, "tokens": self.pending_tokens,
-                            "sha256": file_sha256(path)})
+                            "sha256": storage.sha256(path)})
         self.pending, self.pending_tokens = [], 0
 
 
@@ -119,13 +117,13 @@ class Tokenize(Operation):
 
     def run(self, context: OperationContext) -> NodeReport:
         started, cpu_started = time.perf_counter(), time.process_time()  # the driver's share; tasks run elsewhere
-        tokenizer_path = os.path.join(context.node_dirs[self.tokenizer], TOKENIZER_FILE)
+        tokenizer_path = storage.join(context.node_dirs[self.tokenizer], TOKENIZER_FILE)
         tokenizer = load_tokenizer(context.node_dirs[self.tokenizer])
         if EOT not in tokenizer.specials:
             raise RunError(f"node {context.node!r}: tokenizer {self.tokenizer!r} has no {EOT} special token")
         scratch = context.scratch("encoded")
         inputs = context.paths(self.input)
-        tasks = [EncodeTask(path, os.path.join(scratch, f"part-{i:05d}.parquet"), tokenizer_path,
+        tasks = [EncodeTask(path, storage.join(scratch, f"part-{i:05d}.parquet"), tokenizer_path,
                             self.text_column, self.shuffle_seed, i) for i, path in enumerate(inputs)]
         computed = context.map(encode_partition, tasks, file_done(lambda t: t.output_path))
 
@@ -134,12 +132,12 @@ class Tokenize(Operation):
             order = [int(i) for i in np.random.default_rng(self.shuffle_seed).permutation(len(tasks))]
         writer = ShardWriter(context.out_dir, self.shard_tokens)
         for index in order:
-            for batch in pq.ParquetFile(tasks[index].output_path).iter_batches():
+            for batch in pq.ParquetFile(storage.open_input(tasks[index].output_path)).iter_batches():
                 writer.add(pa.Table.from_batches([batch]))
         writer.flush()
-        shutil.copyfile(tokenizer_path, os.path.join(context.out_dir, TOKENIZER_FILE))
+        storage.copy(tokenizer_path, storage.join(context.out_dir, TOKENIZER_FILE))
         documents = sum(s["documents"] for s in writer.shards)
-        write_json_atomic(os.path.join(context.out_dir, MANIFEST_FILE), {
+        write_json_atomic(storage.join(context.out_dir, MANIFEST_FILE), {
             "format": MANIFEST_FORMAT, "version": 1, "tokenizer_hash": tokenizer.hash,
             "tokenizer_file": TOKENIZER_FILE, "vocab_size": tokenizer.vocab_size,
             "dtype": token_dtype(tokenizer.vocab_size), "eot_id": tokenizer.specials[EOT],

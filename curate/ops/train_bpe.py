@@ -8,20 +8,20 @@ distinct pre-tokens, not the text. Outputs: `tokenizer.json` (curate's format), 
 
 from __future__ import annotations
 
-import os
+import json
 import time
 from dataclasses import dataclass, field
 from typing import ClassVar
 
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from curate.errors import RunError
 from curate.ops.base import Operation, OperationContext, file_done
-from curate.partition import read_columns, write_parquet_atomic
+from curate import storage
+from curate.partition import parquet_rows, read_columns, read_table, write_parquet_atomic
 from curate.stats import NodeReport, StageStats
 from tokenizer.bpe import Tokenizer
-from tokenizer.export import save_huggingface, to_tiktoken_ranks
+from tokenizer.export import to_huggingface, to_tiktoken_ranks
 from tokenizer.pretokenize import PATTERNS, count_pretokens
 from tokenizer.train import train_bpe
 
@@ -37,7 +37,7 @@ class CountTask:
     text_column: str
 
     def __str__(self) -> str:
-        return os.path.basename(self.input_path)
+        return storage.basename(self.input_path)
 
 
 def count_partition(task: CountTask) -> int:
@@ -52,7 +52,12 @@ def count_partition(task: CountTask) -> int:
 
 
 def load_tokenizer(node_dir: str) -> Tokenizer:
-    return Tokenizer.load(os.path.join(node_dir, TOKENIZER_FILE))
+    """The tokenizer a train_bpe node wrote (or the copy a tokenize node keeps beside its shards)."""
+    return load_tokenizer_file(storage.join(node_dir, TOKENIZER_FILE))
+
+
+def load_tokenizer_file(path: str) -> Tokenizer:
+    return Tokenizer.from_json(json.loads(storage.read_bytes(path)), source=path)
 
 
 @dataclass
@@ -82,22 +87,23 @@ class TrainBpe(Operation):
         pattern = PATTERNS.get(self.pattern, self.pattern)
         scratch = context.scratch("counts")
         inputs = context.paths(self.input)
-        tasks = [CountTask(path, os.path.join(scratch, f"part-{i:05d}.parquet"), pattern,
+        tasks = [CountTask(path, storage.join(scratch, f"part-{i:05d}.parquet"), pattern,
                            tuple(self.special_tokens), self.text_column) for i, path in enumerate(inputs)]
         computed = context.map(count_partition, tasks, file_done(lambda t: t.output_path))
 
-        counts = pa.concat_tables(pq.read_table(t.output_path) for t in tasks)
+        counts = pa.concat_tables(read_table(t.output_path) for t in tasks)
         summed = counts.group_by("pretoken").aggregate([("count", "sum")]).sort_by("pretoken")
         pretoken_counts = dict(zip(summed.column("pretoken").to_pylist(), summed.column("count_sum").to_pylist()))
         context.log(f"node {context.node}: {len(pretoken_counts)} distinct pre-tokens; learning merges")
         tokenizer = train_bpe(pretoken_counts, self.vocab_size, special_tokens=self.special_tokens,
                               pattern=pattern, min_pair_count=self.min_pair_count)
-        tokenizer.save(os.path.join(context.out_dir, TOKENIZER_FILE))
-        save_huggingface(tokenizer, os.path.join(context.out_dir, "tokenizer.hf.json"))
-        with open(os.path.join(context.out_dir, "tokenizer.tiktoken"), "w", encoding="ascii") as handle:
-            handle.write(to_tiktoken_ranks(tokenizer))
+        outputs = {TOKENIZER_FILE: json.dumps(tokenizer.to_json()),
+                   "tokenizer.hf.json": json.dumps(to_huggingface(tokenizer), ensure_ascii=False),
+                   "tokenizer.tiktoken": to_tiktoken_ranks(tokenizer)}
+        for name, text in outputs.items():
+            storage.write_bytes(storage.join(context.out_dir, name), text.encode())
 
-        documents = sum(pq.read_metadata(path).num_rows for path in inputs)
+        documents = sum(parquet_rows(path) for path in inputs)
         stage = StageStats("train_bpe", docs_in=documents, kept=documents, wall_s=time.perf_counter() - started,
                            cpu_s=time.process_time() - cpu_started)
         stage.events["merges"] = len(tokenizer.merges)

@@ -12,12 +12,14 @@ from __future__ import annotations
 import multiprocessing
 import os
 import random
+import tempfile
 import time
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from typing import ClassVar
 
+from curate import storage
 from curate.commit import read_json, write_json_atomic
 from curate.errors import RunError
 from curate.ops.base import Operation, OperationContext
@@ -109,19 +111,22 @@ class TrainFastText(Operation):
         held_out = max(1, len(positive) // 10)
         rows = [(POSITIVE, t) for t in positive[held_out:]] + [(NEGATIVE, t) for t in negative[held_out:]]
         random.Random(self.seed).shuffle(rows)
-        train_file = os.path.join(context.scratch("train_fasttext"), "train.txt")  # deleted when the node commits
-        with open(train_file, "w", encoding="utf-8") as handle:
-            handle.writelines(f"{label} {text}\n" for label, text in rows)
         parameters = dict(lr=self.lr, epoch=self.epoch, wordNgrams=self.word_ngrams, dim=self.dim, bucket=self.bucket,
                           thread=1, seed=self.seed, verbose=0)
-        model_file = os.path.join(context.out_dir, MODEL_FILE)
-        # A fresh process for every training: fasttext-numpy2 sometimes reports "Encountered NaN" when
-        # train_supervised runs a second time in one process (seen here on identical input that trains cleanly in
-        # a new process), and a fastText abort must not take the pipeline's driver down with it.
-        with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"),
-                                 initializer=die_with_parent, initargs=(os.getpid(),)) as pool:
-            pool.submit(fit_model, train_file, model_file, parameters).result()
-        model = load_model(model_file)
+        # fastText reads and writes local files only: train in a local folder (gone with the run, even a killed
+        # one's, at the next reboot), then upload the model to the node's folder, wherever that is.
+        with tempfile.TemporaryDirectory(prefix="curate-fasttext-") as local:
+            train_file, local_model = os.path.join(local, "train.txt"), os.path.join(local, MODEL_FILE)
+            with open(train_file, "w", encoding="utf-8") as handle:
+                handle.writelines(f"{label} {text}\n" for label, text in rows)
+            # A fresh process for every training: fasttext-numpy2 sometimes reports "Encountered NaN" when
+            # train_supervised runs a second time in one process (seen here on identical input that trains cleanly
+            # in a new process), and a fastText abort must not take the pipeline's driver down with it.
+            with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"),
+                                     initializer=die_with_parent, initargs=(os.getpid(),)) as pool:
+                pool.submit(fit_model, train_file, local_model, parameters).result()
+            storage.upload(local_model, storage.join(context.out_dir, MODEL_FILE))
+        model = load_model(storage.join(context.out_dir, MODEL_FILE))
         pos_scores = [hq_probability(model, t) for t in positive[:held_out]]
         neg_scores = [hq_probability(model, t) for t in negative[:held_out]]
         true_pos = sum(s >= 0.5 for s in pos_scores)
@@ -129,7 +134,7 @@ class TrainFastText(Operation):
         metrics = {"held_out_per_class": held_out, "train_per_class": len(positive) - held_out,
                    "precision": true_pos / max(1, predicted_pos), "recall": true_pos / held_out,
                    "auc": roc_auc(pos_scores, neg_scores)}
-        write_json_atomic(os.path.join(context.out_dir, "metrics.json"), metrics)
+        write_json_atomic(storage.join(context.out_dir, "metrics.json"), metrics)
         context.log(f"node {context.node}: held-out precision {metrics['precision']:.3f}, recall "
                     f"{metrics['recall']:.3f}, AUC {metrics['auc']:.3f} ({held_out} chunks per class)")
         stage = StageStats("train_fasttext", docs_in=2 * len(positive), kept=2 * len(positive),
@@ -140,10 +145,10 @@ class TrainFastText(Operation):
         """The model loads and tells the two classes apart on its own held-out chunks (fastText writes a model
         without checking for write errors, so a full disk leaves a truncated file that may still load)."""
         try:
-            load_model(os.path.join(out_dir, MODEL_FILE)).predict("check")
+            load_model(storage.join(out_dir, MODEL_FILE)).predict("check")
         except Exception as error:
             raise RunError(f"the model written to {out_dir} does not load: {error}") from None
-        auc = (read_json(os.path.join(out_dir, "metrics.json")) or {}).get("auc", 0.0)
+        auc = (read_json(storage.join(out_dir, "metrics.json")) or {}).get("auc", 0.0)
         if auc <= MIN_HELD_OUT_AUC:
             raise RunError(f"the model written to {out_dir} separates its held-out chunks no better than chance "
                            f"(AUC {auc:.3f}); a truncated model file (full disk?) or too little training text")

@@ -18,6 +18,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 import zlib
 from dataclasses import dataclass, field
@@ -26,9 +27,10 @@ from typing import ClassVar, Literal
 import numpy as np
 
 from curate.errors import RunError
-from curate.commit import temp_path, write_json_atomic
+from curate import storage
+from curate.commit import write_json_atomic
 from curate.ops.base import Operation, OperationContext, file_done
-from curate.partition import read_columns, save_array_atomic
+from curate.partition import load_array, read_columns, save_array_atomic
 from curate.processes import child_setup
 from curate.stages.jsonl import iter_texts
 from curate.stages.perplexity import CUTOFFS_FILE, doc_perplexity, lm_tokens, load_kenlm
@@ -85,7 +87,7 @@ class ScoreTask:
     output: str
 
     def __str__(self) -> str:
-        return os.path.basename(self.input_path)
+        return storage.basename(self.input_path)
 
 
 def score_partition(task: ScoreTask) -> int:
@@ -148,7 +150,8 @@ class TrainKenLM(Operation):
 
     def train_model(self, scratch: str, model_path: str, log_path: str) -> tuple[int, list[str], dict[str, int]]:
         """Write the corpus, run lmplz then build_binary into `model_path`; returns the training lines, the
-        held-out documents and the model's n-gram counts. `scratch` holds the corpus and the ARPA file."""
+        held-out documents and the model's n-gram counts. All three paths are local (KenLM's tools read and write
+        local files); `scratch` holds the corpus and the ARPA file."""
         lmplz, build_binary = kenlm_tool("lmplz"), kenlm_tool("build_binary")
         corpus, arpa = os.path.join(scratch, "corpus.txt"), os.path.join(scratch, "model.arpa")
         lines, held_out = self.write_corpus(corpus)
@@ -158,28 +161,34 @@ class TrainKenLM(Operation):
         # --discount_fallback: Kneser-Ney discounts need counts of counts that a small corpus may lack.
         run_tool([lmplz, "-o", str(self.order), "-S", self.memory, "-T", scratch, "--discount_fallback",
                   "--arpa", arpa], log_path, stdin=corpus)
-        tmp = temp_path(model_path)
-        run_tool([build_binary, self.structure, arpa, tmp], log_path)
-        os.replace(tmp, model_path)
+        run_tool([build_binary, self.structure, arpa, model_path], log_path)
         return lines, held_out, arpa_counts(arpa)
 
     def run(self, context: OperationContext) -> NodeReport:
         started, cpu_started = time.perf_counter(), time.process_time()
         scratch = context.scratch("train_kenlm")
-        model_path = os.path.join(context.out_dir, MODEL_FILE)
-        try:
-            lines, held_out, counts = self.train_model(scratch, model_path, os.path.join(context.out_dir, "kenlm.log"))
-        except RunError as error:
-            raise RunError(f"node {context.node!r}: {error}") from None
+        model_path = storage.join(context.out_dir, MODEL_FILE)
+        # The corpus and the ARPA file (large, needed only here) stay on this machine; the model and lmplz's log go
+        # to the node's folder, wherever that is.
+        with tempfile.TemporaryDirectory(prefix="curate-kenlm-") as local:
+            local_model, local_log = os.path.join(local, MODEL_FILE), os.path.join(local, "kenlm.log")
+            try:
+                lines, held_out, counts = self.train_model(local, local_model, local_log)
+            except RunError as error:
+                raise RunError(f"node {context.node!r}: {error}") from None
+            finally:
+                if os.path.exists(local_log):
+                    storage.upload(local_log, storage.join(context.out_dir, "kenlm.log"))
+            storage.upload(local_model, model_path)
 
-        tasks = [ScoreTask(path, model_path, os.path.join(scratch, f"part-{i:05d}.ppl.npy"))
+        tasks = [ScoreTask(path, model_path, storage.join(scratch, f"part-{i:05d}.ppl.npy"))
                  for i, path in enumerate(context.paths(self.calibrate))]
         context.map(score_partition, tasks, file_done(lambda t: t.output))
-        scores = np.concatenate([np.load(t.output) for t in tasks] or [np.zeros(0)])
+        scores = np.concatenate([load_array(t.output) for t in tasks] or [np.zeros(0)])
         if len(scores) == 0:
             raise RunError(f"node {context.node!r}: node {self.calibrate!r} has no document to compute cut-offs on")
         head, tail = (float(v) for v in np.percentile(scores, self.percentiles))
-        write_json_atomic(os.path.join(context.out_dir, CUTOFFS_FILE), {
+        write_json_atomic(storage.join(context.out_dir, CUTOFFS_FILE), {
             "head": head, "tail": tail, "percentiles": self.percentiles, "documents": len(scores)})
         model = load_kenlm(model_path)
         held_out_scores = [s for s in (doc_perplexity(model, t) for t in held_out) if s is not None]
@@ -187,7 +196,7 @@ class TrainKenLM(Operation):
                    "held_out_median_perplexity": float(np.median(held_out_scores)) if held_out_scores else None,
                    "calibration_documents": len(scores), "calibration_median_perplexity": float(np.median(scores)),
                    "head_cutoff": head, "tail_cutoff": tail}
-        write_json_atomic(os.path.join(context.out_dir, "metrics.json"), metrics)
+        write_json_atomic(storage.join(context.out_dir, "metrics.json"), metrics)
         context.log(f"node {context.node}: {self.order}-gram model of {lines} lines ({counts.get('1', 0)} words); "
                     f"median perplexity: held-out reference {metrics['held_out_median_perplexity'] or 0:.0f}, "
                     f"{self.calibrate} {metrics['calibration_median_perplexity']:.0f}; cut-offs {head:.0f} / "
@@ -198,6 +207,6 @@ class TrainKenLM(Operation):
 
     def check_artefacts(self, out_dir: str) -> None:
         try:
-            load_kenlm(os.path.join(out_dir, MODEL_FILE)).score("check", bos=True, eos=True)
+            load_kenlm(storage.join(out_dir, MODEL_FILE)).score("check", bos=True, eos=True)
         except Exception as error:
             raise RunError(f"the model written to {out_dir} does not load: {error}") from None

@@ -2,22 +2,21 @@
 
 from __future__ import annotations
 
-import gzip
 import json
-import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import ClassVar
 
 import pyarrow as pa
 
+from curate import storage
 from curate.stages.base import BatchBuilder, Reader, Reject, StageResult
 from curate.stats import StageStats
 
 
 def missing_field_error(path: str, field: str, first_keys: list[str]) -> ValueError:
     """The error for a file none of whose records has `field`: a typo in the pipeline, not a bad record."""
-    return ValueError(f"{os.path.basename(path)}: no record has the field {field!r} (the first record has "
+    return ValueError(f"{storage.basename(path)}: no record has the field {field!r} (the first record has "
                       f"{', '.join(map(repr, first_keys)) or 'no field'}); set the text field's name in the pipeline")
 
 
@@ -26,7 +25,7 @@ def iter_texts(paths: str | list[str], field: str = "text") -> Iterator[str]:
     quality classifier); lines without it are skipped, but a file where no line has it is a ValueError."""
     for path in [paths] if isinstance(paths, str) else paths:
         found, first_keys = False, None
-        with open(path, encoding="utf-8") as lines:
+        with storage.open_text(path) as lines:
             for line in lines:
                 record = json.loads(line) if line.strip() else None
                 if not isinstance(record, dict):
@@ -59,10 +58,9 @@ class JsonlReader(Reader):
         batch = BatchBuilder(self, stats, batch_docs)
         self._first_keys: list[str] | None = None
         self._with_field = 0
-        name = os.path.basename(path)
-        opener = gzip.open if path.endswith(".gz") else open
+        name = storage.basename(path)
         try:
-            with opener(path, "rb") as lines:
+            with storage.open_binary(path) as lines:
                 for number, line in enumerate(lines, start=1):
                     if line.strip():
                         self._add_line(line, f"{name}:{number}", batch)

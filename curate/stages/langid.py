@@ -13,19 +13,27 @@ from typing import Any, ClassVar
 
 import pyarrow as pa
 
+from curate import storage
 from curate.stages.base import DocumentStage, Reject
 
-DEFAULT_MODEL = os.path.join(os.path.dirname(__file__), "..", "..", "models", "lid.176.ftz")
+DEFAULT_MODEL = os.path.normpath(os.path.join(os.path.dirname(__file__), "..", "..", "models", "lid.176.ftz"))
 LABEL_PREFIX = "__label__"
 
 
-@lru_cache(maxsize=4)
 def load_model(path: str) -> Any:
-    import fasttext  # fasttext-predict: fastText's inference only, with wheels
-
-    if not os.path.exists(path):
+    """A fastText model (lid.176, or a quality classifier a node trained), local or on object storage, loaded once
+    per worker process and per version of the file: a model retrained in place is loaded again."""
+    found = storage.stat(path)
+    if found is None:
         raise FileNotFoundError(f"language ID model not found: {path}")
-    return fasttext.load_model(path)
+    return _load_model(path, found.size, found.mtime_ns)
+
+
+@lru_cache(maxsize=4)
+def _load_model(path: str, size: int, mtime_ns: int | None) -> Any:
+    import fasttext
+
+    return fasttext.load_model(storage.cached_local_copy(path))
 
 
 def identify(model: Any, text: str) -> tuple[str, float]:
@@ -52,7 +60,7 @@ class LangId(DocumentStage):
     def __post_init__(self) -> None:
         if not 0.0 <= self.min_score <= 1.0:
             raise ValueError(f"min_score must be between 0 and 1, got {self.min_score}")
-        self.model_path = os.path.abspath(self.model)  # resolved once, not per document
+        self.model_path = storage.absolute(self.model)  # resolved once, not per document
 
     def apply(self, text: str | None) -> tuple[str, float] | Reject:
         lang, score = identify(load_model(self.model_path), text or "")

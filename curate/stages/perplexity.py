@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import re
 import unicodedata
 from dataclasses import dataclass, field
@@ -22,6 +21,7 @@ from typing import Any, ClassVar
 
 import pyarrow as pa
 
+from curate import storage
 from curate.stages.base import DocumentStage, Reject
 
 BUCKETS = ("head", "middle", "tail")
@@ -54,13 +54,19 @@ def lm_tokens(line: str) -> str:
     return " ".join(_TOKEN.findall(normalize_line(line)))
 
 
-@lru_cache(maxsize=4)
 def load_kenlm(path: str) -> Any:
+    """A KenLM model, local or on object storage, loaded once per worker process and per version of the file."""
+    found = storage.stat(path)
+    if found is None:
+        raise FileNotFoundError(f"KenLM model not found: {path}")
+    return _load_kenlm(path, found.size, found.mtime_ns)
+
+
+@lru_cache(maxsize=4)
+def _load_kenlm(path: str, size: int, mtime_ns: int | None) -> Any:
     import kenlm
 
-    if not os.path.exists(path):
-        raise FileNotFoundError(f"KenLM model not found: {path}")
-    return kenlm.Model(path)
+    return kenlm.Model(storage.cached_local_copy(path))
 
 
 def doc_perplexity(model: Any, text: str) -> float | None:
@@ -97,15 +103,13 @@ class KenLMPerplexity(DocumentStage):
         unknown = [b for b in self.keep if b not in BUCKETS]
         if unknown or not self.keep:
             raise ValueError(f"keep must list some of {', '.join(BUCKETS)}, got {self.keep}")
-        self.model_path = os.path.abspath(self.model)  # resolved once, not per document
+        self.model_path = storage.absolute(self.model)  # resolved once, not per document
         self._cutoffs: tuple[float, float] | None = None
 
     def cutoffs(self) -> tuple[float, float]:
         """(head, tail) perplexity cut-offs, written beside the model by its train_kenlm node."""
         if self._cutoffs is None:
-            path = os.path.join(os.path.dirname(self.model_path), CUTOFFS_FILE)
-            with open(path, encoding="utf-8") as handle:
-                data = json.load(handle)
+            data = json.loads(storage.read_bytes(storage.join(storage.dirname(self.model_path), CUTOFFS_FILE)))
             self._cutoffs = (float(data["head"]), float(data["tail"]))
         return self._cutoffs
 

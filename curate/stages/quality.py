@@ -3,12 +3,12 @@
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from typing import ClassVar
 
 import pyarrow as pa
 
+from curate import storage
 from curate.stages.base import DocumentStage, Reject
 from curate.stages.langid import load_model
 
@@ -35,7 +35,7 @@ class FastTextQuality(DocumentStage):
     def __post_init__(self) -> None:
         if not 0.0 <= self.min_score <= 1.0:
             raise ValueError(f"min_score must be between 0 and 1, got {self.min_score}")
-        self.model_path = os.path.abspath(self.model)  # resolved once, not per document
+        self.model_path = storage.absolute(self.model)  # resolved once, not per document
 
     def apply(self, text: str | None) -> tuple[float] | Reject:
         score = hq_probability(load_model(self.model_path), text or "")

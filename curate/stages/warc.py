@@ -6,7 +6,6 @@ Only `response` records with an HTML payload and a 2xx status are documents. Eve
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import ClassVar
@@ -14,6 +13,7 @@ from typing import ClassVar
 import pyarrow as pa
 from warcio.recordloader import ArcWarcRecord
 
+from curate import storage
 from curate.stages.base import BatchBuilder, Reader, Reject, StageResult
 from curate.stages.charset import decode_html
 from curate.stages.warc_records import BadSpan, WarcRecord, iter_records
@@ -75,7 +75,7 @@ class WarcReader(Reader):
 
     def read(self, path: str, stats: StageStats, batch_docs: int) -> Iterator[StageResult]:
         batch = BatchBuilder(self, stats, batch_docs)
-        name = os.path.basename(path)
+        name = storage.basename(path)
         try:
             for item in iter_records(path, _wants_payload, self.max_payload_bytes):
                 location = f"{name}:{item.offset}"

@@ -24,6 +24,8 @@ from warcio.archiveiterator import ArchiveIterator
 from warcio.bufferedreaders import BufferedReader
 from warcio.recordloader import ArcWarcRecord
 
+from curate import storage
+
 GZIP_MAGIC = b"\x1f\x8b\x08"
 _PLAIN_RECORD_START = re.compile(rb"(?:^|\n)(WARC/1\.[01]\r?\n)")
 # After garbage, a record's version line follows the garbage's last byte, not a newline.
@@ -135,7 +137,16 @@ def iter_records(
 
     `wants_payload(record)` is asked for each record with its headers; only then is the payload read (up to
     `max_payload` bytes). A record is yielded one step late, once the next record shows that its length was right.
+    A file on object storage is streamed to the worker's disk first (storage.local_file), because resynchronising
+    after damage needs to search ahead in the file.
     """
+    with storage.local_file(path) as local:
+        yield from _iter_local_records(local, wants_payload, max_payload)
+
+
+def _iter_local_records(
+    path: str, wants_payload: Callable[[ArcWarcRecord], bool], max_payload: int
+) -> Iterator[WarcRecord | BadSpan]:
     if os.path.getsize(path) == 0:
         return
     with open(path, "rb") as handle, mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as data:

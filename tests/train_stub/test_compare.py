@@ -12,7 +12,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from curate.cli import main
-from curate.commit import file_sha256
+from curate.storage import sha256 as file_sha256
 
 
 def scrambled_copy(shards, destination):

@@ -1,0 +1,68 @@
+"""Common Crawl as users name it: a crawl's `warc.paths.gz` (one relative path a line, as Common Crawl publishes one
+per crawl and per file type), a prefix that turns each line into a URI, and a selection of the lines.
+
+    input:
+      warc:
+        paths: s3://commoncrawl/crawl-data/CC-MAIN-2024-10/warc.paths.gz
+        prefix: s3://commoncrawl/          # or https://data.commoncrawl.org/ (read-only, no credentials)
+        sample: 100                        # 100 files drawn with `seed`, in the list's order
+        shard: 3/16                        # then every 16th of those, from the 4th: one of 16 jobs
+
+A crawl of 90,000 files is then named in five lines. The path list itself may be local or a URI, gzipped or not.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+
+from curate import storage
+
+# Where Common Crawl serves the files named in its path lists: its public bucket, and the same objects over HTTPS.
+COMMON_CRAWL_PREFIXES = ("s3://commoncrawl/", "https://data.commoncrawl.org/")
+
+
+@dataclass
+class PathList:
+    """A selection of the files named in a path list."""
+
+    paths: str
+    prefix: str = COMMON_CRAWL_PREFIXES[0]
+    sample: int | None = None  # draw this many lines (without replacement, seeded), kept in the list's order
+    seed: int = 0
+    shard: str | None = None  # "i/n": of the (sampled) lines, those at positions i, i+n, i+2n...
+
+    def __post_init__(self) -> None:
+        if self.sample is not None and self.sample < 1:
+            raise ValueError(f"sample must be a positive number of files, got {self.sample}")
+        if self.shard is not None:
+            self.shard_index, self.shard_count = parse_shard(self.shard)
+
+    def select(self, lines: list[str]) -> list[str]:
+        """The chosen lines. Example: lines a..j, sample 4 -> 4 of them in list order; shard "1/2" -> 2nd and 4th."""
+        if self.sample is not None and self.sample < len(lines):
+            chosen = sorted(random.Random(self.seed).sample(range(len(lines)), self.sample))
+            lines = [lines[i] for i in chosen]
+        if self.shard is not None:
+            lines = lines[self.shard_index :: self.shard_count]
+        return lines
+
+    def files(self, list_uri: str) -> list[str]:
+        """The URIs of the chosen files (prefix + line), read from the path list at `list_uri`."""
+        with storage.open_text(list_uri) as handle:
+            lines = [line.strip() for line in handle if line.strip()]
+        if not lines:
+            raise ValueError("the path list is empty")
+        prefix = self.prefix if self.prefix.endswith("/") else self.prefix + "/"
+        return [prefix + line.lstrip("/") for line in self.select(lines)]
+
+
+def parse_shard(text: str) -> tuple[int, int]:
+    """Example: parse_shard("3/16") -> (3, 16); ValueError unless 0 <= i < n."""
+    try:
+        index, count = (int(part) for part in text.split("/"))
+    except ValueError:
+        raise ValueError(f"shard must look like i/n, e.g. 0/8, got {text!r}") from None
+    if not 0 <= index < count:
+        raise ValueError(f"shard {text!r}: i must be at least 0 and below n")
+    return index, count

@@ -1,0 +1,332 @@
+"""Every path is a URI: local paths, `file://`, `s3://`, `gs://` through pyarrow's filesystems, and what fsspec knows
+where pyarrow has no filesystem (`hf://`, read-only `https://`). No storage client is written here; this module only
+names the few operations curate needs, so that no other module touches `os` or `open` for data.
+
+Credentials and endpoints come from where the libraries look: the environment (`AWS_ACCESS_KEY_ID`,
+`AWS_ENDPOINT_URL`, `AWS_PROFILE`...), the AWS config and credentials files, instance metadata. A public bucket is
+read with `?anonymous=true` on its URI (pyarrow's option) or `CURATE_S3_ANONYMOUS=1`. Nothing here writes a
+credential anywhere: URIs are logged and hashed as the user wrote them.
+
+Writes are atomic per file: a local file is written under a unique hidden name and renamed into place; an object is
+uploaded directly, and becomes visible only when its upload completes (S3 and GCS have no rename). Commit records,
+written last, make a set of files a unit (curate/commit.py).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fnmatch
+import functools
+import hashlib
+import io
+import os
+import posixpath
+import secrets
+import shutil
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import IO, Any
+from urllib.parse import urlsplit
+
+import pyarrow.fs as pafs
+
+from curate.errors import CurateError
+
+TEMP_MARK = ".tmp-"
+# Schemes pyarrow opens itself; any other scheme goes through fsspec (hf://, https://, memory:// in tests).
+PYARROW_SCHEMES = ("s3", "gs", "gcs")
+COPY_BLOCK = 8 << 20
+
+
+class StorageError(CurateError):
+    """A URI that cannot be read or written: a missing bucket or key, bad credentials, an unreachable endpoint."""
+
+
+def is_uri(path: str) -> bool:
+    """True for `scheme://...` other than file://. Example: is_uri("s3://b/k") -> True; is_uri("/data") -> False"""
+    return "://" in path and not path.startswith("file://")
+
+
+def local_path(path: str) -> str:
+    """A local path without its file:// prefix. Example: local_path("file:///data/x") -> "/data/x" """
+    return path[len("file://"):] if path.startswith("file://") else path
+
+
+@functools.lru_cache(maxsize=None)
+def _filesystem(scheme: str, netloc: str, query: str) -> pafs.FileSystem:
+    if scheme in PYARROW_SCHEMES:
+        anonymous = os.environ.get("CURATE_S3_ANONYMOUS") == "1" and scheme == "s3" and "anonymous" not in query
+        uri = f"{scheme}://{netloc}/" + (f"?{query}" if query else "?anonymous=true" if anonymous else "")
+        return pafs.FileSystem.from_uri(uri)[0]
+    import fsspec
+    from pyarrow.fs import FSSpecHandler, PyFileSystem
+
+    return PyFileSystem(FSSpecHandler(fsspec.filesystem(scheme)))
+
+
+def resolve(path: str) -> tuple[pafs.FileSystem, str]:
+    """The filesystem holding `path` and the path within it (for S3: "bucket/key")."""
+    if not is_uri(path):
+        return pafs.LocalFileSystem(), os.path.abspath(local_path(path))
+    parts = urlsplit(path)
+    if parts.scheme in PYARROW_SCHEMES:
+        inner = (parts.netloc + parts.path).rstrip("/")
+    else:
+        inner = f"{parts.scheme}://{parts.netloc}{parts.path}"
+    return _filesystem(parts.scheme, parts.netloc, parts.query), inner
+
+
+def _outer(path: str, inner: str) -> str:
+    """The URI of `inner` (a path within the filesystem of `path`)."""
+    if not is_uri(path):
+        return inner
+    parts = urlsplit(path)
+    if parts.scheme in PYARROW_SCHEMES:
+        return f"{parts.scheme}://{inner}" + (f"?{parts.query}" if parts.query else "")
+    return inner
+
+
+def join(base: str, *names: str) -> str:
+    """Example: join("s3://b/out", "text", "part.parquet") -> "s3://b/out/text/part.parquet" """
+    if not is_uri(base):
+        return os.path.join(base, *names)
+    parts = urlsplit(base)
+    path = posixpath.join(parts.path or "/", *names)
+    return f"{parts.scheme}://{parts.netloc}{path}" + (f"?{parts.query}" if parts.query else "")
+
+
+def basename(path: str) -> str:
+    return posixpath.basename(urlsplit(path).path) if is_uri(path) else os.path.basename(path)
+
+
+def dirname(path: str) -> str:
+    if not is_uri(path):
+        return os.path.dirname(path)
+    parts = urlsplit(path)
+    return f"{parts.scheme}://{parts.netloc}{posixpath.dirname(parts.path)}" + (
+        f"?{parts.query}" if parts.query else "")
+
+
+def relative(path: str, root: str) -> str:
+    """`path` relative to the folder `root`. Example: relative("s3://b/out/x/y", "s3://b/out") -> "x/y" """
+    if not is_uri(path):
+        return os.path.relpath(path, root)
+    return posixpath.relpath(urlsplit(path).path, urlsplit(root).path or "/")
+
+
+def absolute(path: str) -> str:
+    """A local path made absolute; a URI as it is."""
+    return path if is_uri(path) else os.path.abspath(local_path(path))
+
+
+@contextlib.contextmanager
+def _errors(path: str) -> Iterator[None]:
+    """Storage errors as one line naming the URI (a missing bucket, a refused credential, no endpoint)."""
+    try:
+        yield
+    except FileNotFoundError:
+        raise
+    except OSError as error:
+        if not is_uri(path):
+            raise
+        raise StorageError(f"{path}: {' '.join(str(error).split())[:300]}") from None
+
+
+@dataclass(frozen=True)
+class FileStat:
+    size: int
+    mtime_ns: int | None
+
+
+def stat(path: str) -> FileStat | None:
+    """Size and modification time of a file, or None when there is none."""
+    fs, inner = resolve(path)
+    with _errors(path):
+        info = fs.get_file_info(inner)
+    if info.type != pafs.FileType.File:
+        return None
+    return FileStat(info.size, info.mtime_ns)
+
+
+def exists(path: str) -> bool:
+    fs, inner = resolve(path)
+    with _errors(path):
+        return fs.get_file_info(inner).type != pafs.FileType.NotFound
+
+
+def is_file(path: str) -> bool:
+    return stat(path) is not None
+
+
+def open_input(path: str) -> Any:
+    """A seekable binary file (pyarrow's RandomAccessFile: reads ranges of an object, never the whole of it)."""
+    fs, inner = resolve(path)
+    with _errors(path):
+        return fs.open_input_file(inner)
+
+
+def read_bytes(path: str) -> bytes:
+    with open_input(path) as handle:
+        return handle.read()
+
+
+def read_range(path: str, offset: int, length: int) -> bytes:
+    with open_input(path) as handle:
+        return handle.read_at(length, offset)
+
+
+def temp_path(path: str) -> str:
+    """A hidden local name beside `path`, unique to this attempt, to write to before renaming into place."""
+    folder, name = os.path.split(path)
+    return os.path.join(folder, f".{name}{TEMP_MARK}{os.getpid()}-{secrets.token_hex(4)}")
+
+
+def is_temp(name: str) -> bool:
+    return name.startswith(".") and TEMP_MARK in name
+
+
+@contextlib.contextmanager
+def atomic_output(path: str) -> Iterator[Any]:
+    """A binary stream whose content appears at `path` whole, or not at all, when the block ends without error."""
+    if not is_uri(path):
+        target = local_path(path)
+        os.makedirs(os.path.dirname(target) or ".", exist_ok=True)
+        tmp = temp_path(target)
+        try:
+            with open(tmp, "wb") as handle:
+                yield handle
+            os.replace(tmp, target)
+        finally:
+            if os.path.exists(tmp):
+                os.remove(tmp)
+        return
+    fs, inner = resolve(path)
+    with _errors(path), fs.open_output_stream(inner) as stream:
+        yield stream
+
+
+def write_bytes(path: str, data: bytes) -> None:
+    with atomic_output(path) as handle:
+        handle.write(data)
+
+
+def upload(local_file: str, path: str) -> None:
+    """Copy a local file to `path`, atomically."""
+    with open(local_file, "rb") as source, atomic_output(path) as target:
+        shutil.copyfileobj(source, target, COPY_BLOCK)
+
+
+def copy(source: str, target: str) -> None:
+    with open_input(source) as reader, atomic_output(target) as writer:
+        while block := reader.read(COPY_BLOCK):
+            writer.write(block)
+
+
+def sha256(path: str) -> str:
+    digest = hashlib.sha256()
+    with open_input(path) as handle:
+        while block := handle.read(COPY_BLOCK):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def makedirs(path: str) -> None:
+    """Create a local folder; object stores have no folders to create."""
+    if not is_uri(path):
+        os.makedirs(local_path(path), exist_ok=True)
+
+
+def remove(path: str) -> None:
+    fs, inner = resolve(path)
+    with _errors(path):
+        fs.delete_file(inner)
+
+
+def rmtree(path: str) -> None:
+    """Delete a folder and everything under it; nothing when it does not exist."""
+    fs, inner = resolve(path)
+    with _errors(path):
+        if fs.get_file_info(inner).type == pafs.FileType.NotFound:
+            return
+        fs.delete_dir(inner)
+
+
+def list_files(root: str) -> list[str]:
+    """Every file under the folder `root`, as sorted paths relative to it; [] when it does not exist."""
+    fs, inner = resolve(root)
+    with _errors(root):
+        infos = fs.get_file_info(pafs.FileSelector(inner, recursive=True, allow_not_found=True))
+    prefix = inner.rstrip("/") + "/"
+    return sorted(i.path[len(prefix):] for i in infos if i.type == pafs.FileType.File and i.path.startswith(prefix))
+
+
+def glob(pattern: str) -> list[str]:
+    """The files matching a glob (`*`, `?`, `[...]`, `**` across folders), sorted; on object storage too."""
+    if not is_uri(pattern):
+        import glob as local_glob
+
+        return sorted(m for m in local_glob.glob(local_path(pattern), recursive=True) if os.path.isfile(m))
+    parts = urlsplit(pattern)
+    fixed = []
+    for segment in parts.path.split("/"):
+        if any(c in segment for c in "*?["):
+            break
+        fixed.append(segment)
+    root = join(f"{parts.scheme}://{parts.netloc}" + (f"?{parts.query}" if parts.query else ""), *fixed[1:])
+    wanted = parts.path.lstrip("/")
+    matches = []
+    for rel in list_files(root):
+        candidate = posixpath.join(*fixed[1:], rel) if len(fixed) > 1 else rel
+        if fnmatch.fnmatchcase(candidate, wanted.replace("**/", "*")) or fnmatch.fnmatchcase(candidate, wanted):
+            matches.append(join(root, rel))
+    return sorted(matches)
+
+
+@contextlib.contextmanager
+def local_file(path: str) -> Iterator[str]:
+    """A local path to the content of `path`: the file itself when local, else a temporary copy streamed to the
+    worker's disk in blocks (a 1 GB WARC never sits in memory), deleted when the block ends."""
+    if not is_uri(path):
+        yield local_path(path)
+        return
+    with tempfile.TemporaryDirectory(prefix="curate-") as folder:
+        target = os.path.join(folder, basename(path) or "object")
+        with open_input(path) as reader, open(target, "wb") as writer:
+            while block := reader.read(COPY_BLOCK):
+                writer.write(block)
+        yield target
+
+
+@functools.lru_cache(maxsize=32)
+def _cached_copy(path: str, size: int, mtime_ns: int | None) -> str:
+    folder = tempfile.mkdtemp(prefix="curate-model-")
+    target = os.path.join(folder, basename(path))
+    with open_input(path) as reader, open(target, "wb") as writer:
+        while block := reader.read(COPY_BLOCK):
+            writer.write(block)
+    return target
+
+
+def cached_local_copy(path: str) -> str:
+    """A local path to a model file, downloaded once per worker process and version (size, mtime) when remote:
+    fastText and KenLM load models from local files only."""
+    if not is_uri(path):
+        return local_path(path)
+    found = stat(path)
+    if found is None:
+        raise FileNotFoundError(f"no such file: {path}")
+    return _cached_copy(path, found.size, found.mtime_ns)
+
+
+def open_text(path: str) -> IO[str]:
+    """A text stream (UTF-8) over a file, gunzipped when its name ends with .gz."""
+    return io.TextIOWrapper(open_binary(path), encoding="utf-8")
+
+
+def open_binary(path: str) -> IO[bytes]:
+    """A binary stream over a file, gunzipped when its name ends with .gz."""
+    import gzip
+
+    raw = open_input(path) if is_uri(path) else open(local_path(path), "rb")
+    return gzip.GzipFile(fileobj=raw) if path.endswith(".gz") else raw
