@@ -23,8 +23,8 @@ def _run(args: argparse.Namespace) -> int:
     from curate.report.summary import format_summary
 
     spec = load_pipeline(args.pipeline, workdir=args.workdir)
-    if args.address and args.executor != "ray":
-        raise CurateError("--address needs --executor ray")
+    if (args.address or args.dashboard) and args.executor != "ray":
+        raise CurateError("--address and --dashboard need --executor ray")
     if args.dry_run:
         print("\n".join(dry_run(spec, verify=args.verify)))
         return 0
@@ -33,9 +33,10 @@ def _run(args: argparse.Namespace) -> int:
               flush=True)
         progress = (TerminalProgress() if sys.stdout.isatty()
                     else LogProgress(write=lambda line: print(line, flush=True)))
-        with make_executor(args.executor, workers=args.workers, address=args.address) as executor:
-            reports = run_pipeline(spec, executor, log=lambda line: print(f"curate: {line}", flush=True),
-                                   progress=progress, verify=args.verify)
+        log = lambda line: print(f"curate: {line}", flush=True)  # noqa: E731 - one line, used twice
+        with make_executor(args.executor, workers=args.workers, address=args.address, dashboard=args.dashboard,
+                           log=log) as executor:
+            reports = run_pipeline(spec, executor, log=log, progress=progress, verify=args.verify)
     print(format_summary(reports))
     return 0
 
@@ -123,7 +124,10 @@ def build_parser() -> argparse.ArgumentParser:
                      help="ray: an embedded local Ray, or a cluster with --address (default); local: no Ray")
     run.add_argument("--address", help="an existing Ray cluster, e.g. auto or ray://host:10001")
     run.add_argument("--workers", type=int, help="parallel partitions (default: all CPUs for ray, 1 for local)")
-    run.add_argument("--workdir", help="where outputs go (overrides the pipeline's workdir)")
+    run.add_argument("--workdir", help="where outputs go (overrides the pipeline's workdir): a path or a URI such "
+                     "as s3://bucket/prefix")
+    run.add_argument("--dashboard", action="store_true", help="start the embedded Ray with its dashboard (on "
+                     "127.0.0.1; its address is printed)")
     run.add_argument("--dry-run", action="store_true",
                      help="print which partitions would be computed (and why), reused or deleted; change nothing")
     run.add_argument("--verify", action="store_true",

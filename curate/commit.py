@@ -70,10 +70,13 @@ def describe_files(root: str, relative_paths: Iterable[str]) -> dict[str, dict[s
     described = {}
     for rel in sorted(relative_paths):
         path = storage.join(root, rel)
-        found = storage.stat(path)
-        if found is None:
-            raise FileNotFoundError(f"cannot commit {path}: it is not there")
-        described[rel] = {"size": found.size, "sha256": storage.sha256(path)}
+        known = storage.written_digest(path)
+        if known is None:
+            found = storage.stat(path)
+            if found is None:
+                raise FileNotFoundError(f"cannot commit {path}: it is not there")
+            known = (found.size, storage.sha256(path))
+        described[rel] = {"size": known[0], "sha256": known[1]}
     return described
 
 

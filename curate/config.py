@@ -21,6 +21,7 @@ import yaml
 
 from curate import storage
 from curate.errors import ConfigError
+from curate.executors.base import RayOptions
 from curate.path_list import PathList
 from curate.ops import OPERATIONS
 from curate.ops.base import Operation
@@ -29,7 +30,7 @@ from curate.stages.base import Reader, Stage
 from curate.validation import build_dataclass, check_keys, suggestion
 
 PIPELINE_KEYS = ("name", "description", "workdir", "nodes")
-MAP_NODE_KEYS = ("input", "steps", "batch_docs")
+MAP_NODE_KEYS = ("input", "steps", "batch_docs", "ray")
 # Where `ray job submit --working-dir` unpacks the job's files on each node (Ray's runtime_env working_dir).
 RAY_JOB_PACKAGE = os.sep + os.path.join("runtime_resources", "working_dir_files") + os.sep
 # Documents per Arrow batch: large enough to amortise per-batch overhead, small enough that a batch of 5 MB pages
@@ -77,6 +78,7 @@ class NodeSpec:
     # (step index, option, model node) for each step option that names a model node: its config hash holds the
     # node's name, not the file's path, so that moving the workdir changes nothing.
     model_options: tuple[tuple[int, str, str], ...] = ()
+    ray: RayOptions = RayOptions()
 
     @property
     def upstream(self) -> tuple[str, ...]:
@@ -260,13 +262,16 @@ def parse_pipeline(data: Any, path: str, workdir: str | None = None) -> Pipeline
         where = f"{path}: node {name!r}"
         if not isinstance(raw, Mapping):
             raise ConfigError(f"{where}: expected a mapping with 'input' and 'steps', got {raw!r}")
-        if len(raw) == 1 and next(iter(raw)) in OPERATIONS:
-            nodes[name] = _parse_operation(name, raw, names, base_dir, where)
+        ray_options = build_dataclass(RayOptions, raw.get("ray"), f"{where}, ray")
+        operations = [key for key in raw if key in OPERATIONS]
+        if operations and set(raw) - {"ray"} == set(operations[:1]):
+            nodes[name] = dataclasses.replace(
+                _parse_operation(name, {operations[0]: raw[operations[0]]}, names, base_dir, where), ray=ray_options)
             continue
         check_keys(raw, (*MAP_NODE_KEYS, *OPERATIONS), where)
         if any(key in OPERATIONS for key in raw):
-            raise ConfigError(f"{where}: an operation node has its operation as its only key, e.g. "
-                              "{train_bpe: {input: text, vocab_size: 8192}}")
+            raise ConfigError(f"{where}: an operation node has its operation as its only key (besides 'ray'), "
+                              "e.g. {train_bpe: {input: text, vocab_size: 8192}}")
         if "input" not in raw:
             raise ConfigError(f"{where}: missing field 'input'")
         batch_docs = raw.get("batch_docs", DEFAULT_BATCH_DOCS)
@@ -277,6 +282,7 @@ def parse_pipeline(data: Any, path: str, workdir: str | None = None) -> Pipeline
             input=_parse_input(raw["input"], [n for n in names if n != name], base_dir, where),
             steps=_parse_steps(raw.get("steps"), base_dir, where),
             batch_docs=batch_docs,
+            ray=ray_options,
         )
     name = data.get("name", os.path.splitext(os.path.basename(path))[0])
     chosen_workdir = workdir or data.get("workdir") or os.path.join("out", str(name))

@@ -177,7 +177,7 @@ def run_map_node(plan: NodePlan, executor: Executor, log: Callable[[str], None],
         log(f"node {node.name}: {len(todo)} of {len(plan.tasks)} partitions to compute")
     progress.start(node.name, len(todo))
     failed = []
-    for task, record, error in executor.map(run_partition, todo):
+    for task, record, error in executor.map(run_partition, todo, node.ray.task_options(f"{node.name}:partitions")):
         if error is not None:
             failed.append(f"{task.input_label}: {error}")
             failures(node.name, task.key, task.input_label, error)
@@ -260,7 +260,7 @@ def run_pipeline(spec: PipelineSpec, executor: Executor, log: Callable[[str], No
                 node.name, plan.out_dir, plan.fingerprint, executor,
                 {name: p.partitions for name, p in plans.items() if p.partitions},
                 {name: p.out_dir for name, p in plans.items()}, log, progress, failures,
-                [ref.fingerprint for ref in plan.partitions], verify)
+                [ref.fingerprint for ref in plan.partitions], verify, node.ray)
             report = run_operation_node(plan, context, verify)
         else:
             report = run_map_node(plan, executor, log, progress, failures, verify)

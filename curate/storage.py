@@ -186,6 +186,39 @@ def is_temp(name: str) -> bool:
     return name.startswith(".") and TEMP_MARK in name
 
 
+class _DigestingWriter(io.RawIOBase):
+    """Passes writes through to `stream`, counting and hashing them: a commit record then needs no second read of
+    what this process just wrote (on object storage, a second download)."""
+
+    def __init__(self, stream: Any) -> None:
+        self.stream, self.size, self.digest = stream, 0, hashlib.sha256()
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data: Any) -> int:
+        view = memoryview(data).cast("B")
+        self.stream.write(view)
+        self.digest.update(view)
+        self.size += len(view)
+        return len(view)
+
+    def tell(self) -> int:
+        return self.size
+
+
+# (path -> size and SHA-256) of the files this process wrote whole; commit records take them from here.
+_written: dict[str, tuple[int, str]] = {}
+
+
+def written_digest(path: str) -> tuple[int, str] | None:
+    """Size and SHA-256 of `path` if this process wrote it and it has not changed size since, else None. Asked
+    once per file (by its commit), so the entry is dropped: a worker that writes many files keeps none."""
+    known = _written.pop(path, None)
+    found = stat(path) if known else None
+    return known if known and found and found.size == known[0] else None
+
+
 @contextlib.contextmanager
 def atomic_output(path: str) -> Iterator[Any]:
     """A binary stream whose content appears at `path` whole, or not at all, when the block ends without error."""
@@ -195,15 +228,18 @@ def atomic_output(path: str) -> Iterator[Any]:
         tmp = temp_path(target)
         try:
             with open(tmp, "wb") as handle:
-                yield handle
+                writer = _DigestingWriter(handle)
+                yield writer
             os.replace(tmp, target)
         finally:
             if os.path.exists(tmp):
                 os.remove(tmp)
-        return
-    fs, inner = resolve(path)
-    with _errors(path), fs.open_output_stream(inner) as stream:
-        yield stream
+    else:
+        fs, inner = resolve(path)
+        with _errors(path), fs.open_output_stream(inner) as stream:
+            writer = _DigestingWriter(stream)
+            yield writer
+    _written[path] = (writer.size, writer.digest.hexdigest())
 
 
 def write_bytes(path: str, data: bytes) -> None:

@@ -18,6 +18,7 @@ from typing import Any
 
 from curate.config import load_pipeline
 from curate.dag import run_pipeline
+from curate.executors.base import TaskOptions
 from curate.executors.local import LocalExecutor
 
 
@@ -30,7 +31,7 @@ class KillingExecutor(LocalExecutor):
         self.kill_count = int(count)
         self.calls: Counter[str] = Counter()
 
-    def map(self, fn: Callable[[Any], Any], tasks):  # type: ignore[override]
+    def map(self, fn: Callable[[Any], Any], tasks, options: TaskOptions = TaskOptions()):  # type: ignore[override]
         def counted(task: Any) -> Any:
             self.calls["task"] += 1
             self.calls[fn.__name__] += 1
@@ -39,7 +40,7 @@ class KillingExecutor(LocalExecutor):
             return fn(task)
 
         counted.__name__ = fn.__name__
-        return super().map(counted, tasks)
+        return super().map(counted, tasks, options)
 
 
 def main() -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 T = TypeVar("T")
@@ -21,6 +22,38 @@ def describe_error(error: BaseException) -> str:
     return f"{type(error).__name__}: {' '.join(str(error).split())}"
 
 
+@dataclass(frozen=True)
+class TaskOptions:
+    """How a node's tasks are scheduled, from the node's `ray:` options in the pipeline file; `label` names the node
+    and phase (e.g. "deduped:reduce_keys") in Ray's task list. The local executor ignores the resources."""
+
+    label: str = ""
+    num_cpus: float = 1.0
+    memory: int | None = None  # bytes a task reserves (Ray's `memory` resource); None reserves nothing
+    max_retries: int = 2  # re-runs of a task whose worker died (Ray's default is 3; a partition is idempotent)
+
+
+@dataclass(frozen=True)
+class RayOptions:
+    """A node's `ray:` options: what each of its tasks reserves on a Ray cluster, and how often a task whose worker
+    died is re-run. They change scheduling, never output bytes, so they are not in the node's hash."""
+
+    num_cpus: float = 1.0
+    memory: int | None = None  # bytes; e.g. 4_000_000_000 for a node whose partitions are large
+    max_retries: int = 2
+
+    def __post_init__(self) -> None:
+        if self.num_cpus <= 0:
+            raise ValueError(f"num_cpus must be positive, got {self.num_cpus}")
+        if self.memory is not None and self.memory <= 0:
+            raise ValueError(f"memory must be a positive number of bytes, got {self.memory}")
+        if self.max_retries < 0:
+            raise ValueError(f"max_retries must be 0 or more, got {self.max_retries}")
+
+    def task_options(self, label: str) -> TaskOptions:
+        return TaskOptions(label, self.num_cpus, self.memory, self.max_retries)
+
+
 class Executor(ABC):
     """Runs partition tasks. Use as a context manager: resources (a pool, a Ray cluster) live inside it."""
 
@@ -31,5 +64,6 @@ class Executor(ABC):
         return None
 
     @abstractmethod
-    def map(self, fn: Callable[[T], Any], tasks: Sequence[T]) -> Iterator[Outcome[T]]:
+    def map(self, fn: Callable[[T], Any], tasks: Sequence[T], options: TaskOptions = TaskOptions()
+            ) -> Iterator[Outcome[T]]:
         """Apply `fn` to every task; yield outcomes in completion order."""

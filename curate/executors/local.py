@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from typing import Any
 
-from curate.executors.base import Executor, Outcome, T, describe_error
+from curate.executors.base import Executor, Outcome, T, TaskOptions, describe_error
 from curate.processes import die_with_parent
 
 
@@ -32,7 +32,8 @@ class LocalExecutor(Executor):
             self._pool.shutdown(cancel_futures=True)
             self._pool = None
 
-    def map(self, fn: Callable[[T], Any], tasks: Sequence[T]) -> Iterator[Outcome[T]]:
+    def map(self, fn: Callable[[T], Any], tasks: Sequence[T], options: TaskOptions = TaskOptions()
+            ) -> Iterator[Outcome[T]]:
         if self._pool is None:
             for task in tasks:
                 try:

@@ -12,10 +12,18 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
-from curate.executors.base import Executor, Outcome, T, describe_error
+from curate.executors.base import Executor, Outcome, T, TaskOptions, describe_error
 
 # With no task finished for this long, say what Ray is waiting for (a cluster with no free CPU waits forever).
 STALL_NOTICE_S = 60.0
+
+
+def cluster_line(address: str, nodes: list[dict[str, Any]]) -> str:
+    """What a run joined, said before it starts. Example: "joined the Ray cluster at 10.0.0.5:6379: 3 nodes,
+    48 CPUs" """
+    alive = [n for n in nodes if n.get("Alive")]
+    cpus = sum(n.get("Resources", {}).get("CPU", 0.0) for n in alive)
+    return f"joined the Ray cluster at {address}: {len(alive)} node{'s' * (len(alive) != 1)}, {cpus:g} CPUs"
 
 
 def stall_message(pending: int, seconds: float, available: dict[str, float], total: dict[str, float]) -> str:
@@ -29,10 +37,11 @@ def stall_message(pending: int, seconds: float, available: dict[str, float], tot
 
 
 class RayExecutor(Executor):
-    def __init__(self, workers: int | None = None, address: str | None = None,
+    def __init__(self, workers: int | None = None, address: str | None = None, dashboard: bool = False,
                  log: Callable[[str], None] = print) -> None:
         self.workers = workers
         self.address = address
+        self.dashboard = dashboard
         self.log = log
         self._started_here = False
 
@@ -43,10 +52,13 @@ class RayExecutor(Executor):
             return self
         address = self.address or os.environ.get("RAY_ADDRESS")
         if address:
-            ray.init(address=address, log_to_driver=False, logging_level="WARNING")
+            context = ray.init(address=address, log_to_driver=False, logging_level="WARNING")
+            self.log(cluster_line(context.address_info.get("gcs_address", address), ray.nodes()))
         else:
-            ray.init(num_cpus=self.workers or os.cpu_count(), include_dashboard=False, log_to_driver=False,
-                     logging_level="WARNING")
+            context = ray.init(num_cpus=self.workers or os.cpu_count(), include_dashboard=self.dashboard,
+                               dashboard_host="127.0.0.1", log_to_driver=False, logging_level="WARNING")
+            if self.dashboard:
+                self.log(f"Ray dashboard at http://{context.dashboard_url}")
         self._started_here = True
         return self
 
@@ -57,10 +69,15 @@ class RayExecutor(Executor):
             ray.shutdown()
             self._started_here = False
 
-    def map(self, fn: Callable[[T], Any], tasks: Sequence[T]) -> Iterator[Outcome[T]]:
+    def map(self, fn: Callable[[T], Any], tasks: Sequence[T], options: TaskOptions = TaskOptions()
+            ) -> Iterator[Outcome[T]]:
         import ray
 
-        remote = ray.remote(num_cpus=1, max_retries=2)(fn)
+        resources: dict[str, Any] = {"num_cpus": options.num_cpus, "max_retries": options.max_retries,
+                                     "name": f"curate {options.label or fn.__name__}"}
+        if options.memory is not None:
+            resources["memory"] = options.memory
+        remote = ray.remote(fn).options(**resources)
         pending = {remote.remote(task): task for task in tasks}
         waited_since = time.monotonic()
         while pending:

@@ -17,7 +17,7 @@ from typing import Any, ClassVar, Protocol
 from curate import storage
 from curate.commit import check_commit, commit
 from curate.errors import RunError
-from curate.executors.base import Executor
+from curate.executors.base import Executor, RayOptions
 from curate.report.progress import RunProgress
 from curate.stats import NodeReport
 
@@ -57,6 +57,7 @@ class OperationContext:
     # For an operation that writes documents: the fingerprint of each output partition (one per input partition).
     output_fingerprints: Sequence[str] = ()
     verify: bool = False
+    task_options: RayOptions = RayOptions()  # the node's `ray:` options
 
     def paths(self, node: str) -> list[str]:
         """The kept-rows files of node `node`'s partitions, in order."""
@@ -84,7 +85,8 @@ class OperationContext:
         self.log(f"node {self.node}: {fn.__name__}: {len(todo)} of {len(tasks)} tasks to compute")
         failures = []
         self.progress.start(self.node, len(todo))
-        for task, result, error in self.executor.map(fn, todo):
+        for task, result, error in self.executor.map(fn, todo, self.task_options.task_options(
+                f"{self.node}:{fn.__name__}")):
             self.progress.advance(self.node, result if isinstance(result, int) else 0)  # tasks return docs read
             if error is not None:
                 failures.append(f"{task}: {error}")

@@ -1,0 +1,123 @@
+"""A real Ray cluster of two nodes on this machine, started with `ray start` (token authentication on, as Ray 2.59+
+does by default), each node with its own temp dir and working directory and no shared disk: the pipeline's inputs
+and workdir are on the S3 server. The run spreads over both nodes, gives the bytes of the local run, and writes no
+local file; `ray job submit` runs curate as the README shows (issue 11)."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import QUICKSTART, S3Server, free_port
+from tests.test_object_storage import by_content, local_files
+
+pytestmark = [pytest.mark.ray, pytest.mark.slow]
+RAY = str(Path(sys.executable).parent / "ray")
+
+
+@dataclass
+class Cluster:
+    address: str
+    dashboard: str
+    env: dict[str, str]
+    folders: dict[str, Path]  # each node's and the driver's working directory
+
+
+def ray_node(args: list[str], cwd: Path, env: dict[str, str]) -> subprocess.Popen:
+    """`ray start --block ...` in its own process group, so that the test can stop this node and nothing else (a
+    `ray stop` would also stop the test session's own Ray)."""
+    return subprocess.Popen([RAY, "start", "--block", "--node-ip-address", "127.0.0.1", "--num-cpus", "1", *args],
+                            cwd=cwd, env=env, start_new_session=True, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+
+
+def alive_nodes(cluster_env: dict[str, str], address: str) -> int:
+    status = subprocess.run([RAY, "status", "--address", address], env=cluster_env, capture_output=True, text=True)
+    active = status.stdout.split("Active:")[1].split("Pending:")[0] if "Active:" in status.stdout else ""
+    return active.count("node_")
+
+
+@pytest.fixture(scope="module")
+def cluster(s3_server: S3Server, tmp_path_factory) -> Iterator[Cluster]:
+    root = tmp_path_factory.mktemp("cluster")
+    folders = {name: root / name for name in ("head", "node2", "driver")}
+    for folder in folders.values():
+        folder.mkdir()
+    env = {**os.environ, **s3_server.env, "RAY_AUTH_MODE": "token",
+           "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    port, dashboard = free_port(), free_port()
+    address = f"127.0.0.1:{port}"
+    # Short temp dirs: Ray's Unix sockets live under them, and a socket path may not exceed 107 bytes.
+    temp = Path(tempfile.mkdtemp(prefix="ray-", dir="/tmp"))
+    nodes = [ray_node(["--head", "--port", str(port), "--temp-dir", str(temp / "head"), "--include-dashboard",
+                       "true", "--dashboard-host", "127.0.0.1", "--dashboard-port", str(dashboard)],
+                      folders["head"], env)]
+    try:
+        deadline = time.monotonic() + 90
+        while alive_nodes(env, address) < 1:
+            assert time.monotonic() < deadline and nodes[0].poll() is None, "the head node did not start"
+            time.sleep(1)
+        nodes.append(ray_node(["--address", address, "--temp-dir", str(temp / "node2")], folders["node2"], env))
+        while alive_nodes(env, address) < 2:
+            assert time.monotonic() < deadline and nodes[1].poll() is None, "the second node did not join"
+            time.sleep(1)
+        yield Cluster(address, f"http://127.0.0.1:{dashboard}", env, folders)
+    finally:
+        for node in reversed(nodes):  # the whole process group: raylet, GCS, dashboard, workers
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(node.pid, signal.SIGKILL)
+            node.wait(timeout=60)
+        shutil.rmtree(temp, ignore_errors=True)
+
+
+def quickstart_on_s3(s3_server: S3Server, folder: Path) -> Path:
+    pipeline = folder / "quickstart.yaml"
+    pipeline.write_text(QUICKSTART.read_text().replace('"sample/*.warc*"', f'"{s3_server.uri("sample/*.warc*")}"'))
+    return pipeline
+
+
+def test_two_nodes_without_a_shared_disk_give_the_local_bytes(cluster, s3_server, quickstart_local, tmp_path):
+    pipeline = quickstart_on_s3(s3_server, tmp_path)
+    result = subprocess.run([sys.executable, "-m", "curate.cli", "run", str(pipeline), "--address", cluster.address,
+                             "--workdir", s3_server.uri("cluster/quickstart")], cwd=cluster.folders["driver"],
+                            env=cluster.env, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "joined the Ray cluster at " in result.stdout and ": 2 nodes, 2 CPUs" in result.stdout, result.stdout[:500]
+    assert by_content(s3_server.objects("cluster/quickstart")) == by_content(local_files(quickstart_local))
+    tasks = subprocess.run([RAY, "list", "tasks", "--address", cluster.dashboard, "--detail", "--format", "json",
+                            "--limit", "10000"], env=cluster.env, capture_output=True, text=True, check=True)
+    nodes_by_task: dict[str, set[str]] = {}
+    for task in json.loads(tasks.stdout):
+        nodes_by_task.setdefault(task["name"], set()).add(task["node_id"])
+    assert len(nodes_by_task["curate text:partitions"]) == 2  # the partitions ran on both nodes
+    assert {"curate deduped:map_keys", "curate deduped:reduce_keys", "curate shards:encode_partition"} <= set(
+        nodes_by_task)
+    for name, folder in cluster.folders.items():  # no worker (and not the driver) wrote a local file
+        assert [p for p in folder.rglob("*")] == [], name
+
+
+def test_ray_job_submit_as_the_readme_shows(cluster, s3_server, quickstart_local, tmp_path):
+    job_folder = tmp_path / "job"
+    job_folder.mkdir()
+    quickstart_on_s3(s3_server, job_folder)
+    submit = [RAY, "job", "submit", "--address", cluster.dashboard, "--working-dir", str(job_folder), "--",
+              "curate", "run", "quickstart.yaml"]
+    refused = subprocess.run(submit, env=cluster.env, capture_output=True, text=True, timeout=600)
+    assert refused.returncode != 0
+    assert "is inside the package Ray unpacked for this job" in refused.stdout + refused.stderr
+    done = subprocess.run([*submit, "--workdir", s3_server.uri("job/quickstart")], env=cluster.env,
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, (done.stdout + done.stderr)[-3000:]
+    assert by_content(s3_server.objects("job/quickstart")) == by_content(local_files(quickstart_local))

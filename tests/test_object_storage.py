@@ -1,0 +1,127 @@
+"""Pipelines whose inputs and workdir are on S3 (a real S3 API server, moto, on 127.0.0.1) give the bytes of the
+same pipelines on local disk; Common Crawl path lists; storage errors in one line (issue 11)."""
+
+from __future__ import annotations
+
+import gzip
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from curate.config import load_pipeline
+from curate.dag import run_pipeline
+from curate.executors.local import LocalExecutor
+from tests.conftest import QUICKSTART, ROOT, free_port
+from tests.test_resume import PIPELINE as CC_EN_LIKE
+from tests.warc_factory import SAMPLE_DIR
+
+
+def run(pipeline: Path, workdir: str | None = None) -> dict[str, int]:
+    with LocalExecutor() as executor:
+        reports = run_pipeline(load_pipeline(str(pipeline), workdir=workdir), executor, log=lambda line: None)
+    return {r.name: r.computed for r in reports}
+
+
+def local_files(workdir: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(workdir)): p.read_bytes() for p in workdir.rglob("*") if p.is_file()}
+
+
+def by_content(files: dict[str, bytes]) -> dict[str, list[bytes]]:
+    """What a run wrote, comparable across storages: the commit records hold timings, and a partition's name is
+    a hash of its input's URI, so partitions compare by content, per node and kind (kept or rejected); every other
+    file (models, tokenizers, shards, manifests) by name."""
+    grouped: dict[str, list[bytes]] = {}
+    for rel, data in files.items():
+        parts = rel.split("/")
+        if parts[-1] in ("_SUCCESS.json", "_LOCK", "kenlm.log") or "_stats" in parts:
+            continue
+        key = "/".join(parts[:-1] + ["part-*"]) if parts[-1].startswith("part-") else rel
+        grouped.setdefault(key, []).append(data)
+    return {key: sorted(values) for key, values in grouped.items()}
+
+
+def test_quickstart_on_s3_gives_the_local_bytes(s3_server, quickstart_local, tmp_path):
+    pipeline = tmp_path / "quickstart.yaml"
+    pipeline.write_text(QUICKSTART.read_text().replace('"sample/*.warc*"', f'"{s3_server.uri("sample/*.warc*")}"'))
+    workdir = s3_server.uri("runs/quickstart")
+    assert run(pipeline, workdir) == {"text": 10, "unique": 10, "deduped": 10, "bpe": 10, "shards": 10}
+    remote = s3_server.objects("runs/quickstart")
+    expected = by_content(local_files(quickstart_local))
+    assert by_content(remote) == expected and len(expected["text/part-*"]) == 10
+    assert not any("_scratch" in key or ".tmp-" in key for key in remote)  # committed nodes keep no scratch
+    assert run(pipeline, workdir) == {"text": 0, "unique": 0, "deduped": 0, "bpe": 0, "shards": 0}
+
+
+def test_a_cc_en_like_pipeline_on_s3_gives_the_local_bytes(s3_server, corpus, tmp_path):
+    reference = corpus / "target_text" / "wikitext2_raw_test.jsonl"
+    with_kenlm = textwrap.dedent(CC_EN_LIKE) + textwrap.indent(textwrap.dedent("""
+        lm: {{train_kenlm: {{text: "{target}", calibrate: deduped}}}}
+        perplexity:
+          input: scored
+          steps: [{{kenlm_perplexity: {{model: lm, keep: [head, middle, tail]}}}}]
+    """), "  ")
+    runs = {}
+    for where, sample, target, workdir in [
+        ("local", SAMPLE_DIR, reference, tmp_path / "local"),
+        ("s3", s3_server.uri("sample"), s3_server.uri(f"reference/{reference.name}"), s3_server.uri("runs/cc")),
+    ]:
+        pipeline = tmp_path / f"{where}.yaml"
+        pipeline.write_text(with_kenlm.format(workdir=workdir, sample=sample, target=target))
+        run(pipeline)
+        runs[where] = local_files(tmp_path / "local") if where == "local" else s3_server.objects("runs/cc")
+    assert by_content(runs["s3"]) == by_content(runs["local"])
+    assert {"quality_model/model.bin", "lm/model.binary", "shards/manifest.json"} <= set(runs["s3"])
+
+
+def test_a_common_crawl_path_list_on_s3(s3_server, tmp_path):
+    names = sorted(p.name for p in SAMPLE_DIR.glob("*.warc*"))
+    s3_server.client().put_object(Bucket=s3_server.bucket, Key="crawl/warc.paths.gz",
+                                  Body=gzip.compress("".join(f"sample/{n}\n" for n in names).encode()))
+    pipeline = tmp_path / "p.yaml"
+    pipeline.write_text(textwrap.dedent(f"""
+        workdir: {tmp_path / "out"}
+        nodes:
+          text:
+            input:
+              warc: {{paths: "{s3_server.uri("crawl/warc.paths.gz")}", prefix: "s3://{s3_server.bucket}/",
+                      sample: 6, seed: 1, shard: 1/2}}
+            steps: [{{extract: {{engine: resiliparse}}}}]
+    """))
+    spec = load_pipeline(str(pipeline))
+    files = spec.nodes[0].input.files
+    assert len(files) == 3 and all(f.startswith(f"s3://{s3_server.bucket}/sample/") for f in files)
+    assert [f.rsplit("/", 1)[1] for f in files] == [n for n in names if n in {f.rsplit("/", 1)[1] for f in files}]
+    assert run(pipeline) == {"text": 3}
+
+
+def curate_run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "curate.cli", "run", *args, "--executor", "local"], cwd=ROOT,
+                          capture_output=True, text=True, timeout=120, env=env)
+
+
+def test_a_missing_bucket_is_one_line(s3_server, tmp_path):
+    pipeline = tmp_path / "p.yaml"
+    pipeline.write_text(f'nodes:\n  text: {{input: {{warc: "s3://no-such-bucket/sample/*.warc.gz"}}}}\n')
+    result = curate_run(str(pipeline), "--workdir", str(tmp_path / "out"))
+    assert result.returncode in (1, 2) and result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
+    assert "s3://no-such-bucket/" in result.stderr
+
+
+def test_an_unreachable_endpoint_is_one_line(s3_server, tmp_path):
+    import os
+
+    pipeline = tmp_path / "p.yaml"
+    pipeline.write_text(f'nodes:\n  text: {{input: {{warc: "{s3_server.uri("sample/sample-0000.warc.gz")}"}}}}\n')
+    env = {**os.environ, "AWS_ENDPOINT_URL": f"http://127.0.0.1:{free_port()}"}
+    result = curate_run(str(pipeline), "--workdir", s3_server.uri("unreachable"), env=env)
+    assert result.returncode == 1 and result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
+    assert f"s3://{s3_server.bucket}/" in result.stderr
+
+
+@pytest.mark.parametrize("workdir", ["/tmp/ray/session_1/runtime_resources/working_dir_files/_ray_pkg_ab/out/q"])
+def test_a_workdir_inside_rays_job_package_is_refused(workdir, tmp_path):
+    result = curate_run(str(QUICKSTART), "--workdir", workdir)
+    assert result.returncode == 2 and "inside the package Ray unpacked for this job" in result.stderr
