@@ -109,8 +109,13 @@ class PipelineSpec:
 
 
 def _resolve_path(item: str, base_dir: str) -> str:
-    """A URI as it is; a local path made absolute against the pipeline file's folder."""
+    """A URI as it is (refused if it carries credentials); a local path made absolute against the pipeline file's
+    folder."""
     if storage.is_uri(item):
+        try:
+            storage.check_no_secret(item)
+        except storage.StorageError as error:
+            raise ConfigError(str(error)) from None
         return item
     return os.path.normpath(os.path.join(base_dir, os.path.expanduser(storage.local_path(item))))
 

@@ -5,6 +5,7 @@ per crawl and per file type), a prefix that turns each line into a URI, and a se
       warc:
         paths: s3://commoncrawl/crawl-data/CC-MAIN-2024-10/warc.paths.gz
         prefix: s3://commoncrawl/          # or https://data.commoncrawl.org/ (read-only, no credentials)
+        anonymous: true                    # no AWS credentials needed for a public bucket
         sample: 100                        # 100 files drawn with `seed`, in the list's order
         shard: 3/16                        # then every 16th of those, from the 4th: one of 16 jobs
 
@@ -31,6 +32,7 @@ class PathList:
     sample: int | None = None  # draw this many lines (without replacement, seeded), kept in the list's order
     seed: int = 0
     shard: str | None = None  # "i/n": of the (sampled) lines, those at positions i, i+n, i+2n...
+    anonymous: bool = False  # read s3:// files without credentials (a public bucket such as Common Crawl's)
 
     def __post_init__(self) -> None:
         if self.sample is not None and self.sample < 1:
@@ -54,7 +56,8 @@ class PathList:
         if not lines:
             raise ValueError("the path list is empty")
         prefix = self.prefix if self.prefix.endswith("/") else self.prefix + "/"
-        return [prefix + line.lstrip("/") for line in self.select(lines)]
+        suffix = "?anonymous=true" if self.anonymous and prefix.startswith("s3://") else ""
+        return [prefix + line.lstrip("/") + suffix for line in self.select(lines)]
 
 
 def parse_shard(text: str) -> tuple[int, int]:

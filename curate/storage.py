@@ -65,10 +65,25 @@ def _filesystem(scheme: str, netloc: str, query: str) -> pafs.FileSystem:
     return PyFileSystem(FSSpecHandler(fsspec.filesystem(scheme)))
 
 
+# URI options that carry secrets: pyarrow accepts them, but a URI is logged, hashed and written into commit records.
+SECRET_OPTIONS = ("access_key", "secret_key", "session_token")
+
+
+def check_no_secret(uri: str) -> None:
+    """StorageError when a URI carries credentials (they belong in the environment or the AWS config files)."""
+    query = urlsplit(uri).query if is_uri(uri) else ""
+    named = [option for option in SECRET_OPTIONS if f"{option}=" in query]
+    if named:
+        raise StorageError(f"{uri.split('?')[0]}: the URI carries {', '.join(named)}; put credentials in the "
+                           "environment (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY) or an AWS profile instead, so "
+                           "that they are never written into logs, outputs or hashes")
+
+
 def resolve(path: str) -> tuple[pafs.FileSystem, str]:
     """The filesystem holding `path` and the path within it (for S3: "bucket/key")."""
     if not is_uri(path):
         return pafs.LocalFileSystem(), os.path.abspath(local_path(path))
+    check_no_secret(path)
     parts = urlsplit(path)
     if parts.scheme in PYARROW_SCHEMES:
         inner = (parts.netloc + parts.path).rstrip("/")

@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 import os
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
+from tests.services import S3Server, s3_server_running
 
 ROOT = Path(__file__).resolve().parents[1]
 QUICKSTART = ROOT / "pipelines" / "quickstart.yaml"
@@ -53,80 +50,17 @@ def quickstart_local(tmp_path_factory) -> Path:
     return workdir
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-@dataclass(frozen=True)
-class S3Server:
-    """A real S3 API server (moto in server mode) on 127.0.0.1, and its bucket with the shipped sample WARCs and
-    reference texts uploaded."""
-
-    endpoint: str
-    bucket: str
-    env: dict[str, str]  # what a process needs to reach it (credentials are moto's dummies)
-
-    def uri(self, key: str) -> str:
-        return f"s3://{self.bucket}/{key}"
-
-    def client(self):
-        import boto3
-
-        return boto3.client("s3", endpoint_url=self.endpoint, region_name="us-east-1",
-                            aws_access_key_id="test", aws_secret_access_key="test")
-
-    def objects(self, prefix: str) -> dict[str, bytes]:
-        """Every object under `prefix`, by key relative to it."""
-        client, found = self.client(), {}
-        for page in client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=prefix):
-            for item in page.get("Contents", []):
-                if item["Key"].endswith("/"):  # a folder marker pyarrow leaves, not a file
-                    continue
-                body = client.get_object(Bucket=self.bucket, Key=item["Key"])["Body"].read()
-                found[item["Key"][len(prefix):].lstrip("/")] = body
-        return found
 
 
 @pytest.fixture(scope="session")
-def s3_server(tmp_path_factory) -> Iterator[S3Server]:
-    """moto's S3 server in a child process for the whole session; the environment points pyarrow at it (as
-    AWS_ENDPOINT_URL does for any AWS SDK), and is restored afterwards."""
+def s3_server() -> Iterator[S3Server]:
+    """A real S3 API server for the whole session, with the shipped sample WARCs (sample/) and a reference text
+    (reference/) uploaded."""
     pytest.importorskip("moto.server")
-    port = free_port()
-    log = tmp_path_factory.mktemp("moto") / "moto.log"
-    server = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-                              stdout=log.open("w"), stderr=subprocess.STDOUT)
-    endpoint = f"http://127.0.0.1:{port}"
-    env = {"AWS_ENDPOINT_URL": endpoint, "AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test",
-           "AWS_DEFAULT_REGION": "us-east-1", "AWS_EC2_METADATA_DISABLED": "true"}
-    saved = {name: os.environ.get(name) for name in env}
-    os.environ.update(env)
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                with socket.create_connection(("127.0.0.1", port), timeout=1):
-                    break
-            except OSError:
-                if time.monotonic() > deadline or server.poll() is not None:
-                    raise RuntimeError(f"moto did not start: {log.read_text()[-2000:]}") from None
-                time.sleep(0.1)
-        s3 = S3Server(endpoint, "curate-test", env)
-        client = s3.client()
-        client.create_bucket(Bucket=s3.bucket)
+    with s3_server_running() as s3:
         for path in sorted((ROOT / "pipelines" / "sample").glob("*.warc*")):
-            client.upload_file(str(path), s3.bucket, f"sample/{path.name}")
+            s3.upload(path, f"sample/{path.name}")
         if CORPUS.is_dir():
             reference = CORPUS / "target_text" / "wikitext2_raw_test.jsonl"
-            client.upload_file(str(reference), s3.bucket, f"reference/{reference.name}")
+            s3.upload(reference, f"reference/{reference.name}")
         yield s3
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value

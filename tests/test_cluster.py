@@ -5,81 +5,29 @@ local file; `ray job submit` runs curate as the README shows (issue 11)."""
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
-import shutil
-import signal
 import subprocess
 import sys
-import tempfile
-import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import QUICKSTART, S3Server, free_port
+from tests.conftest import QUICKSTART
+from tests.services import RAY, RayCluster, S3Server, ray_cluster_running
 from tests.test_object_storage import by_content, local_files
 
 pytestmark = [pytest.mark.ray, pytest.mark.slow]
-RAY = str(Path(sys.executable).parent / "ray")
-
-
-@dataclass
-class Cluster:
-    address: str
-    dashboard: str
-    env: dict[str, str]
-    folders: dict[str, Path]  # each node's and the driver's working directory
-
-
-def ray_node(args: list[str], cwd: Path, env: dict[str, str]) -> subprocess.Popen:
-    """`ray start --block ...` in its own process group, so that the test can stop this node and nothing else (a
-    `ray stop` would also stop the test session's own Ray)."""
-    return subprocess.Popen([RAY, "start", "--block", "--node-ip-address", "127.0.0.1", "--num-cpus", "1", *args],
-                            cwd=cwd, env=env, start_new_session=True, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
-
-
-def alive_nodes(cluster_env: dict[str, str], address: str) -> int:
-    status = subprocess.run([RAY, "status", "--address", address], env=cluster_env, capture_output=True, text=True)
-    active = status.stdout.split("Active:")[1].split("Pending:")[0] if "Active:" in status.stdout else ""
-    return active.count("node_")
 
 
 @pytest.fixture(scope="module")
-def cluster(s3_server: S3Server, tmp_path_factory) -> Iterator[Cluster]:
-    root = tmp_path_factory.mktemp("cluster")
-    folders = {name: root / name for name in ("head", "node2", "driver")}
-    for folder in folders.values():
-        folder.mkdir()
-    env = {**os.environ, **s3_server.env, "RAY_AUTH_MODE": "token",
-           "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
-    port, dashboard = free_port(), free_port()
-    address = f"127.0.0.1:{port}"
-    # Short temp dirs: Ray's Unix sockets live under them, and a socket path may not exceed 107 bytes.
-    temp = Path(tempfile.mkdtemp(prefix="ray-", dir="/tmp"))
-    nodes = [ray_node(["--head", "--port", str(port), "--temp-dir", str(temp / "head"), "--include-dashboard",
-                       "true", "--dashboard-host", "127.0.0.1", "--dashboard-port", str(dashboard)],
-                      folders["head"], env)]
-    try:
-        deadline = time.monotonic() + 90
-        while alive_nodes(env, address) < 1:
-            assert time.monotonic() < deadline and nodes[0].poll() is None, "the head node did not start"
-            time.sleep(1)
-        nodes.append(ray_node(["--address", address, "--temp-dir", str(temp / "node2")], folders["node2"], env))
-        while alive_nodes(env, address) < 2:
-            assert time.monotonic() < deadline and nodes[1].poll() is None, "the second node did not join"
-            time.sleep(1)
-        yield Cluster(address, f"http://127.0.0.1:{dashboard}", env, folders)
-    finally:
-        for node in reversed(nodes):  # the whole process group: raylet, GCS, dashboard, workers
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(node.pid, signal.SIGKILL)
-            node.wait(timeout=60)
-        shutil.rmtree(temp, ignore_errors=True)
+def cluster(s3_server: S3Server, tmp_path_factory) -> Iterator[RayCluster]:
+    folder = tmp_path_factory.mktemp("cluster")
+    with ray_cluster_running(2, folder, {**os.environ, **s3_server.env}) as running:
+        running.folders["driver"] = folder / "driver"
+        running.folders["driver"].mkdir()
+        yield running
 
 
 def quickstart_on_s3(s3_server: S3Server, folder: Path) -> Path:

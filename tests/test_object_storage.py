@@ -14,7 +14,8 @@ import pytest
 from curate.config import load_pipeline
 from curate.dag import run_pipeline
 from curate.executors.local import LocalExecutor
-from tests.conftest import QUICKSTART, ROOT, free_port
+from tests.conftest import QUICKSTART, ROOT
+from tests.services import S3_SECRET, free_port
 from tests.test_resume import PIPELINE as CC_EN_LIKE
 from tests.warc_factory import SAMPLE_DIR
 
@@ -53,6 +54,7 @@ def test_quickstart_on_s3_gives_the_local_bytes(s3_server, quickstart_local, tmp
     assert by_content(remote) == expected and len(expected["text/part-*"]) == 10
     assert not any("_scratch" in key or ".tmp-" in key for key in remote)  # committed nodes keep no scratch
     assert run(pipeline, workdir) == {"text": 0, "unique": 0, "deduped": 0, "bpe": 0, "shards": 0}
+    assert not [key for key, data in remote.items() if S3_SECRET.encode() in data or b"curate-key-id" in data]
 
 
 def test_a_cc_en_like_pipeline_on_s3_gives_the_local_bytes(s3_server, corpus, tmp_path):
@@ -104,7 +106,7 @@ def curate_run(*args: str, env: dict[str, str] | None = None) -> subprocess.Comp
 
 def test_a_missing_bucket_is_one_line(s3_server, tmp_path):
     pipeline = tmp_path / "p.yaml"
-    pipeline.write_text(f'nodes:\n  text: {{input: {{warc: "s3://no-such-bucket/sample/*.warc.gz"}}}}\n')
+    pipeline.write_text('nodes:\n  text: {input: {warc: "s3://no-such-bucket/sample/*.warc.gz"}}\n')
     result = curate_run(str(pipeline), "--workdir", str(tmp_path / "out"))
     assert result.returncode in (1, 2) and result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
     assert "s3://no-such-bucket/" in result.stderr
@@ -119,6 +121,14 @@ def test_an_unreachable_endpoint_is_one_line(s3_server, tmp_path):
     result = curate_run(str(pipeline), "--workdir", s3_server.uri("unreachable"), env=env)
     assert result.returncode == 1 and result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
     assert f"s3://{s3_server.bucket}/" in result.stderr
+
+
+def test_credentials_in_a_uri_are_refused(tmp_path):
+    pipeline = tmp_path / "p.yaml"
+    pipeline.write_text('nodes:\n  text: {input: {warc: "s3://b/x.warc.gz?access_key=AKIA&secret_key=SHH"}}\n')
+    result = curate_run(str(pipeline))
+    assert result.returncode == 2 and "carries access_key, secret_key" in result.stderr
+    assert "SHH" not in result.stderr and "AKIA" not in result.stderr
 
 
 @pytest.mark.parametrize("workdir", ["/tmp/ray/session_1/runtime_resources/working_dir_files/_ray_pkg_ab/out/q"])
