@@ -90,9 +90,10 @@ class NodeInputReader(Reader):
 
 
 def read_table(path: str, columns: list[str] | None = None) -> pa.Table:
-    """A Parquet file (or the named columns of it), local or on object storage."""
-    filesystem, inner = storage.resolve(path)
-    return pq.read_table(inner, columns=columns, filesystem=filesystem)
+    """A Parquet file (or the named columns of it), local or on object storage. Opened as one file, not as a
+    dataset: dataset discovery would list and stat its folder first (requests on object storage)."""
+    with storage.open_input(path) as handle:
+        return pq.read_table(handle, columns=columns)
 
 
 def parquet_rows(path: str) -> int:
