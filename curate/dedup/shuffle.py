@@ -1,18 +1,35 @@
 """The file shuffle between the map and reduce tasks of a global step (../shared/DESIGN.md, principle 5).
 
-A map task splits its partition's records by key into `ranges` files, one per key range; a reduce task reads one
-range's files from every partition. A record names its document by a 64-bit number, partition << 32 | row, so the
-numbers sort like the input (partition order, then row order) and map back to a file and a row without a lookup.
+A map task writes its partition's records as ONE file, sorted by key range, one Parquet row group per non-empty
+range, and the range -> row group index in the file's metadata; a reduce task reads its range's row group from every
+map file (a footer and one range read each on object storage). Scratch files grow with the partitions, P, not with
+P x ranges; and the number of ranges grows with the records (`ranges_for`), not with the partitions, so a reduce
+task holds about RECORDS_PER_RANGE records however the corpus is cut.
+
+A record names its document by a 64-bit number, partition << 32 | row, so the numbers sort like the input (partition
+order, then row order) and map back to a file and a row without a lookup.
 """
 
 from __future__ import annotations
 
+import json
+import math
+
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.parquet as pq
 
 from curate import storage
-from curate.partition import read_table, write_parquet_atomic
+from curate.partition import PARQUET_COMPRESSION
+
+# Records a reduce task holds: 8M MinHash band records are 128 MiB of keys and document numbers (exact dedup's
+# records also carry the id, about 4x larger), small enough for one worker beside its sort, large enough that a
+# billion-document corpus needs a few thousand ranges, not millions.
+RECORDS_PER_RANGE = 8_000_000
+RANGES_KEY = b"curate.ranges"  # metadata of a map file: {range: [first row group, row groups]}
+# Rows per row group: Arrow's default maximum, so that each write below makes exactly one row group.
+ROW_GROUP_ROWS = 1 << 20
 
 ROW_BITS = 32
 
@@ -28,25 +45,48 @@ def split_doc_numbers(docs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return (docs >> np.uint64(ROW_BITS)).astype(np.int64), (docs & np.uint64((1 << ROW_BITS) - 1)).astype(np.int64)
 
 
-def range_path(folder: str, key_range: int, partition: int) -> str:
-    return storage.join(folder, f"range-{key_range:04d}", f"part-{partition:05d}.parquet")
+def ranges_for(records: int) -> int:
+    """How many key ranges a shuffle of `records` records needs. Example: ranges_for(20_000_000) -> 3"""
+    return max(1, math.ceil(records / RECORDS_PER_RANGE))
+
+
+def map_file(folder: str, partition: int) -> str:
+    return storage.join(folder, f"part-{partition:05d}.parquet")
 
 
 def write_ranges(records: pa.Table, range_of: np.ndarray, ranges: int, folder: str, partition: int) -> None:
-    """Write `records` as one file per key range (`range_of[i]` is record i's range), empty ranges included, so a
-    reduce task sees a file from every partition."""
+    """Write `records` (`range_of[i]` is record i's range) as the partition's one map file: row groups per
+    non-empty range, in range order, and their index in the metadata."""
     order = np.argsort(range_of, kind="stable")
     bounds = np.searchsorted(range_of[order], np.arange(ranges + 1))
+    index, group = {}, 0
     for key_range in range(ranges):
-        rows = order[bounds[key_range] : bounds[key_range + 1]]
-        write_parquet_atomic(records.take(pa.array(rows, pa.int64())), range_path(folder, key_range, partition))
+        groups = math.ceil((bounds[key_range + 1] - bounds[key_range]) / ROW_GROUP_ROWS)
+        if groups:
+            index[str(key_range)] = [group, groups]
+            group += groups
+    schema = records.schema.with_metadata({RANGES_KEY: json.dumps(index).encode()})
+    with storage.atomic_output(map_file(folder, partition)) as sink, \
+            pq.ParquetWriter(sink, schema, compression=PARQUET_COMPRESSION) as writer:
+        for key_range in index:
+            low, high = bounds[int(key_range)], bounds[int(key_range) + 1]
+            for first in range(low, high, ROW_GROUP_ROWS):
+                rows = pa.array(order[first : min(first + ROW_GROUP_ROWS, high)], pa.int64())
+                writer.write_table(records.take(rows).replace_schema_metadata(schema.metadata))
 
 
-def read_range(folder: str, key_range: int) -> pa.Table:
-    """Every partition's records of one key range, in partition order."""
-    range_folder = storage.join(folder, f"range-{key_range:04d}")
-    paths = [storage.join(range_folder, name) for name in storage.list_files(range_folder)]
-    return pa.concat_tables([read_table(p) for p in paths]) if paths else pa.table({})
+def read_range(folder: str, key_range: int, partitions: int) -> pa.Table:
+    """Every partition's records of one key range, in partition order (an empty table when none has any)."""
+    parts = []
+    for partition in range(partitions):
+        with storage.open_input(map_file(folder, partition)) as handle:
+            parquet = pq.ParquetFile(handle)
+            index = json.loads(parquet.schema_arrow.metadata[RANGES_KEY])
+            if str(key_range) in index:
+                first, groups = index[str(key_range)]
+                groups_read = parquet.read_row_groups(list(range(first, first + groups)))
+                parts.append(groups_read.replace_schema_metadata(None))
+    return pa.concat_tables(parts) if parts else pa.table({})
 
 
 def group_bounds(sorted_keys: pa.ChunkedArray | pa.Array) -> np.ndarray:

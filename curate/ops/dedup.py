@@ -19,9 +19,10 @@ import pyarrow as pa
 
 from curate.dedup.output import DedupWriteTask, assignment_path, route_assignments, write_deduplicated
 from curate import storage
-from curate.commit import check_commit, commit, read_json, write_json_atomic
+from curate.commit import check_commit, commit, read_json
+from curate.dedup.shuffle import map_file, ranges_for
 from curate.ops.base import Operation, OperationContext, file_done
-from curate.partition import read_table
+from curate.partition import parquet_rows, read_table
 from curate.stats import NodeReport, StageStats, merge_stage_lists
 
 RESOLVED = "_RESOLVED.json"  # the commit record of the resolution's assignment files
@@ -40,6 +41,7 @@ class DedupTask:
     index: int
     scratch: str
     ranges: int  # key ranges (reduce tasks) of the shuffle
+    partitions: int  # map tasks (input partitions)
     input_path: str = ""  # map tasks only
 
     def __str__(self) -> str:
@@ -50,8 +52,9 @@ class DedupTask:
         return storage.join(self.scratch, "shuffle")
 
     @property
-    def map_marker(self) -> str:
-        return storage.join(self.scratch, "mapped", scratch_name(self.index) + ".json")
+    def map_output(self) -> str:
+        """The map task's one shuffle file, written last: its presence means the task is done."""
+        return map_file(self.shuffle_dir, self.index)
 
     @property
     def reduced_path(self) -> str:
@@ -59,9 +62,7 @@ class DedupTask:
 
 
 def map_keys(task: DedupTask) -> int:
-    documents = task.operation.map_partition(task)
-    write_json_atomic(task.map_marker, {"documents": documents})  # last: the task is complete
-    return documents
+    return task.operation.map_partition(task)
 
 
 def reduce_keys(task: DedupTask) -> int:
@@ -77,8 +78,8 @@ class Deduplication(Operation):
     reason: ClassVar[str]  # the reject reason of a removed duplicate
 
     input: str
-    # Key ranges, i.e. reduce tasks. By default one per input partition, so that a reduce task holds about one
-    # partition's keys however large the corpus (a fixed count would make each range grow with it).
+    # Key ranges, i.e. reduce tasks. By default sized by the records to shuffle (shuffle.ranges_for), so that a
+    # reduce task holds a bounded number of keys however large the corpus and however it is cut into partitions.
     shuffle_ranges: int | None = None
 
     def __post_init__(self) -> None:
@@ -97,6 +98,14 @@ class Deduplication(Operation):
     def resolve(self, scratch: str, inputs: list[str], context: OperationContext) -> pa.Table:
         """The assignment rows (ASSIGNMENT_SCHEMA) of every document in a duplicate group."""
 
+    def shuffle_records(self, inputs: list[str]) -> int:
+        """An upper bound of the records the shuffle will carry, from the partitions' footers."""
+        return self.records_per_document() * sum(parquet_rows(path) for path in inputs)
+
+    def records_per_document(self) -> int:
+        """Shuffle records a document makes (MinHash: one per band)."""
+        return 1
+
     def signature_path(self, scratch: str, index: int) -> str:
         """A partition's signatures to store as a column, or "" (exact dedup has none)."""
         return ""
@@ -106,10 +115,10 @@ class Deduplication(Operation):
         refs = context.partitions[self.input]
         inputs = [ref.path for ref in refs]
         scratch = context.scratch(self.name)
-        ranges = self.shuffle_ranges or max(1, len(inputs))
-        maps = [DedupTask(self, i, scratch, ranges, path) for i, path in enumerate(inputs)]
-        context.map(map_keys, maps, file_done(lambda t: t.map_marker))
-        reduces = [DedupTask(self, j, scratch, ranges) for j in range(ranges)]
+        ranges = self.shuffle_ranges or ranges_for(self.shuffle_records(inputs))
+        maps = [DedupTask(self, i, scratch, ranges, len(inputs), path) for i, path in enumerate(inputs)]
+        context.map(map_keys, maps, file_done(lambda t: t.map_output))
+        reduces = [DedupTask(self, j, scratch, ranges, len(inputs)) for j in range(ranges)]
         context.map(reduce_keys, reduces, file_done(lambda t: t.reduced_path))
 
         assignments_dir = storage.join(scratch, "assignments")

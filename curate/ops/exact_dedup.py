@@ -65,7 +65,7 @@ class ExactDedup(Deduplication):
         return table.num_rows
 
     def reduce_range(self, task: DedupTask) -> int:
-        records = read_range(task.shuffle_dir, task.index)
+        records = read_range(task.shuffle_dir, task.index, task.partitions)
         if records.num_rows == 0:
             write_parquet_atomic(ASSIGNMENT_SCHEMA.empty_table(), task.reduced_path)
             return 0

@@ -102,6 +102,10 @@ class MinHashDedup(Deduplication):
             raise ValueError(f"bands x rows ({self.bands} x {self.rows}) must be positive and at most num_perm "
                              f"({self.num_perm})")
 
+    def records_per_document(self) -> int:
+        assert self.bands is not None  # set in __post_init__
+        return self.bands
+
     def signature_path(self, scratch: str, index: int) -> str:
         return signature_file(scratch, index)
 
@@ -121,7 +125,7 @@ class MinHashDedup(Deduplication):
         return len(texts)
 
     def reduce_range(self, task: DedupTask) -> int:
-        records = read_range(task.shuffle_dir, task.index)
+        records = read_range(task.shuffle_dir, task.index, task.partitions)
         edges: list[tuple[int, int]] = []
         if records.num_rows:
             records = records.sort_by([("key", "ascending"), ("doc", "ascending")])

@@ -137,7 +137,7 @@ def test_a_run_killed_in_any_phase_resumes_to_the_same_bytes(tmp_path, planted, 
     """SIGKILL at the kill_at-th task of a phase (tests/kill_run.py), on data with real near-duplicate clusters; the
     rerun computes only the tasks the killed run had not finished."""
     data, _ = planted
-    node = "{minhash_dedup: {input: docs}}"
+    node = "{minhash_dedup: {input: docs, shuffle_ranges: 4}}"  # 4 reduce tasks (the default makes 1 here)
     run_dedup(tmp_path, data, node, workdir="clean")
     run_dedup(tmp_path, data, node, workdir="resumed", run=False)
     pipeline = str(tmp_path / "resumed.yaml")
