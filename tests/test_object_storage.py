@@ -3,10 +3,13 @@ same pipelines on local disk; Common Crawl path lists; storage errors in one lin
 
 from __future__ import annotations
 
+import functools
 import gzip
+import http.server
 import subprocess
 import sys
 import textwrap
+import threading
 from pathlib import Path
 
 import pytest
@@ -135,3 +138,22 @@ def test_credentials_in_a_uri_are_refused(tmp_path):
 def test_a_workdir_inside_rays_job_package_is_refused(workdir, tmp_path):
     result = curate_run(str(QUICKSTART), "--workdir", workdir)
     assert result.returncode == 2 and "inside the package Ray unpacked for this job" in result.stderr
+
+
+def test_an_http_input_through_fsspec_gives_the_local_bytes(tmp_path):
+    """A scheme pyarrow has no filesystem for (http/https: read-only) goes through fsspec."""
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(SAMPLE_DIR))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        outputs = {}
+        for where, source in [("local", f"{SAMPLE_DIR}/sample-0001.warc.gz"),
+                              ("http", f"http://127.0.0.1:{server.server_address[1]}/sample-0001.warc.gz")]:
+            pipeline = tmp_path / f"{where}.yaml"
+            pipeline.write_text(f'workdir: {tmp_path / where}\nnodes:\n  text: {{input: {{warc: "{source}"}}, '
+                                'steps: [{extract: {engine: resiliparse}}]}\n')
+            assert run(pipeline) == {"text": 1}
+            outputs[where] = by_content(local_files(tmp_path / where))
+    finally:
+        server.shutdown()
+    assert outputs["http"] == outputs["local"] and len(outputs["local"]["text/part-*"][0]) > 1000

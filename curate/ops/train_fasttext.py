@@ -31,6 +31,7 @@ from curate.stages.quality import NEGATIVE, POSITIVE, hq_probability
 from curate.stats import NodeReport, StageStats
 
 MODEL_FILE = "model.bin"
+SAVE_PROBES = 200  # training lines a saved model must score exactly as the trained one
 # A classifier whose held-out ROC AUC is at chance level did not learn (or was cut short when saved): refuse to
 # commit it rather than filter a corpus with coin flips.
 MIN_HELD_OUT_AUC = 0.55
@@ -47,7 +48,24 @@ def fit_model(train_file: str, model_file: str, parameters: dict) -> None:
     """Train and save a supervised fastText model; run in a fresh process (see TrainFastText.run)."""
     import fasttext
 
-    fasttext.train_supervised(input=train_file, **parameters).save_model(model_file)
+    model = fasttext.train_supervised(input=train_file, **parameters)
+    model.save_model(model_file)
+    with open(train_file, encoding="utf-8") as handle:
+        probes = [line.split(" ", 1)[1].strip() for _, line in zip(range(SAVE_PROBES), handle)]
+    check_saved_model(model, model_file, probes)
+
+
+def check_saved_model(model: object, model_file: str, probes: list[str]) -> None:
+    """RunError unless the file loads back into a model that scores `probes` exactly as the trained `model` does.
+
+    fastText's save_model does not check its writes: on a full disk it leaves a truncated file that still loads,
+    with zeros where the output matrix should be, and would score every document 0.5."""
+    import fasttext
+
+    saved = fasttext.load_model(model_file)
+    if [hq_probability(saved, p) for p in probes] != [hq_probability(model, p) for p in probes]:
+        raise RunError(f"the model saved to {model_file} does not score like the model trained: the file is "
+                       "incomplete (a full disk?)")
 
 
 def roc_auc(positive_scores: list[float], negative_scores: list[float]) -> float:

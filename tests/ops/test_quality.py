@@ -10,9 +10,9 @@ import pytest
 
 from curate.config import load_pipeline
 from curate.dag import run_pipeline
-from curate.errors import ConfigError
+from curate.errors import ConfigError, RunError
 from curate.executors.local import LocalExecutor
-from curate.ops.train_fasttext import roc_auc
+from curate.ops.train_fasttext import TrainFastText, check_saved_model, roc_auc
 from curate.stages.langid import load_model
 from curate.stages.quality import hq_probability
 from tests.warc_factory import SAMPLE_DIR
@@ -61,6 +61,24 @@ def test_trains_scores_and_ranks_reference_text_above_boilerplate(tmp_path, corp
     reference_scores = [hq_probability(model, p) for p in reference]
     boilerplate_scores = [hq_probability(model, p) for p in BOILERPLATE]
     assert roc_auc(reference_scores, boilerplate_scores) > 0.9
+
+    # A model cut short (fastText writes it without checking for a full disk) still loads, so it is compared with
+    # the trained model before the node commits; a damaged committed model is trained again, not carried on.
+    model_file = tmp_path / "out" / "quality_model" / "model.bin"
+    good = model_file.read_bytes()
+    truncated = tmp_path / "truncated.bin"
+    truncated.write_bytes(good[: int(len(good) * 0.93)])
+    load_model(str(truncated)).predict("still loads")
+    with pytest.raises(RunError, match="does not score like the model trained"):
+        check_saved_model(model, str(truncated), reference)
+    check_saved_model(model, str(model_file), reference)
+    model_file.write_bytes(truncated.read_bytes())
+    with LocalExecutor() as executor:
+        again = {r.name: r.computed for r in run_pipeline(spec, executor, log=lambda line: None)}
+    assert again == {"text": 0, "quality_model": 1, "scored": 0} and model_file.read_bytes() == good
+    (model_file.parent / "metrics.json").write_text(json.dumps({**metrics, "auc": 0.5}))
+    with pytest.raises(RunError, match="no better than chance"):
+        TrainFastText(positive=[], negative="text").check_artefacts(str(model_file.parent))
 
 
 def test_a_step_must_name_a_model_node_of_the_right_kind(tmp_path, corpus):
