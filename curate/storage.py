@@ -15,12 +15,12 @@ written last, make a set of files a unit (curate/commit.py).
 from __future__ import annotations
 
 import contextlib
-import fnmatch
 import functools
 import hashlib
 import io
 import os
 import posixpath
+import re
 import secrets
 import shutil
 import tempfile
@@ -312,26 +312,47 @@ def list_files(root: str) -> list[str]:
     return sorted(i.path[len(prefix):] for i in infos if i.type == pafs.FileType.File and i.path.startswith(prefix))
 
 
+def glob_regex(pattern: str) -> re.Pattern[str]:
+    """A glob as a regex over '/'-separated paths, as the shell reads it: `*` and `?` stay within one folder, `**/`
+    crosses any number of them, `[...]` is a class.
+
+    Example: glob_regex("a/**/*.gz").fullmatch("a/b/c/x.gz") matches; glob_regex("a/*.gz").fullmatch("a/b/x.gz")
+    does not."""
+    out, i = [], 0
+    while i < len(pattern):
+        if pattern.startswith("**/", i):
+            out.append("(?:[^/]*/)*")
+            i += 3
+        elif pattern[i] == "*":
+            out.append("[^/]*")
+            i += 1
+        elif pattern[i] == "?":
+            out.append("[^/]")
+            i += 1
+        elif pattern[i] == "[" and "]" in pattern[i + 1 :]:
+            end = pattern.index("]", i + 1)
+            out.append("[" + pattern[i + 1 : end].replace("!", "^", 1) + "]")
+            i = end + 1
+        else:
+            out.append(re.escape(pattern[i]))
+            i += 1
+    return re.compile("".join(out))
+
+
 def glob(pattern: str) -> list[str]:
-    """The files matching a glob (`*`, `?`, `[...]`, `**` across folders), sorted; on object storage too."""
+    """The files matching a glob (`*`, `?`, `[...]`, `**/` across folders), sorted; on object storage too, where
+    the longest folder prefix without a wildcard is listed once and matched against the pattern."""
     if not is_uri(pattern):
         import glob as local_glob
 
         return sorted(m for m in local_glob.glob(local_path(pattern), recursive=True) if os.path.isfile(m))
     parts = urlsplit(pattern)
-    fixed = []
-    for segment in parts.path.split("/"):
-        if any(c in segment for c in "*?["):
-            break
-        fixed.append(segment)
-    root = join(f"{parts.scheme}://{parts.netloc}" + (f"?{parts.query}" if parts.query else ""), *fixed[1:])
-    wanted = parts.path.lstrip("/")
-    matches = []
-    for rel in list_files(root):
-        candidate = posixpath.join(*fixed[1:], rel) if len(fixed) > 1 else rel
-        if fnmatch.fnmatchcase(candidate, wanted.replace("**/", "*")) or fnmatch.fnmatchcase(candidate, wanted):
-            matches.append(join(root, rel))
-    return sorted(matches)
+    segments = parts.path.lstrip("/").split("/")
+    fixed = next((i for i, segment in enumerate(segments) if any(c in segment for c in "*?[")), len(segments))
+    base = f"{parts.scheme}://{parts.netloc}/" + "/".join(segments[:fixed])
+    root = base.rstrip("/") + (f"?{parts.query}" if parts.query else "")
+    wanted = glob_regex("/".join(segments[fixed:]))
+    return sorted(join(root, rel) for rel in list_files(root) if wanted.fullmatch(rel))
 
 
 @contextlib.contextmanager
@@ -370,14 +391,21 @@ def cached_local_copy(path: str) -> str:
     return _cached_copy(path, found.size, found.mtime_ns)
 
 
-def open_text(path: str) -> IO[str]:
+@contextlib.contextmanager
+def open_text(path: str) -> Iterator[IO[str]]:
     """A text stream (UTF-8) over a file, gunzipped when its name ends with .gz."""
-    return io.TextIOWrapper(open_binary(path), encoding="utf-8")
+    with open_binary(path) as raw:
+        yield io.TextIOWrapper(raw, encoding="utf-8")
 
 
-def open_binary(path: str) -> IO[bytes]:
-    """A binary stream over a file, gunzipped when its name ends with .gz."""
+@contextlib.contextmanager
+def open_binary(path: str) -> Iterator[IO[bytes]]:
+    """A binary stream over a file, gunzipped when its name ends with .gz; closed, both layers, with the block."""
     import gzip
 
-    raw = open_input(path) if is_uri(path) else open(local_path(path), "rb")
-    return gzip.GzipFile(fileobj=raw) if path.endswith(".gz") else raw
+    with (open_input(path) if is_uri(path) else open(local_path(path), "rb")) as raw:
+        if path.endswith(".gz"):
+            with gzip.GzipFile(fileobj=raw) as unzipped:
+                yield unzipped
+        else:
+            yield raw

@@ -1,0 +1,53 @@
+"""curate/storage.py: URIs joined and split as paths are, globs that mean what the shell means, atomic writes."""
+
+from __future__ import annotations
+
+import pytest
+
+from curate import storage
+
+
+@pytest.mark.parametrize(("pattern", "path", "matches"), [
+    ("*.warc.gz", "a.warc.gz", True),
+    ("*.warc.gz", "sub/a.warc.gz", False),  # `*` stays within one folder
+    ("**/*.warc.gz", "a.warc.gz", True),
+    ("**/*.warc.gz", "x/y/a.warc.gz", True),
+    ("crawl/*/warc/*.gz", "crawl/s1/warc/f.gz", True),
+    ("crawl/*/warc/*.gz", "crawl/s1/wet/f.gz", False),
+    ("part-0000[0-4].gz", "part-00003.gz", True),
+    ("part-0000[!0-4].gz", "part-00003.gz", False),
+    ("f?.gz", "f1.gz", True),
+    ("f?.gz", "f/.gz", False),
+])
+def test_glob_regex_reads_globs_as_the_shell_does(pattern, path, matches):
+    assert bool(storage.glob_regex(pattern).fullmatch(path)) is matches
+
+
+def test_local_glob_and_uri_glob_agree(tmp_path, s3_server):
+    for rel in ("a/x.gz", "a/y.txt", "a/b/z.gz", "c.gz"):
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_bytes(rel.encode())
+        s3_server.upload(tmp_path / rel, f"globs/{rel}")
+    for pattern in ("a/*.gz", "**/*.gz", "a/**/*.gz", "*.gz"):
+        local = [storage.relative(p, str(tmp_path)) for p in storage.glob(f"{tmp_path}/{pattern}")]
+        remote = [p.split("/globs/", 1)[1] for p in storage.glob(s3_server.uri(f"globs/{pattern}"))]
+        assert remote == local, pattern
+
+
+def test_join_basename_dirname_relative():
+    assert storage.join("s3://b/out", "text", "p.parquet") == "s3://b/out/text/p.parquet"
+    assert storage.join("s3://b/out?anonymous=true", "x") == "s3://b/out/x?anonymous=true"
+    assert storage.basename("s3://b/out/p.parquet") == "p.parquet"
+    assert storage.dirname("s3://b/out/p.parquet") == "s3://b/out"
+    assert storage.relative("s3://b/out/x/y", "s3://b/out") == "x/y"
+    assert storage.join("/data", "x") == "/data/x" and not storage.is_uri("file:///data/x")
+
+
+def test_a_failed_write_leaves_nothing(tmp_path):
+    target = tmp_path / "f.bin"
+    with pytest.raises(RuntimeError), storage.atomic_output(str(target)) as handle:
+        handle.write(b"half")
+        raise RuntimeError("killed")
+    assert list(tmp_path.iterdir()) == []
+    storage.write_bytes(str(target), b"whole")
+    assert target.read_bytes() == b"whole" and storage.written_digest(str(target))[0] == 5
