@@ -17,7 +17,6 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from curate import storage
-from curate.partition import read_table
 
 MANIFEST_FILE = "manifest.json"
 MANIFEST_FORMAT = "curate-token-shards"
@@ -53,7 +52,8 @@ def verify(shard_dir: str) -> list[str]:
             problems.append(f"{shard['file']}: checksum mismatch")
             continue
         try:
-            tokens = read_table(path, ["tokens"]).column(0)
+            with storage.open_input(path) as handle:
+                tokens = pq.read_table(handle, columns=["tokens"]).column(0)
         except Exception as error:  # an unreadable file is a finding, not a crash
             problems.append(f"{shard['file']}: unreadable ({error})")
             continue

@@ -61,3 +61,29 @@ def test_in_the_triton_interpreter_matches_reference():
     fp32, fp16 = errors[: len(INTERPRETER_SHAPES)], errors[len(INTERPRETER_SHAPES):]
     assert max(max(e) for e in fp32) < 1e-5, fp32  # float32 arithmetic: rounding only
     assert max(max(e) for e in fp16) < 2e-3, fp16  # fp16 operands: 1e-4 to 1e-3 expected
+
+
+@pytest.mark.skipif(not TRITON_AVAILABLE, reason="needs a CUDA GPU with Triton")
+def test_the_kernel_runs_inside_torch_compile():
+    """torch.compile hands the kernel its scale as fp64 (found by bench/mfu.py on an H200): the compiled model with
+    the Triton kernel must build and give the eager model's loss and gradients."""
+    from train_stub.kernels import set_attention_backend
+    from train_stub.model import CONFIGS, GPT, GPTConfig
+
+    set_attention_backend("triton")
+    try:
+        torch.manual_seed(0)
+        model = GPT(GPTConfig(vocab_size=256, **{**CONFIGS["tiny"], "d_model": 128})).cuda()
+        x = torch.randint(0, 256, (4, 65), device="cuda")
+        results = []
+        for forward in (model, torch.compile(model)):
+            model.zero_grad(set_to_none=True)
+            with torch.autocast("cuda", dtype=torch.bfloat16):
+                _, loss = forward(x[:, :-1], x[:, 1:])
+            loss.backward()
+            results.append((loss.item(), torch.cat([p.grad.flatten() for p in model.parameters()])))
+    finally:
+        set_attention_backend("auto")
+    (eager_loss, eager_grad), (compiled_loss, compiled_grad) = results
+    assert abs(eager_loss - compiled_loss) < 1e-2
+    assert float((eager_grad - compiled_grad).norm() / eager_grad.norm()) < 5e-2

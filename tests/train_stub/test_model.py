@@ -13,7 +13,7 @@ from train_stub.model import CONFIGS, GPT, GPTConfig, RMSNorm, apply_rope, rope_
 
 def reference_attention(q, k, v):
     scores = q @ k.transpose(-1, -2) / math.sqrt(q.shape[-1])
-    mask = torch.ones(q.shape[-2], k.shape[-2], dtype=torch.bool).tril()
+    mask = torch.ones(q.shape[-2], k.shape[-2], dtype=torch.bool, device=q.device).tril()
     return scores.masked_fill(~mask, float("-inf")).softmax(-1) @ v
 
 

@@ -1,4 +1,5 @@
-"""Attention for the proxy model: the Triton FlashAttention-2 kernel on CUDA, PyTorch's SDPA elsewhere.
+"""Attention for the proxy model: PyTorch's SDPA by default, or the Triton FlashAttention-2 kernel on CUDA when
+asked for (`set_attention_backend("triton")`; on an H200 it was correct but 1.5-1.7x slower than SDPA).
 
 The kernel covers what the model needs (causal, fp16/bf16, head_dim 16-128, a power of two); anything else, and every
 CPU run, goes to torch.nn.functional.scaled_dot_product_attention, which is also the reference it is tested against.
@@ -16,7 +17,8 @@ _backend = "auto"
 
 
 def set_attention_backend(name: str) -> None:
-    """'auto' (the Triton kernel where it applies), 'triton' (the same, named), or 'sdpa' (always PyTorch's)."""
+    """'auto' (PyTorch's SDPA, which was 1.5 to 1.7x faster than the Triton kernel on an H200: docs/train_stub.md),
+    'sdpa' (the same, named), or 'triton' (the Triton kernel wherever it applies)."""
     global _backend
     if name not in ("auto", "triton", "sdpa"):
         raise ValueError(f"unknown attention backend {name!r}")
@@ -25,7 +27,7 @@ def set_attention_backend(name: str) -> None:
 
 def kernel_supports(q: torch.Tensor) -> bool:
     head_dim = q.shape[-1]
-    return (_backend != "sdpa" and TRITON_AVAILABLE and q.is_cuda and q.dtype in (torch.float16, torch.bfloat16)
+    return (_backend == "triton" and TRITON_AVAILABLE and q.is_cuda and q.dtype in (torch.float16, torch.bfloat16)
             and head_dim in (16, 32, 64, 128))
 
 

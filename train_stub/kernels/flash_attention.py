@@ -49,6 +49,8 @@ def _online_softmax_step(q, K, V, cols, rows, dims, m_i, l_i, acc, qk_scale, T, 
 @triton.jit
 def _forward_kernel(Q, K, V, O, LSE, qk_scale, T,
                     HEAD_DIM: tl.constexpr, BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr):
+    # torch.compile passes a Python float as fp64; the running max must stay fp32 across the loop.
+    qk_scale = tl.cast(qk_scale, tl.float32)
     start_m = tl.program_id(0) * BLOCK_M
     base = tl.program_id(1).to(tl.int64) * T * HEAD_DIM
     rows = start_m + tl.arange(0, BLOCK_M)
@@ -82,6 +84,7 @@ def _recompute_p_and_ds(q, k, v, do, lse, delta, rows, cols, qk_scale, T):
 @triton.jit
 def _backward_dkdv_kernel(Q, K, V, DO, LSE, DELTA, DK, DV, qk_scale, sm_scale, T,
                           HEAD_DIM: tl.constexpr, BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr):
+    qk_scale, sm_scale = tl.cast(qk_scale, tl.float32), tl.cast(sm_scale, tl.float32)  # fp64 under torch.compile
     start_n = tl.program_id(0) * BLOCK_N
     head = tl.program_id(1).to(tl.int64)
     base = head * T * HEAD_DIM
@@ -107,6 +110,7 @@ def _backward_dkdv_kernel(Q, K, V, DO, LSE, DELTA, DK, DV, qk_scale, sm_scale, T
 @triton.jit
 def _backward_dq_kernel(Q, K, V, DO, LSE, DELTA, DQ, qk_scale, sm_scale, T,
                         HEAD_DIM: tl.constexpr, BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr):
+    qk_scale, sm_scale = tl.cast(qk_scale, tl.float32), tl.cast(sm_scale, tl.float32)  # fp64 under torch.compile
     start_m = tl.program_id(0) * BLOCK_M
     head = tl.program_id(1).to(tl.int64)
     base = head * T * HEAD_DIM
