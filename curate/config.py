@@ -313,7 +313,7 @@ def _resolve_model_steps(node: NodeSpec, nodes: Mapping[str, NodeSpec], workdir:
         options = dict(step.options)
         for option, kind in STEPS[step.name].model_inputs.items():
             target = options.get(option)
-            if target in nodes:
+            if isinstance(target, str) and target in nodes:
                 if nodes[target].operation != kind:
                     raise ConfigError(f"{where}, step {number} {step.name!r}: field {option!r} names node "
                                       f"{target!r}, which is not a {kind} node")

@@ -88,12 +88,13 @@ def plan_pipeline(spec: PipelineSpec) -> dict[str, NodePlan]:
                                                 digest([fingerprint, ref.key])) for ref in source]
         else:
             assert node.input is not None
+            # (partition name, input path, input label, input fingerprint): an upstream partition's, or a file's
+            inputs: list[tuple[str, str, str, Any]]
             if node.input.node:
                 inputs = [(ref.key, ref.path, ref.label, ref.fingerprint) for ref in plans[node.input.node].partitions]
             else:
-                inputs = []
-                for path in node.input.files:
-                    inputs.append((partition_key(path), path, spec.input_label(path), file_fingerprint(path)))
+                inputs = [(partition_key(path), path, spec.input_label(path), file_fingerprint(path))
+                          for path in node.input.files]
             tasks = [PartitionTask(node, key, path, label, digest([logical, models, source]), out_dir)
                      for key, path, label, source in inputs]
             plan = NodePlan(node, out_dir, digest([logical, [[t.key, t.fingerprint] for t in tasks]]), tasks=tasks)

@@ -399,7 +399,7 @@ def open_text(path: str) -> Iterator[IO[str]]:
 
 
 @contextlib.contextmanager
-def open_binary(path: str) -> Iterator[IO[bytes]]:
+def open_binary(path: str) -> Iterator[Any]:  # a binary file object: a local file, an object stream or a gunzipper
     """A binary stream over a file, gunzipped when its name ends with .gz; closed, both layers, with the block."""
     import gzip
 

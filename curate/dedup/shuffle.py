@@ -68,8 +68,8 @@ def write_ranges(records: pa.Table, range_of: np.ndarray, ranges: int, folder: s
     schema = records.schema.with_metadata({RANGES_KEY: json.dumps(index).encode()})
     with storage.atomic_output(map_file(folder, partition)) as sink, \
             pq.ParquetWriter(sink, schema, compression=PARQUET_COMPRESSION) as writer:
-        for key_range in index:
-            low, high = bounds[int(key_range)], bounds[int(key_range) + 1]
+        for present in index:
+            low, high = bounds[int(present)], bounds[int(present) + 1]
             for first in range(low, high, ROW_GROUP_ROWS):
                 rows = pa.array(order[first : min(first + ROW_GROUP_ROWS, high)], pa.int64())
                 writer.write_table(records.take(rows).replace_schema_metadata(schema.metadata))

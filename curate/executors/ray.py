@@ -52,8 +52,8 @@ class RayExecutor(Executor):
             return self
         address = self.address or os.environ.get("RAY_ADDRESS")
         if address:
-            context = ray.init(address=address, log_to_driver=False, logging_level="WARNING")
-            self.log(cluster_line(context.address_info.get("gcs_address", address), ray.nodes()))
+            ray.init(address=address, log_to_driver=False, logging_level="WARNING")
+            self.log(cluster_line(ray.get_runtime_context().gcs_address, ray.nodes()))
         else:
             context = ray.init(num_cpus=self.workers or os.cpu_count(), include_dashboard=self.dashboard,
                                dashboard_host="127.0.0.1", log_to_driver=False, logging_level="WARNING")

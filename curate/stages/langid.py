@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from functools import lru_cache
 from typing import Any, ClassVar
 
 import pyarrow as pa
 
 from curate import storage
+from curate.model_cache import load_model_file
 from curate.stages.base import DocumentStage, Reject
 
 DEFAULT_MODEL = os.path.normpath(os.path.join(os.path.dirname(__file__), "..", "..", "models", "lid.176.ftz"))
@@ -22,18 +22,10 @@ LABEL_PREFIX = "__label__"
 
 def load_model(path: str) -> Any:
     """A fastText model (lid.176, or a quality classifier a node trained), local or on object storage, loaded once
-    per worker process and per version of the file: a model retrained in place is loaded again."""
-    found = storage.stat(path)
-    if found is None:
-        raise FileNotFoundError(f"language ID model not found: {path}")
-    return _load_model(path, found.size, found.mtime_ns)
-
-
-@lru_cache(maxsize=4)
-def _load_model(path: str, size: int, mtime_ns: int | None) -> Any:
+    per worker process and per version of the file (curate/model_cache.py)."""
     import fasttext
 
-    return fasttext.load_model(storage.cached_local_copy(path))
+    return load_model_file(path, fasttext.load_model, "language ID model")
 
 
 def identify(model: Any, text: str) -> tuple[str, float]:

@@ -16,12 +16,12 @@ import math
 import re
 import unicodedata
 from dataclasses import dataclass, field
-from functools import lru_cache
 from typing import Any, ClassVar
 
 import pyarrow as pa
 
 from curate import storage
+from curate.model_cache import load_model_file
 from curate.stages.base import DocumentStage, Reject
 
 BUCKETS = ("head", "middle", "tail")
@@ -55,18 +55,11 @@ def lm_tokens(line: str) -> str:
 
 
 def load_kenlm(path: str) -> Any:
-    """A KenLM model, local or on object storage, loaded once per worker process and per version of the file."""
-    found = storage.stat(path)
-    if found is None:
-        raise FileNotFoundError(f"KenLM model not found: {path}")
-    return _load_kenlm(path, found.size, found.mtime_ns)
-
-
-@lru_cache(maxsize=4)
-def _load_kenlm(path: str, size: int, mtime_ns: int | None) -> Any:
+    """A KenLM model, local or on object storage, loaded once per worker process and per version of the file
+    (curate/model_cache.py)."""
     import kenlm
 
-    return kenlm.Model(storage.cached_local_copy(path))
+    return load_model_file(path, kenlm.Model, "KenLM model")
 
 
 def doc_perplexity(model: Any, text: str) -> float | None:
