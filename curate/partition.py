@@ -164,6 +164,7 @@ def _all_failed(stats: StageStats, first_error: dict[str, str]) -> str | None:
 def run_partition(task: PartitionTask) -> dict[str, Any]:
     """Compute one partition and return its stats record (also written to `task.stats_path`)."""
     started = time.perf_counter()
+    retries_before = storage.RETRIES["storage_retry"]
     node = task.node
     reader = NodeInputReader(task.input_path) if node.input.node else node.input.build_reader()
     stages = [step.build() for step in node.steps]
@@ -211,6 +212,8 @@ def run_partition(task: PartitionTask) -> dict[str, Any]:
 
     wall = time.perf_counter() - started
     stats[0].wall_s = wall - sum(s.wall_s for s in stats[1:])  # the reader's share: what the steps did not use
+    if storage.RETRIES["storage_retry"] > retries_before:  # transient storage errors met, and overcome, on the way
+        stats[0].events["storage_retry"] += storage.RETRIES["storage_retry"] - retries_before
     return commit_partition(task.out_dir, task.key, task.fingerprint, {
         "node": node.name,
         "partition": task.key,

@@ -24,15 +24,18 @@ import re
 import secrets
 import shutil
 import tempfile
-from collections.abc import Iterator
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import IO, Any
+from typing import IO, Any, TypeVar
 from urllib.parse import urlsplit
 
 import pyarrow.fs as pafs
 
 from curate.errors import CurateError
 
+T = TypeVar("T")
 TEMP_MARK = ".tmp-"
 # Schemes pyarrow opens itself; any other scheme goes through fsspec (hf://, https://, memory:// in tests).
 PYARROW_SCHEMES = ("s3", "gs", "gcs")
@@ -135,9 +138,45 @@ def absolute(path: str) -> str:
     return path if is_uri(path) else os.path.abspath(local_path(path))
 
 
+# Errors worth another try on object storage: throttling, timeouts, 5xx answers (the retryable errors of AWS's
+# retry guide). A refused connection, a missing key or a denied credential answers the same way again: no retry.
+TRANSIENT_MARKERS = ("slowdown", "throttl", "timed out", "timeout", "internalerror", "serviceunavailable",
+                     "reset by peer", "(500)", "(503)", "status 500", "status 503")
+MAX_ATTEMPTS = 4
+RETRY_BASE_S = 0.2  # then 0.4, 0.8: under 1.5 s of waiting before an error is final
+# Retries made by this process, by kind; the partition that caused them records them in its stats.
+RETRIES: Counter[str] = Counter()
+
+
+def is_transient(error: OSError) -> bool:
+    message = str(error).lower()
+    return any(marker in message for marker in TRANSIENT_MARKERS)
+
+
+def _call(path: str, operation: Callable[[], T]) -> T:
+    """`operation()`, its storage errors as one line naming the URI (a missing bucket, a refused credential, no
+    endpoint), and its transient errors on object storage tried again, at most MAX_ATTEMPTS times in all, with
+    exponential backoff; each retry is counted in RETRIES."""
+    for attempt in range(MAX_ATTEMPTS):
+        try:
+            return operation()
+        except FileNotFoundError:
+            raise
+        except OSError as error:
+            if not is_uri(path):
+                raise
+            if attempt + 1 < MAX_ATTEMPTS and is_transient(error):
+                RETRIES["storage_retry"] += 1
+                time.sleep(RETRY_BASE_S * 2**attempt)
+                continue
+            raise StorageError(f"{path}: {' '.join(str(error).split())[:300]}") from None
+    raise AssertionError("unreachable: the last attempt returns or raises")
+
+
 @contextlib.contextmanager
 def _errors(path: str) -> Iterator[None]:
-    """Storage errors as one line naming the URI (a missing bucket, a refused credential, no endpoint)."""
+    """Storage errors of a write as one line naming the URI (a stream cannot be tried again from here; pyarrow's
+    S3 client retries the requests of an upload itself)."""
     try:
         yield
     except FileNotFoundError:
@@ -157,8 +196,7 @@ class FileStat:
 def stat(path: str) -> FileStat | None:
     """Size and modification time of a file, or None when there is none."""
     fs, inner = resolve(path)
-    with _errors(path):
-        info = fs.get_file_info(inner)
+    info = _call(path, lambda: fs.get_file_info(inner))
     if info.type != pafs.FileType.File:
         return None
     return FileStat(info.size, info.mtime_ns)
@@ -166,8 +204,7 @@ def stat(path: str) -> FileStat | None:
 
 def exists(path: str) -> bool:
     fs, inner = resolve(path)
-    with _errors(path):
-        return fs.get_file_info(inner).type != pafs.FileType.NotFound
+    return _call(path, lambda: fs.get_file_info(inner)).type != pafs.FileType.NotFound
 
 
 def is_file(path: str) -> bool:
@@ -177,18 +214,27 @@ def is_file(path: str) -> bool:
 def open_input(path: str) -> Any:
     """A seekable binary file (pyarrow's RandomAccessFile: reads ranges of an object, never the whole of it)."""
     fs, inner = resolve(path)
-    with _errors(path):
-        return fs.open_input_file(inner)
+    return _call(path, lambda: fs.open_input_file(inner))
 
 
 def read_bytes(path: str) -> bytes:
-    with open_input(path) as handle:
-        return handle.read()
+    fs, inner = resolve(path)
+
+    def read() -> bytes:
+        with fs.open_input_file(inner) as handle:
+            return handle.read()
+
+    return _call(path, read)
 
 
 def read_range(path: str, offset: int, length: int) -> bytes:
-    with open_input(path) as handle:
-        return handle.read_at(length, offset)
+    fs, inner = resolve(path)
+
+    def read() -> bytes:
+        with fs.open_input_file(inner) as handle:
+            return handle.read_at(length, offset)
+
+    return _call(path, read)
 
 
 def temp_path(path: str) -> str:
@@ -290,24 +336,20 @@ def makedirs(path: str) -> None:
 
 def remove(path: str) -> None:
     fs, inner = resolve(path)
-    with _errors(path):
-        fs.delete_file(inner)
+    _call(path, lambda: fs.delete_file(inner))
 
 
 def rmtree(path: str) -> None:
     """Delete a folder and everything under it; nothing when it does not exist."""
     fs, inner = resolve(path)
-    with _errors(path):
-        if fs.get_file_info(inner).type == pafs.FileType.NotFound:
-            return
-        fs.delete_dir(inner)
+    if _call(path, lambda: fs.get_file_info(inner)).type != pafs.FileType.NotFound:
+        _call(path, lambda: fs.delete_dir(inner))
 
 
 def list_files(root: str) -> list[str]:
     """Every file under the folder `root`, as sorted paths relative to it; [] when it does not exist."""
     fs, inner = resolve(root)
-    with _errors(root):
-        infos = fs.get_file_info(pafs.FileSelector(inner, recursive=True, allow_not_found=True))
+    infos = _call(root, lambda: fs.get_file_info(pafs.FileSelector(inner, recursive=True, allow_not_found=True)))
     prefix = inner.rstrip("/") + "/"
     return sorted(i.path[len(prefix):] for i in infos if i.type == pafs.FileType.File and i.path.startswith(prefix))
 

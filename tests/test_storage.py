@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
+from collections import Counter
+
+import fsspec
 import pytest
+from fsspec.implementations.memory import MemoryFileSystem
 
 from curate import storage
+from curate.config import load_pipeline
+from curate.dag import run_pipeline
+from curate.executors.local import LocalExecutor
+from tests.warc_factory import SAMPLE_DIR
 
 
 @pytest.mark.parametrize(("pattern", "path", "matches"), [
@@ -51,3 +59,51 @@ def test_a_failed_write_leaves_nothing(tmp_path):
     assert list(tmp_path.iterdir()) == []
     storage.write_bytes(str(target), b"whole")
     assert target.read_bytes() == b"whole" and storage.written_digest(str(target))[0] == 5
+
+
+class FlakyFileSystem(MemoryFileSystem):
+    """fsspec's in-memory filesystem answering every other read of a file with a throttling error, as S3 does with
+    503 SlowDown under load: a fault injected where the network would cause it."""
+
+    protocol = "flaky"
+    reads: Counter[str] = Counter()
+
+    @classmethod
+    def _strip_protocol(cls, path):
+        return super()._strip_protocol(path.replace("flaky://", "memory://", 1))
+
+    def _open(self, path, mode="rb", **kwargs):
+        if "r" in mode:
+            self.reads[path] += 1
+            if self.reads[path] % 2:
+                raise OSError("503 SlowDown: Please reduce your request rate. (503)")
+        return super()._open(path, mode, **kwargs)
+
+
+def test_transient_errors_are_retried_and_counted(tmp_path):
+    fsspec.register_implementation("flaky", FlakyFileSystem, clobber=True)
+    FlakyFileSystem.reads.clear()
+    FlakyFileSystem().pipe("/sample/sample-0001.warc.gz", (SAMPLE_DIR / "sample-0001.warc.gz").read_bytes())
+    pipeline = tmp_path / "p.yaml"
+    pipeline.write_text(f'workdir: {tmp_path / "out"}\nnodes:\n  text: {{input: {{warc: '
+                        '"flaky://sample/sample-0001.warc.gz"}, steps: [{extract: {engine: resiliparse}}]}\n')
+    with LocalExecutor() as executor:
+        reports = run_pipeline(load_pipeline(str(pipeline)), executor, log=lambda line: None)
+    reader = reports[0].stages[0]
+    assert reader.events["storage_retry"] >= 1 and reader.kept > 10 and not reader.failed
+
+
+def test_an_error_that_stays_is_one_line_naming_the_uri():
+    fsspec.register_implementation("flaky", FlakyFileSystem, clobber=True)
+
+    def always_throttled(*args, **kwargs):
+        raise OSError("503 SlowDown (503)")
+
+    FlakyFileSystem().pipe("/x/y", b"data")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(FlakyFileSystem, "_open", always_throttled)
+        patch.setattr(storage, "RETRY_BASE_S", 0.0)
+        before = storage.RETRIES["storage_retry"]
+        with pytest.raises(storage.StorageError, match=r"^flaky://x/y: 503 SlowDown"):
+            storage.read_bytes("flaky://x/y")
+        assert storage.RETRIES["storage_retry"] - before == storage.MAX_ATTEMPTS - 1
