@@ -103,7 +103,7 @@ def test_a_lost_partition_is_recomputed_alone(tmp_path):
     assert run(tmp_path) == {"text": (1, 2), "clean": (0, 3)}
 
 
-@pytest.mark.parametrize("damage", ["delete", "truncate", "rejected"])
+@pytest.mark.parametrize("damage", ["delete", "truncate", "rejected", "footer"])
 def test_a_damaged_output_file_is_recomputed_not_carried_downstream(tmp_path, damage):
     run(tmp_path)
     before = output_files(tmp_path / "out")
@@ -111,6 +111,8 @@ def test_a_damaged_output_file_is_recomputed_not_carried_downstream(tmp_path, da
     target = tmp_path / "out" / "text" / ("_rejected/" + name if damage == "rejected" else name)
     if damage == "delete":
         target.unlink()
+    elif damage == "footer":  # the same size, the end overwritten: caught by the footer check, not the size
+        target.write_bytes(target.read_bytes()[:-4] + b"\0\0\0\0")
     else:
         target.write_bytes(target.read_bytes()[:-100])
     assert run(tmp_path) == {"text": (1, 2), "clean": (0, 3)}
