@@ -115,10 +115,13 @@ def _alive_nodes(env: dict[str, str], address: str) -> int:
 
 
 def _ray_node(args: list[str], cwd: Path, env: dict[str, str]) -> subprocess.Popen:
-    """`ray start --block` in its own process group, so that stopping it stops this node and nothing else."""
+    """`ray start --block` in its own process group, so that stopping it stops this node and nothing else. Each
+    node's dashboard agent gets its own port: the default one (52365) is taken by whichever Ray on this machine
+    started first (the test session's own), and a node whose agent cannot listen takes no job."""
     return subprocess.Popen([RAY, "start", "--block", "--node-ip-address", "127.0.0.1", "--num-cpus", "1",
-                             "--disable-usage-stats", *args], cwd=cwd, env=env, start_new_session=True,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                             "--disable-usage-stats", "--dashboard-agent-listen-port", str(free_port()), *args],
+                            cwd=cwd, env=env, start_new_session=True, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
 
 
 @contextlib.contextmanager
@@ -139,7 +142,8 @@ def ray_cluster_running(nodes: int, folder: Path, env: dict[str, str]) -> Iterat
         deadline = time.monotonic() + 120
         for index, cwd in enumerate(folders.values()):
             options = (["--head", "--port", str(port), "--include-dashboard", "true", "--dashboard-host",
-                        "127.0.0.1", "--dashboard-port", str(dashboard)] if index == 0 else ["--address", address])
+                        "127.0.0.1", "--dashboard-port", str(dashboard), "--ray-client-server-port", str(free_port())]
+                       if index == 0 else ["--address", address])
             started.append(_ray_node([*options, "--temp-dir", str(temp / f"node{index}")], cwd, env))
             while _alive_nodes(env, address) < index + 1:
                 if time.monotonic() > deadline or started[-1].poll() is not None:
