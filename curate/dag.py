@@ -131,23 +131,28 @@ def _committed_files(plan: NodePlan) -> set[str]:
 
 
 class FailureLog:
-    """Failures as they happen: a line on the console and a JSON line in `<workdir>/_failures.jsonl`."""
+    """Failures as they happen: a line on the console and a JSON line in `<workdir>/_failures.jsonl`, appended
+    (on object storage, where nothing can be appended to, the file is rewritten with the line added)."""
 
     def __init__(self, workdir: str, log: Callable[[str], None]) -> None:
         self.path, self.log = storage.join(workdir, FAILURES_FILE), log
-        self.lines: list[str] = []
-
-    @property
-    def count(self) -> int:
-        return len(self.lines)
+        self.count = 0
+        self.remote_lines: list[str] | None = None  # the object's lines, once read
 
     def __call__(self, node: str, partition: str, input_label: str, error: str) -> None:
         self.log(f"node {node}: FAILED {input_label}: {error}")
-        if not self.lines and storage.exists(self.path):  # an earlier run's failures stay above this run's
-            self.lines = storage.read_bytes(self.path).decode().splitlines()
-        self.lines.append(json.dumps({"node": node, "partition": partition, "input": input_label, "error": error,
-                                      "time": time.strftime("%Y-%m-%dT%H:%M:%S")}))
-        storage.write_bytes(self.path, ("\n".join(self.lines) + "\n").encode())  # objects cannot be appended to
+        self.count += 1
+        line = json.dumps({"node": node, "partition": partition, "input": input_label, "error": error,
+                           "time": time.strftime("%Y-%m-%dT%H:%M:%S")})
+        if not storage.is_uri(self.path):
+            os.makedirs(os.path.dirname(self.path), exist_ok=True)
+            with open(self.path, "a", encoding="utf-8") as handle:
+                handle.write(line + "\n")
+            return
+        if self.remote_lines is None:  # an earlier run's failures stay above this run's
+            self.remote_lines = storage.read_bytes(self.path).decode().splitlines() if storage.exists(self.path) else []
+        self.remote_lines.append(line)
+        storage.write_bytes(self.path, ("\n".join(self.remote_lines) + "\n").encode())
 
 
 def _check_failed_share(node: str, stages: list[StageStats]) -> None:
