@@ -17,6 +17,7 @@ import pytest
 from curate.config import load_pipeline
 from curate.dag import run_pipeline
 from curate.executors.local import LocalExecutor
+from curate.report.collect import collect
 from tests.conftest import QUICKSTART, ROOT
 from tests.services import S3_SECRET, free_port
 from tests.test_resume import PIPELINE as CC_EN_LIKE
@@ -57,6 +58,10 @@ def test_quickstart_on_s3_gives_the_local_bytes(s3_server, quickstart_local, tmp
     assert by_content(remote) == expected and len(expected["text/part-*"]) == 10
     assert not any("_scratch" in key or ".tmp-" in key for key in remote)  # committed nodes keep no scratch
     assert run(pipeline, workdir) == {"text": 0, "unique": 0, "deduped": 0, "bpe": 0, "shards": 0}
+    remote_report, local_report = collect(workdir), collect(str(quickstart_local))  # `curate inspect` on a URI
+    funnel = [(n["name"], n["docs_in"], n["docs_out"], n.get("tokens_out")) for n in local_report["nodes"]]
+    assert [(n["name"], n["docs_in"], n["docs_out"], n.get("tokens_out")) for n in remote_report["nodes"]] == funnel
+    assert remote_report["nodes"][-1]["shards"]["check"] == {"ok": True, "problems": []}
     assert not [key for key, data in remote.items() if S3_SECRET.encode() in data or b"curate-key-id" in data]
 
 

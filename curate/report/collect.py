@@ -7,7 +7,6 @@ documents kept and rejected per reason; and for token shards, their statistics a
 
 from __future__ import annotations
 
-import os
 from collections import Counter
 from typing import Any
 from urllib.parse import urlsplit
@@ -15,11 +14,12 @@ from urllib.parse import urlsplit
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
-from curate.dag import SUCCESS_FILE
+from curate import storage
 from curate.commit import read_json
-from curate.partition import REJECTED_DIR
+from curate.dag import SUCCESS_FILE
+from curate.ops.train_bpe import load_tokenizer_file
+from curate.partition import REJECTED_DIR, STATS_DIR, read_table
 from curate.shards import MANIFEST_FILE, load_manifest, verify
 from curate.stats import StageStats, merge_stage_lists
 
@@ -68,8 +68,8 @@ def _sample(row: dict[str, Any]) -> dict[str, Any]:
 
 
 def _parts(folder: str) -> list[str]:
-    return sorted(os.path.join(folder, name) for name in os.listdir(folder)
-                  if name.startswith("part-") and name.endswith(".parquet")) if os.path.isdir(folder) else []
+    return [storage.join(folder, name) for name in storage.list_files(folder)
+            if name.startswith("part-") and name.endswith(".parquet") and "/" not in name]
 
 
 def documents_section(node_dir: str) -> dict[str, Any]:
@@ -79,7 +79,7 @@ def documents_section(node_dir: str) -> dict[str, Any]:
     domains: Counter[str] = Counter()
     text_bytes, kept_samples = 0, []
     for path in _parts(node_dir):
-        table = pq.read_table(path)
+        table = read_table(path)
         names = table.column_names
         if "text" in names:
             text = table.column("text")
@@ -99,8 +99,8 @@ def documents_section(node_dir: str) -> dict[str, Any]:
         if len(kept_samples) < SAMPLES_PER_REASON:
             kept_samples += [_sample(r) for r in table.slice(0, SAMPLES_PER_REASON - len(kept_samples)).to_pylist()]
     rejected: dict[str, list[dict[str, Any]]] = {}
-    for path in _parts(os.path.join(node_dir, REJECTED_DIR)):
-        for row in pq.read_table(path, columns=None).to_pylist():
+    for path in _parts(storage.join(node_dir, REJECTED_DIR)):
+        for row in read_table(path).to_pylist():
             bucket = rejected.setdefault(f"{row.get('reject_stage')}: {row.get('reject_reason')}", [])
             if len(bucket) < SAMPLES_PER_REASON:
                 bucket.append({**_sample(row), "detail": row.get("reject_detail")})
@@ -114,14 +114,12 @@ def documents_section(node_dir: str) -> dict[str, Any]:
 
 def shards_section(shard_dir: str) -> dict[str, Any]:
     """Documents, tokens, tokens per document, bytes per token, vocabulary coverage and the manifest check."""
-    from tokenizer.bpe import Tokenizer
-
     try:
         manifest = load_manifest(shard_dir)
         problems = verify(shard_dir)
     except (OSError, ValueError) as error:
         return {"check": {"ok": False, "problems": [f"manifest: {error}"]}}
-    tokenizer = Tokenizer.load(os.path.join(shard_dir, manifest["tokenizer_file"]))
+    tokenizer = load_tokenizer_file(storage.join(shard_dir, manifest["tokenizer_file"]))
     byte_lengths = np.array([len(t) for t in tokenizer.vocab] + [0] * len(tokenizer.specials), dtype=np.int64)
     counts = np.zeros(tokenizer.vocab_size, dtype=np.int64)
     lengths = []
@@ -129,7 +127,7 @@ def shards_section(shard_dir: str) -> dict[str, Any]:
     for shard in manifest["shards"]:
         if shard["file"] in broken:
             continue  # statistics come from the shards that verified; the broken ones are listed below
-        tokens = pq.read_table(os.path.join(shard_dir, shard["file"]), columns=["tokens"]).column(0)
+        tokens = read_table(storage.join(shard_dir, shard["file"]), ["tokens"]).column(0)
         lengths.append(pc.list_value_length(tokens).to_numpy(zero_copy_only=False))
         counts += np.bincount(pc.list_flatten(tokens).to_numpy(zero_copy_only=False), minlength=len(counts))
     total = int(counts.sum())
@@ -146,10 +144,9 @@ def shards_section(shard_dir: str) -> dict[str, Any]:
 
 def node_report(node_dir: str) -> dict[str, Any]:
     """Everything about one node's output folder."""
-    success = read_json(os.path.join(node_dir, SUCCESS_FILE))
-    stats_files = sorted(os.listdir(os.path.join(node_dir, "_stats"))) if os.path.isdir(
-        os.path.join(node_dir, "_stats")) else []
-    records = [r for r in (read_json(os.path.join(node_dir, "_stats", f)) for f in stats_files) if r]
+    success = read_json(storage.join(node_dir, SUCCESS_FILE))
+    stats_files = storage.list_files(storage.join(node_dir, STATS_DIR))
+    records = [r for r in (read_json(storage.join(node_dir, STATS_DIR, f)) for f in stats_files) if r]
     # A finished operation node (dsir, dedup) times its phases as a whole in _SUCCESS.json, not per partition.
     per_partition = records and not (success or {}).get("operation")
     if per_partition:
@@ -159,7 +156,7 @@ def node_report(node_dir: str) -> dict[str, Any]:
     wall = sum(r["wall_s"] for r in records) if per_partition else (success or {}).get("wall_s", 0.0)
     cpu = sum(s.cpu_s for s in stages)
     report: dict[str, Any] = {
-        "name": os.path.basename(os.path.normpath(node_dir)),
+        "name": storage.basename(node_dir.rstrip("/")),
         "complete": success is not None,
         "operation": (success or {}).get("operation"),
         "partitions": len(records) or (success or {}).get("partitions", 0),
@@ -172,7 +169,7 @@ def node_report(node_dir: str) -> dict[str, Any]:
         "stages": [s.to_json() for s in stages],
     }
     report["docs_per_cpu_second"] = report["docs_in"] / cpu if cpu else None
-    if os.path.exists(os.path.join(node_dir, MANIFEST_FILE)):
+    if storage.exists(storage.join(node_dir, MANIFEST_FILE)):
         report["shards"] = shards_section(node_dir)
         report["tokens_out"] = report["shards"].get("tokens")
     elif _parts(node_dir):
@@ -181,18 +178,21 @@ def node_report(node_dir: str) -> dict[str, Any]:
 
 
 def collect(path: str) -> dict[str, Any]:
-    """The report for `path`: a workdir (every node folder in it), one node's folder, or a shard folder."""
-    if not os.path.isdir(path):
+    """The report for `path` (a local folder or a URI): a workdir (every node folder in it), one node's folder, or
+    a shard folder."""
+    if not storage.exists(path):
         raise FileNotFoundError(f"{path}: no such folder")
-    is_node = any(os.path.exists(os.path.join(path, name)) for name in (SUCCESS_FILE, MANIFEST_FILE, "_stats"))
-    if is_node:
-        return {"path": os.path.abspath(path), "kind": "node", "nodes": [node_report(path)]}
-    folders = [os.path.join(path, d) for d in os.listdir(path)
-               if any(os.path.exists(os.path.join(path, d, n)) for n in (SUCCESS_FILE, MANIFEST_FILE, "_stats"))]
+    files = storage.list_files(path)
+    markers = (SUCCESS_FILE, MANIFEST_FILE, STATS_DIR)
+    if any(f.split("/")[0] in markers for f in files):
+        return {"path": storage.absolute(path), "kind": "node", "nodes": [node_report(path)]}
+    names = sorted({f.split("/")[0] for f in files if "/" in f and f.split("/")[1] in markers})
     # In the order they were computed, which is the pipeline's dependency order for a complete run.
-    folders.sort(key=lambda f: (os.path.getmtime(os.path.join(f, SUCCESS_FILE))
-                                if os.path.exists(os.path.join(f, SUCCESS_FILE)) else float("inf"), f))
-    nodes = [node_report(f) for f in folders]
+    finished = {name: (storage.stat(storage.join(path, name, SUCCESS_FILE)) or _UNFINISHED).mtime_ns for name in names}
+    nodes = [node_report(storage.join(path, name)) for name in sorted(names, key=lambda n: (finished[n], n))]
     if not nodes:
         raise FileNotFoundError(f"{path}: neither a workdir, a node's output nor a shard folder")
-    return {"path": os.path.abspath(path), "kind": "workdir", "nodes": nodes}
+    return {"path": storage.absolute(path), "kind": "workdir", "nodes": nodes}
+
+
+_UNFINISHED = storage.FileStat(0, 1 << 62)  # a node without _SUCCESS.json sorts last
