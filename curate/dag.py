@@ -119,11 +119,12 @@ def node_status(plan: NodePlan, verify: bool = False) -> tuple[bool, dict[str, s
     return success is not None and not todo, todo
 
 
-def _committed_files(plan: NodePlan) -> set[str]:
-    """The files the node's current partition commits name, with the commit records themselves."""
+def _committed_files(plan: NodePlan, records: dict[str, dict[str, Any]] | None = None) -> set[str]:
+    """The files the node's current partition commits name, with the commit records themselves. `records` (by
+    partition key) are those already read and checked; the others are checked here."""
     keep = set()
     for ref in plan.partitions:
-        record, _ = _partition_check(plan, ref, False)
+        record = records[ref.key] if records and ref.key in records else _partition_check(plan, ref, False)[0]
         if record is not None:
             keep.update(record["files"])
             keep.add(storage.relative(partition_files(plan.out_dir, ref.key)[2], plan.out_dir))
@@ -201,13 +202,13 @@ def run_map_node(plan: NodePlan, executor: Executor, log: Callable[[str], None],
                         sum(r["docs_out"] for r in ordered), sum(r["rejected_out"] for r in ordered),
                         time.perf_counter() - started)
     if success is None or todo:
-        _commit_node(plan, report, operation=None)
+        _commit_node(plan, report, None, _committed_files(plan, records))
     return report
 
 
-def _commit_node(plan: NodePlan, report: NodeReport, operation: str | None) -> None:
-    """Delete what no current commit names, then write `_SUCCESS.json` (last): the node is done."""
-    keep = _committed_files(plan)
+def _commit_node(plan: NodePlan, report: NodeReport, operation: str | None, keep: set[str]) -> None:
+    """Delete what no current commit names (`keep`: the partitions' files and records), then write
+    `_SUCCESS.json` (last): the node is done."""
     if plan.partitions:
         files: list[str] = []
     else:  # an operation's artefacts (a model, a tokenizer, shards): every file it left outside its scratch
@@ -239,7 +240,7 @@ def run_operation_node(plan: NodePlan, context: OperationContext, verify: bool) 
     operation = node.build_operation()
     report = operation.run(context)
     operation.check_artefacts(plan.out_dir)
-    _commit_node(plan, report, operation=node.operation)
+    _commit_node(plan, report, node.operation, _committed_files(plan))
     return report
 
 
