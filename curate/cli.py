@@ -181,6 +181,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("curate: interrupted; finished partitions are kept and a re-run resumes", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # the reader of our output went away (`curate run --dry-run | head`): not an error
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
 
 
 if __name__ == "__main__":

@@ -294,6 +294,10 @@ def parse_pipeline(data: Any, path: str, workdir: str | None = None) -> Pipeline
     if not isinstance(chosen_workdir, str):
         raise ConfigError(f"{path}: field 'workdir' must be a path, got {chosen_workdir!r}")
     chosen_workdir = storage.absolute(chosen_workdir)
+    try:
+        storage.check_no_secret(chosen_workdir)
+    except storage.StorageError as error:
+        raise ConfigError(f"{path}: workdir: {error}") from None
     if RAY_JOB_PACKAGE in chosen_workdir:
         raise ConfigError(f"{path}: the workdir {chosen_workdir} is inside the package Ray unpacked for this job, "
                           "which Ray deletes and every node has its own copy of; give an absolute path on shared "

@@ -137,6 +137,8 @@ def test_credentials_in_a_uri_are_refused(tmp_path):
     result = curate_run(str(pipeline))
     assert result.returncode == 2 and "carries access_key, secret_key" in result.stderr
     assert "SHH" not in result.stderr and "AKIA" not in result.stderr
+    workdir = curate_run(str(QUICKSTART), "--workdir", "s3://b/out?secret_key=SHH")
+    assert workdir.returncode == 2 and "SHH" not in workdir.stdout + workdir.stderr
 
 
 @pytest.mark.parametrize("workdir", ["/tmp/ray/session_1/runtime_resources/working_dir_files/_ray_pkg_ab/out/q"])
