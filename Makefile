@@ -2,17 +2,24 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
+BASE := $(VENV)/.base
 STAMP := $(VENV)/.installed
 KENLM := $(VENV)/kenlm/bin/lmplz
 
 .PHONY: quickstart test kenlm bench extraction-quality clean
 
-$(STAMP): pyproject.toml setup.py tokenizer/_merge.c curate/dedup/_minhash.c
+# The base install runs the quickstart (extract, rules, dedup, BPE, shards): no torch, no C++ build.
+$(BASE): pyproject.toml setup.py tokenizer/_merge.c curate/dedup/_minhash.c
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	# torch first, pinned: this version resolves to the CPU build; a bare "torch" would pull CUDA packages.
+	$(BIN)/pip install -q -e .
+	touch $(BASE)
+
+# Everything the tests use: torch's CPU build (pinned first: a bare "torch" would pull CUDA packages), Triton's CPU
+# interpreter, KenLM's query module (compiled from its sdist), the test tools.
+$(STAMP): $(BASE)
 	$(BIN)/pip install -q torch==2.13.0
-	$(BIN)/pip install -q -e ".[dev,train]"
+	$(BIN)/pip install -q -e ".[dev,train,kenlm]"
 	touch $(STAMP)
 
 # KenLM's lmplz and build_binary, for train_kenlm nodes (cc_en.yaml, the tests): built once from the kenlm sdist.
@@ -22,14 +29,14 @@ $(KENLM): models/build_kenlm.sh | $(STAMP)
 
 kenlm: $(KENLM)
 
-quickstart: $(STAMP)
+quickstart: $(BASE)
 	$(BIN)/curate run pipelines/quickstart.yaml
 
 test: $(STAMP) $(KENLM)
 	$(BIN)/python -m pytest -q
 
 $(VENV)/.bench: $(STAMP)
-	$(BIN)/pip install -q -e ".[dev,train,bench]"
+	$(BIN)/pip install -q -e ".[dev,train,kenlm,bench]"
 	touch $(VENV)/.bench
 
 bench: $(VENV)/.bench
