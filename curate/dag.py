@@ -220,7 +220,7 @@ def _commit_node(plan: NodePlan, report: NodeReport, operation: str | None, keep
            node=plan.node.name, operation=operation, partitions={ref.key: ref.fingerprint for ref in plan.partitions},
            computed=report.computed, reused=report.reused, docs_out=report.docs_out,
            rejected_out=report.rejected_out, stages=[s.to_json() for s in report.stages],
-           wall_s=round(report.wall_s, 4))
+           wall_s=round(report.wall_s, 4), committed_at=time.time())
     storage.rmtree(storage.join(plan.out_dir, SCRATCH_DIR))
 
 

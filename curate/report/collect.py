@@ -187,12 +187,12 @@ def collect(path: str) -> dict[str, Any]:
     if any(f.split("/")[0] in markers for f in files):
         return {"path": storage.absolute(path), "kind": "node", "nodes": [node_report(path)]}
     names = sorted({f.split("/")[0] for f in files if "/" in f and f.split("/")[1] in markers})
-    # In the order they were computed, which is the pipeline's dependency order for a complete run.
-    finished = {name: (storage.stat(storage.join(path, name, SUCCESS_FILE)) or _UNFINISHED).mtime_ns for name in names}
+    # In the order they were committed, which is the pipeline's dependency order for a complete run (object
+    # stores keep modification times in whole seconds, so the record's own time, not the file's).
+    finished = {name: (read_json(storage.join(path, name, SUCCESS_FILE)) or {}).get("committed_at", float("inf"))
+                for name in names}
     nodes = [node_report(storage.join(path, name)) for name in sorted(names, key=lambda n: (finished[n], n))]
     if not nodes:
         raise FileNotFoundError(f"{path}: neither a workdir, a node's output nor a shard folder")
     return {"path": storage.absolute(path), "kind": "workdir", "nodes": nodes}
 
-
-_UNFINISHED = storage.FileStat(0, 1 << 62)  # a node without _SUCCESS.json sorts last
