@@ -44,6 +44,13 @@ def partition_files(out_dir: str, key: str) -> tuple[str, str, str]:
             storage.join(out_dir, STATS_DIR, key + ".json"))
 
 
+def scratch_file(folder: str, index: int, suffix: str = ".parquet") -> str:
+    """The scratch file of the task for input partition `index`: numbered by input position, which is fixed for one
+    fingerprint (scratch folders never outlive theirs). Example: scratch_file("s", 3, ".npy") -> "s/part-00003.npy"
+    """
+    return storage.join(folder, f"part-{index:05d}{suffix}")
+
+
 @dataclass(frozen=True)
 class PartitionTask:
     """Everything a worker needs to compute one partition; plain data, so that it pickles to any executor."""

@@ -316,8 +316,7 @@ def upload(local_file: str, path: str) -> None:
 
 def copy(source: str, target: str) -> None:
     with open_input(source) as reader, atomic_output(target) as writer:
-        while block := reader.read(COPY_BLOCK):
-            writer.write(block)
+        shutil.copyfileobj(reader, writer, COPY_BLOCK)
 
 
 def sha256(path: str) -> str:
@@ -407,8 +406,7 @@ def local_file(path: str) -> Iterator[str]:
     with tempfile.TemporaryDirectory(prefix="curate-") as folder:
         target = os.path.join(folder, basename(path) or "object")
         with open_input(path) as reader, open(target, "wb") as writer:
-            while block := reader.read(COPY_BLOCK):
-                writer.write(block)
+            shutil.copyfileobj(reader, writer, COPY_BLOCK)
         yield target
 
 
@@ -417,8 +415,7 @@ def _cached_copy(path: str, size: int, mtime_ns: int | None) -> str:
     folder = tempfile.mkdtemp(prefix="curate-model-")
     target = os.path.join(folder, basename(path))
     with open_input(path) as reader, open(target, "wb") as writer:
-        while block := reader.read(COPY_BLOCK):
-            writer.write(block)
+        shutil.copyfileobj(reader, writer, COPY_BLOCK)
     return target
 
 

@@ -13,9 +13,16 @@ from dataclasses import dataclass
 import numpy as np
 import pyarrow as pa
 
-from curate.dedup.shuffle import split_doc_numbers
 from curate import storage
-from curate.partition import load_array, partition_files, read_table, write_operation_partition, write_parquet_atomic
+from curate.dedup.shuffle import split_doc_numbers
+from curate.partition import (
+    load_array,
+    partition_files,
+    read_table,
+    scratch_file,
+    write_operation_partition,
+    write_parquet_atomic,
+)
 from curate.stages.base import Reject, rejected_rows
 from curate.stats import StageStats
 
@@ -29,7 +36,7 @@ CLUSTER_FIELDS = (pa.field("dup_cluster", pa.string()), pa.field("dup_cluster_si
 
 
 def assignment_path(folder: str, partition: int) -> str:
-    return storage.join(folder, f"part-{partition:05d}.parquet")
+    return scratch_file(folder, partition)
 
 
 def route_assignments(assignments: pa.Table, partitions: int, folder: str) -> None:

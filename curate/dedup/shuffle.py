@@ -21,7 +21,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from curate import storage
-from curate.partition import PARQUET_COMPRESSION
+from curate.partition import PARQUET_COMPRESSION, scratch_file
 
 # Records a reduce task holds: 8M MinHash band records are 128 MiB of keys and document numbers (exact dedup's
 # records also carry the id, about 4x larger), small enough for one worker beside its sort, large enough that a
@@ -51,7 +51,7 @@ def ranges_for(records: int) -> int:
 
 
 def map_file(folder: str, partition: int) -> str:
-    return storage.join(folder, f"part-{partition:05d}.parquet")
+    return scratch_file(folder, partition)
 
 
 def write_ranges(records: pa.Table, range_of: np.ndarray, ranges: int, folder: str, partition: int) -> None:

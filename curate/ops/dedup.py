@@ -17,20 +17,20 @@ from typing import Any, ClassVar
 
 import pyarrow as pa
 
-from curate.dedup.output import DedupWriteTask, assignment_path, route_assignments, write_deduplicated
 from curate import storage
 from curate.commit import check_commit, commit, read_json
+from curate.dedup.output import (
+    DedupWriteTask,
+    assignment_path,
+    route_assignments,
+    write_deduplicated,
+)
 from curate.dedup.shuffle import map_file, ranges_for
 from curate.ops.base import Operation, OperationContext, file_done
 from curate.partition import parquet_rows, read_table
 from curate.stats import NodeReport, StageStats, merge_stage_lists
 
 RESOLVED = "_RESOLVED.json"  # the commit record of the resolution's assignment files
-
-
-def scratch_name(index: int) -> str:
-    """Scratch files of the shuffle are numbered by input position (fixed for one fingerprint)."""
-    return f"part-{index:05d}"
 
 
 @dataclass(frozen=True)

@@ -22,10 +22,18 @@ from typing import ClassVar
 import numpy as np
 import pyarrow as pa
 
-from curate.ops.base import Operation, OperationContext, file_done
 from curate import storage
-from curate.partition import load_array, partition_files, read_columns, read_table, save_array_atomic, \
-    write_operation_partition, write_parquet_atomic
+from curate.ops.base import Operation, OperationContext, file_done
+from curate.partition import (
+    load_array,
+    partition_files,
+    read_columns,
+    read_table,
+    save_array_atomic,
+    scratch_file,
+    write_operation_partition,
+    write_parquet_atomic,
+)
 from curate.stages.base import Reject, rejected_rows
 from curate.stages.jsonl import iter_texts
 from curate.stats import NodeReport, StageStats
@@ -79,11 +87,11 @@ class DsirTask:
 
     @property
     def counts_path(self) -> str:
-        return storage.join(self.scratch, f"part-{self.index:05d}.counts.npy")
+        return scratch_file(self.scratch, self.index, ".counts.npy")
 
     @property
     def weights_path(self) -> str:
-        return storage.join(self.scratch, f"part-{self.index:05d}.weights.parquet")
+        return scratch_file(self.scratch, self.index, ".weights.parquet")
 
 
 def count_features(task: DsirTask) -> int:

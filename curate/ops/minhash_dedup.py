@@ -18,21 +18,34 @@ from typing import ClassVar
 import numpy as np
 import pyarrow as pa
 
+from curate import storage
 from curate.dedup.components import component_labels
 from curate.dedup.lsh import band_keys, detection_probability, optimal_bands_rows
 from curate.dedup.minhash import WORD, MinHasher, Scheme
 from curate.dedup.output import ASSIGNMENT_SCHEMA
-from curate.dedup.shuffle import doc_numbers, group_bounds, read_range, split_doc_numbers, write_ranges
+from curate.dedup.shuffle import (
+    doc_numbers,
+    group_bounds,
+    read_range,
+    split_doc_numbers,
+    write_ranges,
+)
 from curate.ops.base import OperationContext
-from curate.ops.dedup import Deduplication, DedupTask, read_reduced, scratch_name
-from curate import storage
-from curate.partition import load_array, read_columns, read_table, save_array_atomic, write_parquet_atomic
+from curate.ops.dedup import Deduplication, DedupTask, read_reduced
+from curate.partition import (
+    load_array,
+    read_columns,
+    read_table,
+    save_array_atomic,
+    scratch_file,
+    write_parquet_atomic,
+)
 
 EDGE_SCHEMA = pa.schema([pa.field("a", pa.uint64()), pa.field("b", pa.uint64())])
 
 
 def signature_file(scratch: str, index: int) -> str:
-    return storage.join(scratch, "signatures", scratch_name(index) + ".npy")
+    return scratch_file(storage.join(scratch, "signatures"), index, ".npy")
 
 
 def load_signatures(scratch: str, docs: np.ndarray) -> dict[int, np.ndarray]:

@@ -16,12 +16,12 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from curate.errors import RunError
 from curate import storage
 from curate.commit import write_json_atomic
+from curate.errors import RunError
 from curate.ops.base import Operation, OperationContext, file_done
 from curate.ops.train_bpe import TOKENIZER_FILE, load_tokenizer, load_tokenizer_file
-from curate.partition import read_columns, write_parquet_atomic
+from curate.partition import read_columns, scratch_file, write_parquet_atomic
 from curate.shards import MANIFEST_FILE, MANIFEST_FORMAT, token_dtype
 from curate.stats import NodeReport, StageStats
 from tokenizer.fast import encode_batch
@@ -123,7 +123,7 @@ class Tokenize(Operation):
             raise RunError(f"node {context.node!r}: tokenizer {self.tokenizer!r} has no {EOT} special token")
         scratch = context.scratch("encoded")
         inputs = context.paths(self.input)
-        tasks = [EncodeTask(path, storage.join(scratch, f"part-{i:05d}.parquet"), tokenizer_path,
+        tasks = [EncodeTask(path, scratch_file(scratch, i), tokenizer_path,
                             self.text_column, self.shuffle_seed, i) for i, path in enumerate(inputs)]
         computed = context.map(encode_partition, tasks, file_done(lambda t: t.output_path))
 

@@ -15,10 +15,16 @@ from typing import ClassVar
 
 import pyarrow as pa
 
+from curate import storage
 from curate.errors import RunError
 from curate.ops.base import Operation, OperationContext, file_done
-from curate import storage
-from curate.partition import parquet_rows, read_columns, read_table, write_parquet_atomic
+from curate.partition import (
+    parquet_rows,
+    read_columns,
+    read_table,
+    scratch_file,
+    write_parquet_atomic,
+)
 from curate.stats import NodeReport, StageStats
 from tokenizer.bpe import Tokenizer
 from tokenizer.export import to_huggingface, to_tiktoken_ranks
@@ -87,7 +93,7 @@ class TrainBpe(Operation):
         pattern = PATTERNS.get(self.pattern, self.pattern)
         scratch = context.scratch("counts")
         inputs = context.paths(self.input)
-        tasks = [CountTask(path, storage.join(scratch, f"part-{i:05d}.parquet"), pattern,
+        tasks = [CountTask(path, scratch_file(scratch, i), pattern,
                            tuple(self.special_tokens), self.text_column) for i, path in enumerate(inputs)]
         computed = context.map(count_partition, tasks, file_done(lambda t: t.output_path))
 

@@ -26,11 +26,11 @@ from typing import ClassVar, Literal
 
 import numpy as np
 
-from curate.errors import RunError
 from curate import storage
 from curate.commit import write_json_atomic
+from curate.errors import RunError
 from curate.ops.base import Operation, OperationContext, file_done
-from curate.partition import load_array, read_columns, save_array_atomic
+from curate.partition import load_array, read_columns, save_array_atomic, scratch_file
 from curate.processes import child_setup
 from curate.stages.jsonl import iter_texts
 from curate.stages.perplexity import CUTOFFS_FILE, doc_perplexity, lm_tokens, load_kenlm
@@ -181,7 +181,7 @@ class TrainKenLM(Operation):
                     storage.upload(local_log, storage.join(context.out_dir, "kenlm.log"))
             storage.upload(local_model, model_path)
 
-        tasks = [ScoreTask(path, model_path, storage.join(scratch, f"part-{i:05d}.ppl.npy"))
+        tasks = [ScoreTask(path, model_path, scratch_file(scratch, i, ".ppl.npy"))
                  for i, path in enumerate(context.paths(self.calibrate))]
         context.map(score_partition, tasks, file_done(lambda t: t.output))
         scores = np.concatenate([load_array(t.output) for t in tasks] or [np.zeros(0)])
