@@ -75,7 +75,7 @@ class NodeSpec:
     operation: str | None = None
     options: Mapping[str, Any] = field(default_factory=dict)
     model_nodes: tuple[str, ...] = ()  # model nodes its steps use (resolved to their model files)
-    # (step index, option, model node) for each step option that names a model node: its config hash holds the
+    # (step index, option, model node) for each step option that names a model node: its logical hash holds the
     # node's name, not the file's path, so that moving the workdir changes nothing.
     model_options: tuple[tuple[int, str, str], ...] = ()
     ray: RayOptions = RayOptions()
