@@ -6,7 +6,7 @@ BASE := $(VENV)/.base
 STAMP := $(VENV)/.installed
 KENLM := $(VENV)/kenlm/bin/lmplz
 
-.PHONY: quickstart test kenlm bench extraction-quality clean
+.PHONY: quickstart test typecheck kenlm bench extraction-quality clean
 
 # The base install runs the quickstart (extract, rules, dedup, BPE, shards): no torch, no C++ build.
 $(BASE): pyproject.toml setup.py tokenizer/_merge.c curate/dedup/_minhash.c
@@ -32,7 +32,11 @@ kenlm: $(KENLM)
 quickstart: $(BASE)
 	$(BIN)/curate run pipelines/quickstart.yaml
 
-test: $(STAMP) $(KENLM)
+# mypy over curate/, tokenizer/ and train_stub/ (settings in pyproject.toml), at zero errors.
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+test: $(STAMP) $(KENLM) typecheck
 	$(BIN)/python -m pytest -q
 
 $(VENV)/.bench: $(STAMP)

@@ -42,24 +42,22 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _export_tokens(args: argparse.Namespace) -> int:
-    from curate.shards import export_llmc, export_megatron, verify
+    from curate.export_tokens import export_llmc, export_megatron, export_nanogpt
 
-    try:
-        problems = verify(args.shards)
-    except (OSError, ValueError) as error:
-        raise CurateError(f"{args.shards}: not a token shard folder ({error})") from None
-    if problems:
-        raise CurateError(f"{args.shards}: shards do not match their manifest: {'; '.join(problems[:3])}")
     if args.format == "llmc":
-        count = export_llmc(args.shards, args.out)
-        print(f"curate: wrote {count} tokens to {args.out}")
+        exported = export_llmc(args.shards, args.out, val_tokens=args.val_tokens, shard_tokens=args.shard_tokens,
+                               force=args.force)
+    elif args.format == "nanogpt":
+        exported = export_nanogpt(args.shards, args.out, val_tokens=args.val_tokens, force=args.force)
     else:
-        count = export_megatron(args.shards, args.out)
-        print(f"curate: wrote {count} documents to {args.out}.bin and {args.out}.idx")
+        exported = export_megatron(args.shards, args.out, force=args.force)
+    print(f"curate: wrote {exported.summary()}"
+          + (f" ({exported.val_documents:,} documents in val)" if exported.val_documents else ""))
     return 0
 
 
 def _validate(args: argparse.Namespace) -> int:
+    from curate.shards import load_manifest
     from train_stub.compare import compare_datasets
     from train_stub.model import CONFIGS
     from train_stub.train import REFERENCE_TEXT, TrainConfig
@@ -68,8 +66,10 @@ def _validate(args: argparse.Namespace) -> int:
         raise ConfigError(f"--model {args.model!r} is not a train_stub size; choose one of {', '.join(CONFIGS)}")
 
     for shard_dir in args.shards:
-        if not os.path.exists(os.path.join(shard_dir, "manifest.json")):
-            raise CurateError(f"{shard_dir}: no manifest.json; give the folder of a tokenize node")
+        try:
+            load_manifest(shard_dir)
+        except ValueError as error:
+            raise CurateError(str(error)) from None
     with open(args.reference or REFERENCE_TEXT, encoding="utf-8") as handle:
         reference = handle.read()
     config = TrainConfig(model=args.model, batch_size=args.batch_size, lr=args.lr, log_interval=0)
@@ -135,12 +135,17 @@ def build_parser() -> argparse.ArgumentParser:
     run.set_defaults(handler=_run)
 
     export = verbs.add_parser("export-tokens", help="write token shards in a flat format other trainers read",
-                              description="Verify token shards against their manifest, then export them: llmc is "
-                              "the nanoGPT/llm.c .bin (256 x int32 header, then tokens); megatron writes "
-                              "Megatron-LM's PREFIX.bin and PREFIX.idx.")
+                              description="Verify token shards against their manifest, then export them. llmc: llm.c's "
+                              "files (256 x int32 header, <= 100M tokens each, the first one val) in the --out folder; "
+                              "nanogpt: nanoGPT's raw uint16 train.bin and val.bin in the --out folder; megatron: "
+                              "Megatron-LM's PREFIX.bin and PREFIX.idx. The val split is the shards' first documents.")
     export.add_argument("shards", help="a tokenize node's folder, e.g. out/quickstart/shards")
-    export.add_argument("--format", choices=("llmc", "megatron"), required=True)
-    export.add_argument("--out", required=True, help="the .bin file (llmc) or the path prefix (megatron)")
+    export.add_argument("--format", choices=("llmc", "nanogpt", "megatron"), required=True)
+    export.add_argument("--out", required=True, help="the output folder (llmc, nanogpt) or path prefix (megatron)")
+    export.add_argument("--val-tokens", type=int, default=None,
+                        help="tokens in the val split, whole documents (default: 10%% of the tokens, at most 100M)")
+    export.add_argument("--shard-tokens", type=int, default=10**8, help="tokens per llm.c train file (default 100M)")
+    export.add_argument("--force", action="store_true", help="overwrite files an earlier export wrote")
     export.set_defaults(handler=_export_tokens)
 
     inspect = verbs.add_parser("inspect", help="report what a pipeline did: funnel, signals, shards",

@@ -15,8 +15,8 @@ One mechanism for every node kind (../shared/DESIGN.md, principle 2):
   SHA-256. The unit counts as done only when its record exists, holds the wanted fingerprint, and every file is
   there with the recorded size and a whole Parquet footer (and, with `--verify`, the recorded checksum). Anything
   else is recomputed, never carried downstream.
-- **Sweeping.** After a node commits, every file under it that no current commit record names (outputs of inputs
-  that went away, temp files of a killed attempt) is deleted, by one function.
+- **Sweeping.** After a node commits, every file in its folders (curate/layout.py) that no current commit record
+  names (outputs of inputs that went away, temp files of a killed attempt) is deleted, by one function.
 """
 
 from __future__ import annotations
@@ -136,16 +136,18 @@ def check_commit(record_path: str, root: str, fingerprint: str, *, full: bool = 
     return record, ""
 
 
-def sweep(root: str, keep: set[str], keep_dirs: Iterable[str] = ()) -> list[str]:
-    """Delete every file under `root` whose relative path is not in `keep` and that lies in no folder of
-    `keep_dirs`; returns what was deleted (relative paths, sorted)."""
-    removed = stale_files(root, keep, keep_dirs)
+def sweep(root: str, folders: Iterable[str], keep: set[str], keep_dirs: Iterable[str] = ()) -> list[str]:
+    """Delete every file in `folders` (relative to `root`) whose path relative to `root` is not in `keep` and that
+    lies in no folder of `keep_dirs`; returns what was deleted (relative paths, sorted)."""
+    removed = stale_files(root, folders, keep, keep_dirs)
     for rel in removed:
         storage.remove(storage.join(root, rel))
     return removed
 
 
-def stale_files(root: str, keep: set[str], keep_dirs: Iterable[str] = ()) -> list[str]:
+def stale_files(root: str, folders: Iterable[str], keep: set[str], keep_dirs: Iterable[str] = ()) -> list[str]:
     """What `sweep` would delete, without deleting it (for `curate run --dry-run`)."""
     kept_dirs = tuple(d.rstrip("/") + "/" for d in keep_dirs)
-    return [rel for rel in storage.list_files(root) if rel not in keep and not rel.startswith(kept_dirs)]
+    found = sorted(storage.join(folder, rel) for folder in folders
+                   for rel in storage.list_files(storage.join(root, folder)))
+    return [rel for rel in found if rel not in keep and not rel.startswith(kept_dirs)]

@@ -4,7 +4,8 @@ Planning needs no output: a partition's fingerprint comes from its node's logica
 fingerprints (curate/commit.py), so the same plan says what a run will compute, reuse and delete (`--dry-run`) and
 decides it during the run. A map node writes one partition per input partition, named after the input; an operation
 node (dedup, DSIR, training, tokenizing) depends on all of its inputs' fingerprints and commits its artefacts in
-`_SUCCESS.json`. Damaged or missing outputs fail the check and are recomputed, never carried downstream.
+its commit record (`_curate/<node>/commit.json`, curate/layout.py). Damaged or missing outputs fail the check and
+are recomputed, never carried downstream.
 """
 
 from __future__ import annotations
@@ -23,18 +24,23 @@ from curate.config import NodeSpec, PipelineSpec
 from curate.errors import RunError
 from curate.executors.base import Executor
 from curate.ops import OPERATIONS
-from curate.ops.base import SCRATCH_DIR, OperationContext, PartitionRef
-from curate.partition import PartitionTask, partition_files, run_partition
+from curate.layout import NodeLayout
+from curate.ops.base import OperationContext, PartitionRef
+from curate.partition import PartitionTask, run_partition
 from curate.report.progress import NoProgress, RunProgress
 from curate.stats import NodeReport, StageStats, merge_stage_lists
 
 # Bump when the layout or meaning of outputs changes, so that old workdirs are recomputed rather than misread.
-OUTPUT_FORMAT_VERSION = 2
-SUCCESS_FILE = "_SUCCESS.json"
+OUTPUT_FORMAT_VERSION = 3
 FAILURES_FILE = "_failures.jsonl"
 # A node fails when more than this share of the documents entering one of its steps failed (an exception, not a
 # decision), even though no single partition failed whole: the output would be mostly missing.
 MAX_FAILED_SHARE = 0.5
+
+
+def _options(block: Any) -> dict[str, Any]:
+    """A step's or an operation's options: each is a dataclass, which their base classes cannot declare to mypy."""
+    return dataclasses.asdict(block)
 
 
 def logical_hash(node: NodeSpec) -> str:
@@ -43,14 +49,14 @@ def logical_hash(node: NodeSpec) -> str:
     no path goes into a hash, so neither a moved workdir nor a moved pipeline file changes it."""
     payload: dict[str, Any] = {"format": OUTPUT_FORMAT_VERSION, "batch_docs": node.batch_docs}
     if node.operation is not None:
-        options = dataclasses.asdict(node.build_operation())
+        options = _options(node.build_operation())
         for name in OPERATIONS[node.operation].path_inputs:
             options[name] = len(options[name])  # the files themselves are in the fingerprint, by content
         payload["operation"] = [node.operation, options]
     else:
         assert node.input is not None
         payload["reader"] = [node.input.reader, dict(node.input.options), node.input.node]
-        steps = [[step.name, dataclasses.asdict(step.build())] for step in node.steps]
+        steps: list[tuple[str, dict[str, Any]]] = [(step.name, _options(step.build())) for step in node.steps]
         for index, option, model_node in node.model_options:
             steps[index][1][option] = {"model_node": model_node}
         payload["steps"] = steps
@@ -63,7 +69,7 @@ class NodePlan:
     produce documents) with their tasks."""
 
     node: NodeSpec
-    out_dir: str
+    layout: NodeLayout
     fingerprint: str
     partitions: list[PartitionRef] = field(default_factory=list)
     tasks: list[PartitionTask] = field(default_factory=list)  # map nodes only
@@ -73,7 +79,7 @@ def plan_pipeline(spec: PipelineSpec) -> dict[str, NodePlan]:
     """Every node's plan, in dependency order. Reads input files' headers and tails, writes nothing."""
     plans: dict[str, NodePlan] = {}
     for node in spec.nodes:
-        out_dir = storage.join(spec.workdir, node.name)
+        layout = NodeLayout(spec.workdir, node.name)
         logical = logical_hash(node)
         models = {name: plans[name].fingerprint for name in node.model_nodes}
         if node.operation is not None:
@@ -81,10 +87,10 @@ def plan_pipeline(spec: PipelineSpec) -> dict[str, NodePlan]:
             files = {name: [file_fingerprint(p) for p in node.options[name]] for name in operation.path_inputs}
             upstream = {name: plans[node.options[name]].fingerprint for name in operation.node_inputs}
             fingerprint = digest([logical, upstream, files])
-            plan = NodePlan(node, out_dir, fingerprint)
+            plan = NodePlan(node, layout, fingerprint)
             if operation.produces_documents:  # one output partition per partition of its input
                 source = plans[node.options["input"]].partitions
-                plan.partitions = [PartitionRef(ref.key, partition_files(out_dir, ref.key)[0],
+                plan.partitions = [PartitionRef(ref.key, layout.partition_files(ref.key)[0],
                                                 digest([fingerprint, ref.key])) for ref in source]
         else:
             assert node.input is not None
@@ -95,23 +101,22 @@ def plan_pipeline(spec: PipelineSpec) -> dict[str, NodePlan]:
             else:
                 inputs = [(partition_key(path), path, spec.input_label(path), file_fingerprint(path))
                           for path in node.input.files]
-            tasks = [PartitionTask(node, key, path, label, digest([logical, models, source]), out_dir)
+            tasks = [PartitionTask(node, key, path, label, digest([logical, models, source]), layout)
                      for key, path, label, source in inputs]
-            plan = NodePlan(node, out_dir, digest([logical, [[t.key, t.fingerprint] for t in tasks]]), tasks=tasks)
+            plan = NodePlan(node, layout, digest([logical, [[t.key, t.fingerprint] for t in tasks]]), tasks=tasks)
             plan.partitions = [PartitionRef(t.key, t.data_path, t.fingerprint, t.input_label) for t in tasks]
         plans[node.name] = plan
     return plans
 
 
 def _partition_check(plan: NodePlan, ref: PartitionRef, verify: bool) -> tuple[dict[str, Any] | None, str]:
-    return check_commit(partition_files(plan.out_dir, ref.key)[2], plan.out_dir, ref.fingerprint, full=verify)
+    return check_commit(plan.layout.partition_files(ref.key)[2], plan.layout.workdir, ref.fingerprint, full=verify)
 
 
 def node_status(plan: NodePlan, verify: bool = False) -> tuple[bool, dict[str, str]]:
     """(whether the node is committed and current, {partition key: why it must be computed}) for every partition
     that is not. An operation that does not produce documents reports its artefacts under the key "artefacts"."""
-    success, why = check_commit(storage.join(plan.out_dir, SUCCESS_FILE), plan.out_dir, plan.fingerprint,
-                                full=verify)
+    success, why = check_commit(plan.layout.commit_record, plan.layout.workdir, plan.fingerprint, full=verify)
     todo = {ref.key: reason for ref in plan.partitions
             if (reason := _partition_check(plan, ref, verify)[1])}
     if success is None and not plan.partitions:
@@ -127,7 +132,7 @@ def _committed_files(plan: NodePlan, records: dict[str, dict[str, Any]] | None =
         record = records[ref.key] if records and ref.key in records else _partition_check(plan, ref, False)[0]
         if record is not None:
             keep.update(record["files"])
-            keep.add(storage.relative(partition_files(plan.out_dir, ref.key)[2], plan.out_dir))
+            keep.add(plan.layout.relative(plan.layout.partition_files(ref.key)[2]))
     return keep
 
 
@@ -170,7 +175,7 @@ def run_map_node(plan: NodePlan, executor: Executor, log: Callable[[str], None],
                  failures: FailureLog, verify: bool) -> NodeReport:
     """Compute the partitions of a map node that are not committed and current, then commit the node."""
     started = time.perf_counter()
-    node, out_dir = plan.node, plan.out_dir
+    node = plan.node
     records: dict[str, dict[str, Any]] = {}
     todo = []
     for task in plan.tasks:
@@ -179,7 +184,7 @@ def run_map_node(plan: NodePlan, executor: Executor, log: Callable[[str], None],
             todo.append(task)
         else:
             records[task.key] = record
-    success, _ = check_commit(storage.join(out_dir, SUCCESS_FILE), out_dir, plan.fingerprint)
+    success, _ = check_commit(plan.layout.commit_record, plan.layout.workdir, plan.fingerprint)
     if success is None or todo:
         log(f"node {node.name}: {len(todo)} of {len(plan.tasks)} partitions to compute")
     progress.start(node.name, len(todo))
@@ -207,21 +212,30 @@ def run_map_node(plan: NodePlan, executor: Executor, log: Callable[[str], None],
 
 
 def _commit_node(plan: NodePlan, report: NodeReport, operation: str | None, keep: set[str]) -> None:
-    """Delete what no current commit names (`keep`: the partitions' files and records), then write
-    `_SUCCESS.json` (last): the node is done."""
+    """Delete what no current commit names (`keep`: the partitions' files and records), then write the node's
+    commit record (last): the node is done."""
+    layout = plan.layout
     if plan.partitions:
         files: list[str] = []
     else:  # an operation's artefacts (a model, a tokenizer, shards): every file it left outside its scratch
-        files = [rel for rel in stale_files(plan.out_dir, set(), (SCRATCH_DIR,)) if rel != SUCCESS_FILE
-                 and not storage.is_temp(storage.basename(rel))]
+        files = [rel for rel in stale_files(layout.workdir, layout.folders, set(), (layout.scratch_relative,))
+                 if rel != layout.relative(layout.commit_record) and not storage.is_temp(storage.basename(rel))]
         keep.update(files)
-    sweep(plan.out_dir, keep | {SUCCESS_FILE}, (SCRATCH_DIR,))
-    commit(storage.join(plan.out_dir, SUCCESS_FILE), plan.out_dir, plan.fingerprint, files,
+    _sweep(plan, keep | {layout.relative(layout.commit_record)})
+    commit(layout.commit_record, layout.workdir, plan.fingerprint, files,
            node=plan.node.name, operation=operation, partitions={ref.key: ref.fingerprint for ref in plan.partitions},
            computed=report.computed, reused=report.reused, docs_out=report.docs_out,
            rejected_out=report.rejected_out, stages=[s.to_json() for s in report.stages],
            wall_s=round(report.wall_s, 4), committed_at=time.time())
-    storage.rmtree(storage.join(plan.out_dir, SCRATCH_DIR))
+    storage.rmtree(layout.scratch)
+
+
+def _sweep(plan: NodePlan, keep: set[str], dry_run: bool = False) -> list[str]:
+    """Delete (or, dry, list) the files in the node's folders that `keep` does not name, the scratch of its
+    current fingerprint aside."""
+    layout = plan.layout
+    arguments = (layout.workdir, layout.folders, keep, (layout.scratch_relative,))
+    return stale_files(*arguments) if dry_run else sweep(*arguments)
 
 
 def run_operation_node(plan: NodePlan, context: OperationContext, verify: bool) -> NodeReport:
@@ -229,17 +243,17 @@ def run_operation_node(plan: NodePlan, context: OperationContext, verify: bool) 
     node = plan.node
     done, _ = node_status(plan, verify)
     if done:
-        success = read_json(storage.join(plan.out_dir, SUCCESS_FILE)) or {}
+        success = read_json(plan.layout.commit_record) or {}
         return NodeReport(node.name, len(plan.partitions) or 1, 0, len(plan.partitions) or 1,
                           [StageStats.from_json(s) for s in success.get("stages", [])], success.get("docs_out", 0),
                           success.get("rejected_out", 0), 0.0)
-    storage.makedirs(plan.out_dir)
+    storage.makedirs(plan.layout.data)
     # Everything but the scratch of this fingerprint (resume inside a phase) and the partitions already committed
     # for it (resume inside the write phase) is from another config or input: delete it before writing anew.
-    sweep(plan.out_dir, _committed_files(plan), (SCRATCH_DIR,))
+    _sweep(plan, _committed_files(plan))
     operation = node.build_operation()
     report = operation.run(context)
-    operation.check_artefacts(plan.out_dir)
+    operation.check_artefacts(plan.layout.data)
     _commit_node(plan, report, node.operation, _committed_files(plan))
     return report
 
@@ -261,12 +275,12 @@ def run_pipeline(spec: PipelineSpec, executor: Executor, log: Callable[[str], No
     reports = []
     for node in spec.nodes:
         plan = plans[node.name]
-        _remove_temp_files(plan.out_dir)
+        _remove_temp_files(plan.layout)
         if node.operation is not None:
             context = OperationContext(
-                node.name, plan.out_dir, plan.fingerprint, executor,
+                node.name, plan.layout, plan.fingerprint, executor,
                 {name: p.partitions for name, p in plans.items() if p.partitions},
-                {name: p.out_dir for name, p in plans.items()}, log, progress, failures,
+                {name: p.layout.data for name, p in plans.items()}, log, progress, failures,
                 [ref.fingerprint for ref in plan.partitions], verify, node.ray)
             report = run_operation_node(plan, context, verify)
         else:
@@ -279,15 +293,16 @@ def run_pipeline(spec: PipelineSpec, executor: Executor, log: Callable[[str], No
     return reports
 
 
-def _remove_temp_files(out_dir: str) -> None:
+def _remove_temp_files(layout: NodeLayout) -> None:
     """Temporary files of an attempt that was killed (a run holds the workdir's lock, so none is being written).
     Only local folders have them: an object store has no renames, hence no temporary names."""
-    if storage.is_uri(out_dir):
+    if storage.is_uri(layout.workdir):
         return
-    for folder, _, names in os.walk(out_dir):
-        for name in names:
-            if storage.is_temp(name):
-                os.remove(os.path.join(folder, name))
+    for top in (layout.data, layout.rejected, layout.state):
+        for folder, _, names in os.walk(top):
+            for name in names:
+                if storage.is_temp(name):
+                    os.remove(os.path.join(folder, name))
 
 
 def dry_run(spec: PipelineSpec, verify: bool = False) -> list[str]:
@@ -310,7 +325,8 @@ def dry_run(spec: PipelineSpec, verify: bool = False) -> list[str]:
         else:
             lines.append(f"node {name} ({kind}): run ({todo['artefacts']})")
         keys = {ref.key for ref in plan.partitions}
-        for rel in stale_files(plan.out_dir, _committed_files(plan) | {SUCCESS_FILE}, (SCRATCH_DIR,)):
+        keep = _committed_files(plan) | {plan.layout.relative(plan.layout.commit_record)}
+        for rel in _sweep(plan, keep, dry_run=True):
             name = storage.basename(rel)
             if storage.is_temp(name) or (plan.partitions and name.split(".")[0] not in keys):
                 lines.append(f"  delete {rel} (its input is gone, or a killed attempt left it)")

@@ -1,9 +1,9 @@
 """Running one partition of a map node: read it, push each batch through the fused steps, write the outputs.
 
 This is the function every executor runs, in-process, in a process pool or as a Ray task, so it takes and returns
-plain data. Outputs are written under temporary names unique to the attempt and renamed into place; the stats file,
-written last through `commit.commit`, is the partition's commit record: it holds the partition's fingerprint and the
-size and checksum of both files (see curate/commit.py).
+plain data. Outputs are written under temporary names unique to the attempt and renamed into place (kept rows in the
+node's folder, rejected rows under `_rejected/`: curate/layout.py); the stats, written last through `commit.commit`,
+are the partition's commit record: they hold the partition's fingerprint and the size and checksum of both files.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ import pyarrow.parquet as pq
 from curate import storage
 from curate.commit import commit
 from curate.errors import RunError
+from curate.layout import NodeLayout
 from curate.stages.base import FAILED_PREFIX, Reader, StageResult, conform
 from curate.stats import StageStats, StageTimer
 
@@ -28,20 +29,9 @@ if TYPE_CHECKING:
     from curate.config import NodeSpec
 
 PARQUET_COMPRESSION = "zstd"
-# Arrow, pandas and polars skip "_"-prefixed folders when reading a node's folder, so rejected rows never mix
-# into `pq.read_table("out/node")`.
-REJECTED_DIR = "_rejected"
-
-
-STATS_DIR = "_stats"
 # A partition fails (rather than committing rows that are all `error:...`) when at least this many documents
 # entered a step and every one failed with the same exception: a missing model, a bug, not bad input.
 ALL_FAILED_MIN_DOCS = 2
-
-def partition_files(out_dir: str, key: str) -> tuple[str, str, str]:
-    """(kept, rejected, stats) paths of partition `key` of the node whose folder is `out_dir`."""
-    return (storage.join(out_dir, key + ".parquet"), storage.join(out_dir, REJECTED_DIR, key + ".parquet"),
-            storage.join(out_dir, STATS_DIR, key + ".json"))
 
 
 def scratch_file(folder: str, index: int, suffix: str = ".parquet") -> str:
@@ -60,22 +50,18 @@ class PartitionTask:
     input_path: str
     input_label: str  # how the user names the input (a path relative to the pipeline file), for messages
     fingerprint: str
-    out_dir: str
+    layout: NodeLayout
 
     def __str__(self) -> str:
         return self.input_label
 
     @property
     def data_path(self) -> str:
-        return partition_files(self.out_dir, self.key)[0]
+        return self.layout.partition_files(self.key)[0]
 
     @property
     def rejected_path(self) -> str:
-        return partition_files(self.out_dir, self.key)[1]
-
-    @property
-    def stats_path(self) -> str:
-        return partition_files(self.out_dir, self.key)[2]
+        return self.layout.partition_files(self.key)[1]
 
 
 class NodeInputReader(Reader):
@@ -122,9 +108,13 @@ def read_columns(path: str, columns: list[str]) -> pa.Table:
 
 
 def write_parquet_atomic(table: pa.Table, path: str) -> None:
-    """Write `table` to `path` (zstd), whole or not at all (storage.atomic_output)."""
-    with storage.atomic_output(path) as sink:
-        pq.write_table(table, sink, compression=PARQUET_COMPRESSION)
+    """Write `table` to `path` (zstd), whole or not at all (storage.atomic_output). An empty table is written with
+    no row group, as run_partition writes one: a row group of 0 rows breaks readers that size their batches by the
+    first row group (HF datasets: "BatchSize must be greater than 0")."""
+    with storage.atomic_output(path) as sink, pq.ParquetWriter(sink, table.schema,
+                                                               compression=PARQUET_COMPRESSION) as writer:
+        if table.num_rows:
+            writer.write_table(table)
 
 
 def save_array_atomic(path: str, array: np.ndarray) -> None:
@@ -139,22 +129,21 @@ def load_array(path: str) -> np.ndarray:
     return np.load(io.BytesIO(storage.read_bytes(path)))
 
 
-def commit_partition(out_dir: str, key: str, fingerprint: str, record: dict[str, Any]) -> dict[str, Any]:
-    """Write the stats file of partition `key` as its commit record (last: the partition now counts as done)."""
-    data, rejected, stats = partition_files(out_dir, key)
-    files = [storage.relative(p, out_dir) for p in (data, rejected)]
-    return commit(stats, out_dir, fingerprint, files, **record)
+def commit_partition(layout: NodeLayout, key: str, fingerprint: str, record: dict[str, Any]) -> dict[str, Any]:
+    """Write partition `key`'s stats as its commit record (last: the partition now counts as done)."""
+    data, rejected, record_path = layout.partition_files(key)
+    return commit(record_path, layout.workdir, fingerprint, [layout.relative(p) for p in (data, rejected)], **record)
 
 
-def write_operation_partition(out_dir: str, key: str, fingerprint: str, input_path: str, kept: pa.Table,
+def write_operation_partition(layout: NodeLayout, key: str, fingerprint: str, input_path: str, kept: pa.Table,
                               rejected: pa.Table, stats: StageStats) -> None:
     """Write partition `key` of an operation node that outputs documents (dsir, dedup) as a map node's: kept rows,
     rejected rows, then the commit record."""
-    data_path, rejected_path, _ = partition_files(out_dir, key)
+    data_path, rejected_path, _ = layout.partition_files(key)
     write_parquet_atomic(kept, data_path)
     write_parquet_atomic(rejected, rejected_path)
-    commit_partition(out_dir, key, fingerprint, {
-        "node": storage.basename(out_dir), "partition": key, "input": storage.basename(input_path),
+    commit_partition(layout, key, fingerprint, {
+        "node": layout.node, "partition": key, "input": storage.basename(input_path),
         "stages": [stats.to_json()], "docs_out": kept.num_rows, "rejected_out": rejected.num_rows,
         "wall_s": round(stats.wall_s, 4)})
 
@@ -169,10 +158,11 @@ def _all_failed(stats: StageStats, first_error: dict[str, str]) -> str | None:
 
 
 def run_partition(task: PartitionTask) -> dict[str, Any]:
-    """Compute one partition and return its stats record (also written to `task.stats_path`)."""
+    """Compute one partition and return its stats record (also written as its commit record)."""
     started = time.perf_counter()
     retries_before = storage.RETRIES["storage_retry"]
     node = task.node
+    assert node.input is not None  # a map node (config.py checks)
     reader = NodeInputReader(task.input_path) if node.input.node else node.input.build_reader()
     stages = [step.build() for step in node.steps]
     stats = [StageStats(reader.name)] + [StageStats(stage.name) for stage in stages]
@@ -221,7 +211,7 @@ def run_partition(task: PartitionTask) -> dict[str, Any]:
     stats[0].wall_s = wall - sum(s.wall_s for s in stats[1:])  # the reader's share: what the steps did not use
     if storage.RETRIES["storage_retry"] > retries_before:  # transient storage errors met, and overcome, on the way
         stats[0].events["storage_retry"] += storage.RETRIES["storage_retry"] - retries_before
-    return commit_partition(task.out_dir, task.key, task.fingerprint, {
+    return commit_partition(task.layout, task.key, task.fingerprint, {
         "node": node.name,
         "partition": task.key,
         "input": task.input_label,

@@ -1,14 +1,16 @@
-"""Token shards: Parquet files of (`id`, `tokens`) with a manifest, and exports to the flat formats trainers read.
+"""Token shards: Parquet files of (`id`, `tokens`), one row per document, and the manifest that describes them.
 
-The manifest (`manifest.json`) records the tokenizer's hash and vocabulary size, the token dtype (uint16 when the
-vocabulary fits, else uint32), and for each shard its documents, tokens and SHA-256, so a reader can check that
-what it trains on is what was written.
+A tokenize node's folder holds only its shards (`shard-NNNNN.parquet`), so any Parquet reader takes it as one dataset
+(`pq.read_table("out/quickstart/shards")`, `datasets.load_dataset("parquet", data_dir=...)`). The manifest and the
+tokenizer it was encoded with live in the node's bookkeeping folder (curate/layout.py): the manifest records the
+tokenizer's hash and vocabulary size, the token dtype (uint16 when the vocabulary fits, else uint32), the end-of-text
+id, and for each shard its documents, tokens and SHA-256, so a reader can check that what it trains on is what was
+written. Flat exports for other trainers: curate/export_tokens.py.
 """
 
 from __future__ import annotations
 
 import json
-import struct
 from collections.abc import Iterator
 from typing import Any
 
@@ -17,14 +19,10 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from curate import storage
+from curate.layout import node_layout_of
 
-MANIFEST_FILE = "manifest.json"
 MANIFEST_FORMAT = "curate-token-shards"
-# llm.c's data files (karpathy/llm.c dev/data/data_common.py): a 256 x int32 header, then the tokens.
-LLMC_HEADER = {"uint16": (20240520, 1), "uint32": (20240801, 7)}  # dtype -> (magic, version)
-# Megatron-LM's MMapIndexedDataset index (megatron/core/datasets/indexed_dataset.py).
-MEGATRON_INDEX_MAGIC = b"MMIDIDX\x00\x00"
-MEGATRON_DTYPE_CODES = {"uint16": 8, "uint32": 4}  # Megatron stores uint32 ids as int32 (code 4)
+TOKENIZER_COPY = "tokenizer.curate.json"  # the tokenizer the shards were encoded with, beside their manifest
 
 
 def token_dtype(vocab_size: int) -> str:
@@ -32,11 +30,24 @@ def token_dtype(vocab_size: int) -> str:
     return "uint16" if vocab_size <= 1 << 16 else "uint32"
 
 
+def manifest_path(shard_dir: str) -> str:
+    """Example: manifest_path("out/quickstart/shards") -> "out/quickstart/_curate/shards/manifest.json" """
+    return node_layout_of(shard_dir).manifest
+
+
 def load_manifest(shard_dir: str) -> dict[str, Any]:
-    manifest = json.loads(storage.read_bytes(storage.join(shard_dir, MANIFEST_FILE)))
+    path = manifest_path(shard_dir)
+    if not storage.exists(path):
+        raise ValueError(f"{shard_dir}: no manifest at {path}; give the folder of a tokenize node, inside its workdir")
+    manifest = json.loads(storage.read_bytes(path))
     if manifest.get("format") != MANIFEST_FORMAT:
-        raise ValueError(f"{shard_dir}: {MANIFEST_FILE} is not a {MANIFEST_FORMAT} manifest")
+        raise ValueError(f"{path} is not a {MANIFEST_FORMAT} manifest")
     return manifest
+
+
+def shard_tokenizer_path(shard_dir: str, manifest: dict[str, Any]) -> str:
+    """The tokenizer file the shards were encoded with (curate's format), kept beside the manifest."""
+    return storage.join(storage.dirname(manifest_path(shard_dir)), manifest["tokenizer_file"])
 
 
 def verify(shard_dir: str) -> list[str]:
@@ -66,50 +77,32 @@ def verify(shard_dir: str) -> list[str]:
     return problems
 
 
-def iter_documents(shard_dir: str) -> Iterator[np.ndarray]:
-    """Each document's token ids (end-of-text included), shard by shard, in manifest order."""
+def iter_token_batches(shard_dir: str) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """(tokens, document lengths) of each Parquet batch, shard by shard in manifest order: the documents of a batch
+    are `np.split(tokens, np.cumsum(lengths)[:-1])`, each ending in the end-of-text token."""
     manifest = load_manifest(shard_dir)
     for shard in manifest["shards"]:
-        shard_file = pq.ParquetFile(storage.open_input(storage.join(shard_dir, shard["file"])))
-        for batch in shard_file.iter_batches(columns=["tokens"]):
-            column = batch.column(0)
-            values = column.values.to_numpy()
-            offsets = column.offsets.to_numpy()
-            for start, end in zip(offsets[:-1], offsets[1:]):
-                yield values[start:end]
+        with storage.open_input(storage.join(shard_dir, shard["file"])) as handle:
+            for batch in pq.ParquetFile(handle).iter_batches(columns=["tokens"]):
+                column = batch.column(0)
+                offsets = column.offsets.to_numpy()
+                values = column.values.to_numpy(zero_copy_only=False)[offsets[0] : offsets[-1]]
+                yield values, np.diff(offsets)
 
 
-def export_llmc(shard_dir: str, out_path: str) -> int:
-    """Write all tokens as one llm.c / nanoGPT-style `.bin` (256 x int32 header, then tokens); returns the count."""
-    manifest = load_manifest(shard_dir)
-    magic, version = LLMC_HEADER[manifest["dtype"]]
-    header = np.zeros(256, dtype=np.int32)
-    header[:3] = (magic, version, manifest["tokens"])
-    with open(out_path, "wb") as handle:
-        handle.write(header.tobytes())
-        for document in iter_documents(shard_dir):
-            handle.write(document.astype(manifest["dtype"]).tobytes())
-    return manifest["tokens"]
+def iter_documents(shard_dir: str) -> Iterator[np.ndarray]:
+    """Each document's token ids (end-of-text included), shard by shard, in manifest order."""
+    for values, lengths in iter_token_batches(shard_dir):
+        if len(lengths):
+            yield from np.split(values, np.cumsum(lengths)[:-1])
 
 
-def export_megatron(shard_dir: str, out_prefix: str) -> int:
-    """Write Megatron-LM's `PREFIX.bin` (tokens) and `PREFIX.idx` (one sequence per document); returns documents."""
-    manifest = load_manifest(shard_dir)
-    dtype = np.dtype(manifest["dtype"]) if manifest["dtype"] == "uint16" else np.dtype(np.int32)
-    sizes = []
-    with open(out_prefix + ".bin", "wb") as handle:
-        for document in iter_documents(shard_dir):
-            handle.write(document.astype(dtype).tobytes())
-            sizes.append(len(document))
-    sizes_array = np.array(sizes, dtype=np.int32)
-    pointers = np.concatenate([[0], np.cumsum(sizes_array[:-1], dtype=np.int64)]) * dtype.itemsize
-    with open(out_prefix + ".idx", "wb") as handle:
-        handle.write(MEGATRON_INDEX_MAGIC)
-        handle.write(struct.pack("<Q", 1))
-        handle.write(struct.pack("<B", MEGATRON_DTYPE_CODES[manifest["dtype"]]))
-        handle.write(struct.pack("<Q", len(sizes)))
-        handle.write(struct.pack("<Q", len(sizes) + 1))
-        handle.write(sizes_array.tobytes())
-        handle.write(pointers.astype(np.int64).tobytes())
-        handle.write(np.arange(len(sizes) + 1, dtype=np.int64).tobytes())
-    return len(sizes)
+def read_all_tokens(shard_dir: str) -> np.ndarray:
+    """Every token of the shards as one array of the manifest's dtype (2 or 4 bytes a token in memory), after
+    checking the shards against the manifest."""
+    problems = verify(shard_dir)
+    if problems:
+        raise ValueError(f"{shard_dir}: shards do not match their manifest: {'; '.join(problems[:3])}")
+    dtype = load_manifest(shard_dir)["dtype"]
+    parts = [values.astype(dtype, copy=False) for values, _ in iter_token_batches(shard_dir)]
+    return np.concatenate(parts) if parts else np.zeros(0, dtype=dtype)

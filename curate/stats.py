@@ -65,8 +65,8 @@ class StageStats:
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> StageStats:
         counters = {name: Counter(data.get(name, {})) for name in COUNTER_FIELDS}
-        plain = {k: v for k, v in data.items() if k not in counters}
-        return cls(**plain, **counters)
+        fields: dict[str, Any] = {**{k: v for k, v in data.items() if k not in counters}, **counters}
+        return cls(**fields)
 
 
 class StageTimer:

@@ -6,12 +6,22 @@ import json
 import shutil
 from pathlib import Path
 
+from curate.shards import manifest_path
+
 DAMAGES = ["flip", "truncate", "count"]
+
+
+def copy_shards(shards: Path, into: Path) -> Path:
+    """Copy a tokenize node's shard folder to `into`, with its manifest and tokenizer (kept in the workdir's
+    `_curate/<node>/`, curate/layout.py)."""
+    shutil.copytree(shards, into)
+    shutil.copytree(Path(manifest_path(str(shards))).parent, Path(manifest_path(str(into))).parent)
+    return into
 
 
 def damaged_copy(shards: Path, into: Path, damage: str) -> Path:
     """Copy the shard folder `shards` to `into` and damage its first shard (or the manifest's count for it)."""
-    shutil.copytree(shards, into)
+    copy_shards(shards, into)
     first = into / "shard-00000.parquet"
     if damage == "flip":
         data = bytearray(first.read_bytes())
@@ -20,7 +30,8 @@ def damaged_copy(shards: Path, into: Path, damage: str) -> Path:
     elif damage == "truncate":
         first.write_bytes(first.read_bytes()[:1000])
     else:
-        manifest = json.loads((into / "manifest.json").read_text())
+        manifest_file = Path(manifest_path(str(into)))
+        manifest = json.loads(manifest_file.read_text())
         manifest["shards"][0]["documents"] += 1
-        (into / "manifest.json").write_text(json.dumps(manifest))
+        manifest_file.write_text(json.dumps(manifest))
     return into

@@ -53,5 +53,5 @@ def test_damaged_inputs_lose_only_the_damaged_records(tmp_path):
     assert {row["url"] for row in out} == expected
     decoded = next(row["text"] for row in out if row["url"].endswith("bad-charset"))
     assert unicodedata.normalize("NFD", "Jörg") in decoded
-    stats = json.loads((tmp_path / "out" / "text" / "_SUCCESS.json").read_text())
+    stats = json.loads((tmp_path / "out" / "_curate" / "text" / "commit.json").read_text())
     assert stats["rejected_out"] == 6

@@ -16,6 +16,7 @@ from curate.config import load_pipeline
 from curate.dag import dry_run, run_pipeline
 from curate.errors import ConfigError
 from curate.executors.local import LocalExecutor
+from curate.layout import NodeLayout
 from tests.conftest import output_files
 from tests.warc_factory import SAMPLE_DIR
 
@@ -65,10 +66,14 @@ def part(path: Path) -> str:
     return partition_key(str(path))
 
 
+def commit_record(tmp_path: Path, node: str) -> dict:
+    return json.loads(Path(NodeLayout(str(tmp_path / "out"), node).commit_record).read_text())
+
+
 def test_counts_add_up_through_the_chain(tmp_path):
     run(tmp_path)
     for node in ("text", "clean"):
-        success = json.loads((tmp_path / "out" / node / "_SUCCESS.json").read_text())
+        success = commit_record(tmp_path, node)
         stages = success["stages"]
         for stage, following in zip(stages, stages[1:]):
             assert following["docs_in"] == stage["kept"]
@@ -76,11 +81,11 @@ def test_counts_add_up_through_the_chain(tmp_path):
             lost = sum(stage["skipped"].values()) + sum(stage["rejected"].values()) + sum(stage["failed"].values())
             assert stage["docs_in"] == stage["kept"] + lost
         assert success["docs_out"] == stages[-1]["kept"]
-        rows = sum(pq.read_metadata(p).num_rows for p in (tmp_path / "out" / node / "_rejected").glob("*.parquet"))
+        rows = sum(pq.read_metadata(p).num_rows for p in (tmp_path / "out" / "_rejected" / node).glob("*.parquet"))
         assert rows == success["rejected_out"] == sum(
             sum(s["rejected"].values()) + sum(s["failed"].values()) for s in stages)
-    text_out = json.loads((tmp_path / "out" / "text" / "_SUCCESS.json").read_text())["docs_out"]
-    clean_in = json.loads((tmp_path / "out" / "clean" / "_SUCCESS.json").read_text())["stages"][0]["docs_in"]
+    text_out = commit_record(tmp_path, "text")["docs_out"]
+    clean_in = commit_record(tmp_path, "clean")["stages"][0]["docs_in"]
     assert text_out == clean_in > 0
 
 
@@ -99,7 +104,7 @@ def test_changed_step_recomputes_that_node_only(tmp_path):
 
 def test_a_lost_partition_is_recomputed_alone(tmp_path):
     run(tmp_path)
-    (tmp_path / "out" / "text" / "_stats" / (part(SAMPLE_DIR / "warcfile.warc.gz") + ".json")).unlink()
+    Path(NodeLayout(str(tmp_path / "out"), "text").partition_files(part(SAMPLE_DIR / "warcfile.warc.gz"))[2]).unlink()
     assert run(tmp_path) == {"text": (1, 2), "clean": (0, 3)}
 
 
@@ -107,8 +112,9 @@ def test_a_lost_partition_is_recomputed_alone(tmp_path):
 def test_a_damaged_output_file_is_recomputed_not_carried_downstream(tmp_path, damage):
     run(tmp_path)
     before = output_files(tmp_path / "out")
-    name = part(SAMPLE_DIR / "sample-0001.warc.gz") + ".parquet"
-    target = tmp_path / "out" / "text" / ("_rejected/" + name if damage == "rejected" else name)
+    layout = NodeLayout(str(tmp_path / "out"), "text")
+    kept, rejected, _ = layout.partition_files(part(SAMPLE_DIR / "sample-0001.warc.gz"))
+    target = Path(rejected if damage == "rejected" else kept)
     if damage == "delete":
         target.unlink()
     elif damage == "footer":  # the same size, the end overwritten: caught by the footer check, not the size
@@ -162,10 +168,12 @@ def test_fewer_inputs_remove_stale_partitions(tmp_path):
     assert run(tmp_path, files=f"[{SAMPLE_DIR}/sample-0000.warc.gz]") == {"text": (0, 1), "clean": (0, 1)}
     name = part(SAMPLE_DIR / "sample-0000.warc.gz")
     for node in ("text", "clean"):
-        assert sorted(str(p.relative_to(tmp_path / "out" / node)) for p in (tmp_path / "out" / node).rglob("*")
-                      if p.is_file()) == ["_SUCCESS.json", f"_rejected/{name}.parquet", f"_stats/{name}.json",
-                                          f"{name}.parquet"]
-        assert list(json.loads((tmp_path / "out" / node / "_SUCCESS.json").read_text())["partitions"]) == [name]
+        layout = NodeLayout(str(tmp_path / "out"), node)
+        found = sorted(str(p.relative_to(tmp_path / "out")) for folder in (layout.data, layout.rejected, layout.state)
+                       for p in Path(folder).rglob("*") if p.is_file())
+        assert found == [f"_curate/{node}/commit.json", f"_curate/{node}/partitions/{name}.json",
+                         f"_rejected/{node}/{name}.parquet", f"{node}/{name}.parquet"]
+        assert list(commit_record(tmp_path, node)["partitions"]) == [name]
 
 
 def test_dry_run_says_what_would_change_and_changes_nothing(tmp_path):
@@ -193,14 +201,14 @@ def test_a_missing_model_file_is_a_pipeline_error(tmp_path):
 def test_a_missing_input_file_fails_alone(tmp_path):
     report = run(tmp_path, files=f"[{SAMPLE_DIR}/sample-0000.warc.gz, {tmp_path}/gone.warc.gz]")
     assert report == {"text": (2, 0), "clean": (2, 0)}
-    success = json.loads((tmp_path / "out" / "text" / "_SUCCESS.json").read_text())
+    success = commit_record(tmp_path, "text")
     assert success["stages"][0]["failed"] == {"missing_file": 1} and success["docs_out"] > 0
 
 
 def test_temporary_files_of_a_killed_attempt_are_removed(tmp_path):
     run(tmp_path)
-    left = [tmp_path / "out" / "text" / ".part-x.parquet.tmp-123-ab", tmp_path / "out" / "clean" / "_rejected" /
-            ".part-y.parquet.tmp-9-cd"]
+    left = [tmp_path / "out" / "text" / ".part-x.parquet.tmp-123-ab",
+            tmp_path / "out" / "_rejected" / "clean" / ".part-y.parquet.tmp-9-cd"]
     for path in left:
         path.write_bytes(b"half a file")
     assert run(tmp_path) == {"text": (0, 3), "clean": (0, 3)}

@@ -45,7 +45,7 @@ def test_a_model_that_does_not_load_fails_the_run(tmp_path, capsys):
     assert "step 'langid': all" in err and "documents failed with ValueError" in err
     failures = [json.loads(line) for line in (tmp_path / "out" / "_failures.jsonl").read_text().splitlines()]
     assert len(failures) == 2 and {f["node"] for f in failures} == {"text"}
-    assert not (tmp_path / "out" / "text" / "_SUCCESS.json").exists()
+    assert not (tmp_path / "out" / "_curate" / "text" / "commit.json").exists()
 
 
 def test_a_mistyped_text_field_fails_the_run(tmp_path, capsys):

@@ -41,7 +41,7 @@ def by_content(files: dict[str, bytes]) -> dict[str, list[bytes]]:
     grouped: dict[str, list[bytes]] = {}
     for rel, data in files.items():
         parts = rel.split("/")
-        if parts[-1] in ("_SUCCESS.json", "_LOCK", "kenlm.log") or "_stats" in parts:
+        if parts[-1] in ("commit.json", "_LOCK", "kenlm.log") or "partitions" in parts:
             continue
         key = "/".join(parts[:-1] + ["part-*"]) if parts[-1].startswith("part-") else rel
         grouped.setdefault(key, []).append(data)
@@ -56,7 +56,7 @@ def test_quickstart_on_s3_gives_the_local_bytes(s3_server, quickstart_local, tmp
     remote = s3_server.objects("runs/quickstart")
     expected = by_content(local_files(quickstart_local))
     assert by_content(remote) == expected and len(expected["text/part-*"]) == 10
-    assert not any("_scratch" in key or ".tmp-" in key for key in remote)  # committed nodes keep no scratch
+    assert not any("/scratch/" in key or ".tmp-" in key for key in remote)  # committed nodes keep no scratch
     assert run(pipeline, workdir) == {"text": 0, "unique": 0, "deduped": 0, "bpe": 0, "shards": 0}
     remote_report, local_report = collect(workdir), collect(str(quickstart_local))  # `curate inspect` on a URI
     funnel = [(n["name"], n["docs_in"], n["docs_out"], n.get("tokens_out")) for n in local_report["nodes"]]
@@ -83,7 +83,7 @@ def test_a_cc_en_like_pipeline_on_s3_gives_the_local_bytes(s3_server, corpus, tm
         run(pipeline)
         runs[where] = local_files(tmp_path / "local") if where == "local" else s3_server.objects("runs/cc")
     assert by_content(runs["s3"]) == by_content(runs["local"])
-    assert {"quality_model/model.bin", "lm/model.binary", "shards/manifest.json"} <= set(runs["s3"])
+    assert {"quality_model/model.bin", "lm/model.binary", "_curate/shards/manifest.json"} <= set(runs["s3"])
 
 
 def test_a_common_crawl_path_list_on_s3(s3_server, tmp_path):

@@ -67,9 +67,9 @@ def phases(log: str) -> dict[tuple[str, str], tuple[int, int]]:
 
 def result_files(workdir: Path) -> dict[str, bytes]:
     """Every output a user reads, by relative path: data, rejected rows, models, tokenizer, shards, manifests (not
-    the commit records, which hold timings)."""
+    the commit records, which hold timings, nor the lock and the failure log)."""
     return {str(p.relative_to(workdir)): p.read_bytes() for p in sorted(workdir.rglob("*"))
-            if p.is_file() and not p.name.startswith("_") and "_stats" not in p.parts}
+            if p.is_file() and not p.name.startswith("_") and p.name != "commit.json" and "partitions" not in p.parts}
 
 
 @pytest.fixture(scope="module")

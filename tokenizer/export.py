@@ -1,4 +1,5 @@
-"""Exports of a curate tokenizer: Hugging Face `tokenizer.json` and tiktoken's rank file.
+"""Exports of a curate tokenizer: the Hugging Face files (`tokenizer.json`, `tokenizer_config.json`,
+`special_tokens_map.json`, which `transformers.AutoTokenizer.from_pretrained(folder)` loads) and tiktoken's rank file.
 
 Hugging Face's byte-level BPE stores tokens as printable strings: GPT-2 maps each byte to a visible Unicode character
 (`bytes_to_unicode` below), so that vocabulary and merges can be written as JSON text.
@@ -59,6 +60,29 @@ def to_huggingface(tokenizer: Tokenizer) -> dict:
             "merges": [[show(vocab[a]), show(vocab[b])] for a, b in tokenizer.merges],
         },
     }
+
+
+def special_roles(tokenizer: Tokenizer) -> dict[str, str]:
+    """Which special token plays which role for `transformers`: GPT-2's convention, one `<|endoftext|>` as
+    end-of-sequence, beginning-of-sequence and unknown token (openai-community/gpt2's special_tokens_map.json), so a
+    trainer that asks for `eos_token_id` gets the id tokenize appends to every document.
+
+    Example: special_roles(a tokenizer with specials ["<|endoftext|>"])
+             -> {"bos_token": "<|endoftext|>", "eos_token": "<|endoftext|>", "unk_token": "<|endoftext|>"}
+    """
+    if not tokenizer.specials:
+        return {}
+    ordered = sorted(tokenizer.specials, key=tokenizer.specials.__getitem__)
+    end = "<|endoftext|>" if "<|endoftext|>" in tokenizer.specials else ordered[0]
+    return {"bos_token": end, "eos_token": end, "unk_token": end}
+
+
+def to_huggingface_config(tokenizer: Tokenizer) -> dict:
+    """`tokenizer_config.json`: the fast tokenizer class, the special tokens' roles, and no tokens added on encode
+    (curate's shards append `<|endoftext|>` themselves; GPT-2's config adds none either)."""
+    return {"tokenizer_class": "PreTrainedTokenizerFast", **special_roles(tokenizer), "add_bos_token": False,
+            "add_eos_token": False, "clean_up_tokenization_spaces": False,
+            "model_max_length": 1_000_000_000_000_000_019_884_624_838_656}  # transformers' "no limit" sentinel
 
 
 def to_tiktoken_ranks(tokenizer: Tokenizer) -> str:

@@ -8,13 +8,12 @@ datasets with different tokenizers comparable.
 from __future__ import annotations
 
 import dataclasses
-import os
 import statistics
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from curate.shards import load_manifest
-from tokenizer.bpe import Tokenizer
+from curate.ops.train_bpe import load_tokenizer_file
+from curate.shards import load_manifest, shard_tokenizer_path
 from train_stub.train import TrainConfig, train
 
 
@@ -39,7 +38,7 @@ def compare_datasets(shard_dirs: Sequence[str], reference_text: str, config: Tra
     scores = []
     for shard_dir in shard_dirs:
         manifest = load_manifest(shard_dir)
-        tokenizer = Tokenizer.load(os.path.join(shard_dir, manifest["tokenizer_file"]))
+        tokenizer = load_tokenizer_file(shard_tokenizer_path(shard_dir, manifest))
         reference_tokens = tokenizer.encode(reference_text)
         seq_len = config.model_config(tokenizer.vocab_size).seq_len
         steps = max(1, tokens // (config.batch_size * config.grad_accum * seq_len))
@@ -55,6 +54,7 @@ def compare_datasets(shard_dirs: Sequence[str], reference_text: str, config: Tra
                            eval_bytes=len(reference_text.encode()), eot_id=manifest["eot_id"], log=lambda line: None)
             log(f"{shard_dir} seed {seed}: {steps} steps, train loss {result.losses[-1]:.3f}, "
                 f"val {result.val_bpb:.4f} bits/byte")
+            assert result.val_bpb is not None  # train evaluates whenever it is given eval_tokens
             results.append(result.val_bpb)
         scores.append(DatasetScore(shard_dir, results, epochs))
     return sorted(scores, key=lambda score: score.mean)

@@ -147,6 +147,7 @@ class GPT(nn.Module):
         self.apply(self._init_weights)
         # GPT-2: residual projections scaled by 1/sqrt(2 * n_layer), since each layer adds two of them to the stream.
         for block in self.blocks:
+            assert isinstance(block, Block)
             for projection in (block.attn.out.weight, block.mlp.down.weight):
                 nn.init.normal_(projection, mean=0.0, std=0.02 / math.sqrt(2 * config.n_layer))
 

@@ -191,7 +191,8 @@ def train(config: TrainConfig, shard_dir: str, *, vocab_size: int, eval_tokens: 
 
 
 def main() -> None:
-    from tokenizer.bpe import Tokenizer
+    from curate.ops.train_bpe import load_tokenizer_file
+    from curate.shards import load_manifest, shard_tokenizer_path
 
     parser = argparse.ArgumentParser(description="Train the proxy GPT on curate token shards.")
     parser.add_argument("shards")
@@ -203,13 +204,14 @@ def main() -> None:
     parser.add_argument("--compile", action="store_true")
     parser.add_argument("--checkpoint")
     args = parser.parse_args()
-    tokenizer = Tokenizer.load(os.path.join(args.shards, "tokenizer.json"))
+    manifest = load_manifest(args.shards)
+    tokenizer = load_tokenizer_file(shard_tokenizer_path(args.shards, manifest))
     with open(REFERENCE_TEXT, encoding="utf-8") as handle:
         text = handle.read()
     config = TrainConfig(model=args.model, max_steps=args.max_steps, batch_size=args.batch_size, lr=args.lr,
                          seed=args.seed, compile=args.compile, checkpoint=args.checkpoint)
     result = train(config, args.shards, vocab_size=tokenizer.vocab_size, eval_tokens=tokenizer.encode(text),
-                   eval_bytes=len(text.encode()), eot_id=tokenizer.specials["<|endoftext|>"])
+                   eval_bytes=len(text.encode()), eot_id=manifest["eot_id"])
     print(f"final loss {np.mean(result.losses[-10:]):.4f}, val {result.val_bpb:.4f} bits/byte, "
           f"{result.tokens_per_second:,.0f} tok/s" + (f", MFU {result.mfu:.1%}" if result.mfu else ""))
 

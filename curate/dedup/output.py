@@ -15,9 +15,9 @@ import pyarrow as pa
 
 from curate import storage
 from curate.dedup.shuffle import split_doc_numbers
+from curate.layout import NodeLayout
 from curate.partition import (
     load_array,
-    partition_files,
     read_table,
     scratch_file,
     write_operation_partition,
@@ -55,7 +55,7 @@ class DedupWriteTask:
 
     input_path: str
     assignment_path: str
-    out_dir: str
+    layout: NodeLayout
     key: str  # the output partition's name: its input partition's
     fingerprint: str
     stage: str  # the node's operation, recorded as reject_stage
@@ -67,7 +67,7 @@ class DedupWriteTask:
 
     @property
     def stats_path(self) -> str:
-        return partition_files(self.out_dir, self.key)[2]
+        return self.layout.partition_files(self.key)[2]
 
 
 def cluster_columns(ids: pa.Array, assignments: pa.Table) -> tuple[pa.Array, pa.Array, np.ndarray]:
@@ -83,8 +83,8 @@ def cluster_columns(ids: pa.Array, assignments: pa.Table) -> tuple[pa.Array, pa.
 
 
 def write_deduplicated(task: DedupWriteTask) -> int:
-    """Kept rows to `part-NNNNN.parquet`, removed ones to `_rejected/` with the survivor's id, then the stats file
-    (last: a partition whose stats file exists is complete). Returns the partition's document count."""
+    """Kept rows to the node's folder, removed ones to its rejected folder with the survivor's id, then the
+    partition's commit record (last). Returns the partition's document count."""
     table = read_table(task.input_path)
     cluster, size, removed = cluster_columns(table.column("id"), read_table(task.assignment_path))
     for field, column in zip(CLUSTER_FIELDS, (cluster, size)):
@@ -104,5 +104,5 @@ def write_deduplicated(task: DedupWriteTask) -> int:
     stats = StageStats(task.stage, docs_in=table.num_rows, kept=kept.num_rows)
     if dropped.num_rows:
         stats.rejected[task.reason] = dropped.num_rows
-    write_operation_partition(task.out_dir, task.key, task.fingerprint, task.input_path, kept, rejected, stats)
+    write_operation_partition(task.layout, task.key, task.fingerprint, task.input_path, kept, rejected, stats)
     return table.num_rows

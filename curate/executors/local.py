@@ -43,5 +43,5 @@ class LocalExecutor(Executor):
             return
         futures = {self._pool.submit(fn, task): task for task in tasks}
         for future in as_completed(futures):
-            error = future.exception()
-            yield futures[future], None if error else future.result(), describe_error(error) if error else None
+            failure = future.exception()
+            yield futures[future], None if failure else future.result(), describe_error(failure) if failure else None

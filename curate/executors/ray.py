@@ -7,6 +7,7 @@ is used as it is and left running.
 
 from __future__ import annotations
 
+import logging
 import os
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -52,11 +53,11 @@ class RayExecutor(Executor):
             return self
         address = self.address or os.environ.get("RAY_ADDRESS")
         if address:
-            ray.init(address=address, log_to_driver=False, logging_level="WARNING")
+            ray.init(address=address, log_to_driver=False, logging_level=logging.WARNING)
             self.log(cluster_line(ray.get_runtime_context().gcs_address, ray.nodes()))
         else:
             context = ray.init(num_cpus=self.workers or os.cpu_count(), include_dashboard=self.dashboard,
-                               dashboard_host="127.0.0.1", log_to_driver=False, logging_level="WARNING")
+                               dashboard_host="127.0.0.1", log_to_driver=False, logging_level=logging.WARNING)
             if self.dashboard:
                 self.log(f"Ray dashboard at http://{context.dashboard_url}")
         self._started_here = True

@@ -1,9 +1,9 @@
 """The contract of operation nodes: global steps (train a tokenizer, write token shards, deduplicate) that read whole
 nodes rather than one partition, and run their map phases on the same executor as map nodes.
 
-An operation's phases write into a scratch folder under `_scratch/`, tied to the node's fingerprint, one file per
-task, atomically; a re-run after a kill skips the tasks whose file exists, and a changed fingerprint starts from an
-empty scratch folder. The node's outputs are committed by the DAG (curate/commit.py) once `run` returns and
+An operation's phases write into a scratch folder (`_curate/<node>/scratch/`), tied to the node's fingerprint, one
+file per task, atomically; a re-run after a kill skips the tasks whose file exists, and a changed fingerprint starts
+from an empty scratch folder. The node's outputs are committed by the DAG (curate/commit.py) once `run` returns and
 `check_artefacts` passes; the scratch is deleted then.
 """
 
@@ -18,11 +18,9 @@ from curate import storage
 from curate.commit import check_commit, commit
 from curate.errors import RunError
 from curate.executors.base import Executor, RayOptions
+from curate.layout import NodeLayout
 from curate.report.progress import RunProgress
 from curate.stats import NodeReport
-
-SCRATCH_DIR = "_scratch"
-
 
 @dataclass(frozen=True)
 class PartitionRef:
@@ -43,10 +41,10 @@ class ReportFailure(Protocol):
 
 @dataclass
 class OperationContext:
-    """What an operation may use: its folder, the executor, and the outputs of the nodes it reads."""
+    """What an operation may use: its folders, the executor, and the outputs of the nodes it reads."""
 
     node: str
-    out_dir: str
+    layout: NodeLayout
     fingerprint: str
     executor: Executor
     partitions: Mapping[str, list[PartitionRef]]  # a node of documents -> its partitions, in order
@@ -59,13 +57,18 @@ class OperationContext:
     verify: bool = False
     task_options: RayOptions = RayOptions()  # the node's `ray:` options
 
+    @property
+    def out_dir(self) -> str:
+        """The node's data folder, where its artefacts (a model, a tokenizer, token shards) go."""
+        return self.layout.data
+
     def paths(self, node: str) -> list[str]:
         """The kept-rows files of node `node`'s partitions, in order."""
         return [ref.path for ref in self.partitions[node]]
 
     def scratch(self, name: str) -> str:
         """A folder for intermediate files of this fingerprint; emptied when it holds another fingerprint's."""
-        path = storage.join(self.out_dir, SCRATCH_DIR, name)
+        path = storage.join(self.layout.scratch, name)
         marker = storage.join(path, "_FINGERPRINT")
         if check_commit(marker, path, self.fingerprint)[0] is None:
             storage.rmtree(path)
@@ -75,7 +78,7 @@ class OperationContext:
 
     def partition_committed(self, stats_path: str, fingerprint: str) -> bool:
         """True when an output partition (its commit record at `stats_path`) is committed and current."""
-        return check_commit(stats_path, self.out_dir, fingerprint, full=self.verify)[0] is not None
+        return check_commit(stats_path, self.layout.workdir, fingerprint, full=self.verify)[0] is not None
 
     def map(self, fn: Callable[[Any], Any], tasks: Sequence[Any], done: Callable[[Any], bool]) -> int:
         """Run `fn` over the tasks that are not `done` yet; return how many ran.

@@ -129,7 +129,7 @@ class Deduplication(Operation):
             commit(resolved, assignments_dir, context.fingerprint,
                    [storage.basename(assignment_path(assignments_dir, i)) for i in range(len(inputs))],
                    assigned=assignments.num_rows)
-        writes = [DedupWriteTask(ref.path, assignment_path(assignments_dir, i), context.out_dir, ref.key,
+        writes = [DedupWriteTask(ref.path, assignment_path(assignments_dir, i), context.layout, ref.key,
                                  context.output_fingerprints[i], self.name, self.reason,
                                  self.signature_path(scratch, i)) for i, ref in enumerate(refs)]
         context.map(write_deduplicated, writes, lambda t: context.partition_committed(t.stats_path, t.fingerprint))

@@ -23,10 +23,10 @@ import numpy as np
 import pyarrow as pa
 
 from curate import storage
+from curate.layout import NodeLayout
 from curate.ops.base import Operation, OperationContext, file_done
 from curate.partition import (
     load_array,
-    partition_files,
     read_columns,
     read_table,
     save_array_atomic,
@@ -119,7 +119,7 @@ def weigh_documents(task: DsirTask) -> int:
 class SelectTask:
     input_path: str
     weights_path: str
-    out_dir: str
+    layout: NodeLayout
     key: str
     cutoff: float
     fingerprint: str
@@ -138,7 +138,7 @@ def select_partition(task: SelectTask) -> int:
     rejected = rejected_rows(dropped, "dsir", [Reject("dsir_not_selected")] * dropped.num_rows)
     stats = StageStats("dsir", docs_in=table.num_rows, kept=kept.num_rows)
     stats.rejected["dsir_not_selected"] = dropped.num_rows
-    write_operation_partition(task.out_dir, task.key, task.fingerprint, task.input_path, kept, rejected, stats)
+    write_operation_partition(task.layout, task.key, task.fingerprint, task.input_path, kept, rejected, stats)
     return table.num_rows
 
 
@@ -176,7 +176,7 @@ class Dsir(Operation):
         scratch = context.scratch("dsir")
         tasks = [DsirTask(ref.path, scratch, i, self.num_buckets, self.seed) for i, ref in enumerate(refs)]
         context.map(count_features, tasks, file_done(lambda t: t.counts_path))
-        raw = sum(load_array(t.counts_path) for t in tasks)
+        raw = np.sum([load_array(t.counts_path) for t in tasks], axis=0)
         log_ratio_path = storage.join(scratch, "log_ratio.npy")
         save_array_atomic(log_ratio_path, log_distribution(self.target_counts()) - log_distribution(raw))
         tasks = [DsirTask(t.input_path, scratch, t.index, self.num_buckets, self.seed, log_ratio_path) for t in tasks]
@@ -188,10 +188,10 @@ class Dsir(Operation):
         cutoff = float(np.sort(keys)[::-1][keep - 1]) if keep else float("inf")
         # Partitions committed for this fingerprint were selected with the same cut-off (it depends only on the
         # inputs and the config), so a resumed run writes only the others.
-        selects = [SelectTask(ref.path, tasks[i].weights_path, context.out_dir, ref.key, cutoff,
+        selects = [SelectTask(ref.path, tasks[i].weights_path, context.layout, ref.key, cutoff,
                               context.output_fingerprints[i]) for i, ref in enumerate(refs)]
         context.map(select_partition, selects,
-                    lambda t: context.partition_committed(partition_files(t.out_dir, t.key)[2], t.fingerprint))
+                    lambda t: context.partition_committed(t.layout.partition_files(t.key)[2], t.fingerprint))
         stage = StageStats("dsir", docs_in=len(keys), kept=keep, wall_s=time.perf_counter() - started,
                            cpu_s=time.process_time() - cpu_started)
         stage.rejected["dsir_not_selected"] = len(keys) - keep

@@ -111,13 +111,18 @@ class MinHashDedup(Deduplication):
             raise ValueError("give both bands and rows, or neither (to derive them from threshold)")
         if self.bands is None:
             self.bands, self.rows = optimal_bands_rows(self.threshold, self.num_perm)
-        if self.bands < 1 or self.rows < 1 or self.bands * self.rows > self.num_perm:
-            raise ValueError(f"bands x rows ({self.bands} x {self.rows}) must be positive and at most num_perm "
+        bands, rows = self.shape()
+        if bands < 1 or rows < 1 or bands * rows > self.num_perm:
+            raise ValueError(f"bands x rows ({bands} x {rows}) must be positive and at most num_perm "
                              f"({self.num_perm})")
 
+    def shape(self) -> tuple[int, int]:
+        """(bands, rows): given, or derived from the threshold in __post_init__."""
+        assert self.bands is not None and self.rows is not None
+        return self.bands, self.rows
+
     def records_per_document(self) -> int:
-        assert self.bands is not None  # set in __post_init__
-        return self.bands
+        return self.shape()[0]
 
     def signature_path(self, scratch: str, index: int) -> str:
         return signature_file(scratch, index)
@@ -130,8 +135,9 @@ class MinHashDedup(Deduplication):
         # A text without a word has the empty signature (every slot at its maximum), which all such texts share:
         # it gets no band keys, so it is nobody's near-duplicate.
         has_shingles = np.array([WORD.search(t) is not None for t in texts], dtype=bool)
-        keys = band_keys(signatures[has_shingles], self.bands, self.rows)
-        docs = np.repeat(doc_numbers(task.index, len(texts))[has_shingles], self.bands)
+        bands, rows = self.shape()
+        keys = band_keys(signatures[has_shingles], bands, rows)
+        docs = np.repeat(doc_numbers(task.index, len(texts))[has_shingles], bands)
         records = pa.table({"key": pa.array(keys.reshape(-1), pa.uint64()), "doc": pa.array(docs, pa.uint64())})
         write_ranges(records, (keys.reshape(-1) % np.uint64(task.ranges)).astype(np.int64), task.ranges,
                      task.shuffle_dir, task.index)
@@ -176,7 +182,7 @@ class MinHashDedup(Deduplication):
         starts = np.flatnonzero(np.concatenate(([True], sorted_labels[1:] != sorted_labels[:-1])))
         sizes = np.diff(np.append(starts, len(order)))
         survivor = np.repeat(order[starts], sizes)  # for each sorted position, its component's survivor
-        detection = float(detection_probability(self.threshold, self.bands, self.rows))
+        detection = float(detection_probability(self.threshold, *self.shape()))
         context.log(f"node {context.node}: {len(np.unique(pairs, axis=0))} duplicate edges, {len(starts)} clusters "
                     f"of {len(nodes)} documents ({self.bands} bands x {self.rows} rows find a pair at Jaccard "
                     f"{self.threshold} with probability {detection:.2f})")

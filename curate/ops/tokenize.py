@@ -1,8 +1,9 @@
 """The `tokenize` node: encode a node of documents with a trained tokenizer into Parquet token shards.
 
 Map: each input partition is encoded on the executor (tiktoken fast path) into `(id, tokens)` with the end-of-text
-token appended to every document. Reduce: the driver streams the encoded partitions, in order (or in a seeded order),
-into shards of about `shard_tokens` tokens (a document is never split) and writes the manifest last.
+token appended to every document, in the node's scratch. Reduce: the driver streams the encoded partitions, in order
+(or in a seeded order), into shards of about `shard_tokens` tokens (a document is never split) in the node's folder,
+then writes the manifest and a copy of the tokenizer beside it (curate/shards.py); the scratch goes at commit.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from curate.errors import RunError
 from curate.ops.base import Operation, OperationContext, file_done
 from curate.ops.train_bpe import TOKENIZER_FILE, load_tokenizer, load_tokenizer_file
 from curate.partition import read_columns, scratch_file, write_parquet_atomic
-from curate.shards import MANIFEST_FILE, MANIFEST_FORMAT, token_dtype
+from curate.shards import MANIFEST_FORMAT, TOKENIZER_COPY, token_dtype
 from curate.stats import NodeReport, StageStats
 from tokenizer.fast import encode_batch
 
@@ -135,11 +136,11 @@ class Tokenize(Operation):
             for batch in pq.ParquetFile(storage.open_input(tasks[index].output_path)).iter_batches():
                 writer.add(pa.Table.from_batches([batch]))
         writer.flush()
-        storage.copy(tokenizer_path, storage.join(context.out_dir, TOKENIZER_FILE))
+        storage.copy(tokenizer_path, storage.join(context.layout.state, TOKENIZER_COPY))
         documents = sum(s["documents"] for s in writer.shards)
-        write_json_atomic(storage.join(context.out_dir, MANIFEST_FILE), {
-            "format": MANIFEST_FORMAT, "version": 1, "tokenizer_hash": tokenizer.hash,
-            "tokenizer_file": TOKENIZER_FILE, "vocab_size": tokenizer.vocab_size,
+        write_json_atomic(context.layout.manifest, {
+            "format": MANIFEST_FORMAT, "version": 2, "tokenizer_hash": tokenizer.hash,
+            "tokenizer_file": TOKENIZER_COPY, "vocab_size": tokenizer.vocab_size,
             "dtype": token_dtype(tokenizer.vocab_size), "eot_id": tokenizer.specials[EOT],
             "shuffle_seed": self.shuffle_seed, "documents": documents,
             "tokens": sum(s["tokens"] for s in writer.shards), "shards": writer.shards,

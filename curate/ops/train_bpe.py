@@ -2,8 +2,9 @@
 
 Map: each partition's pre-tokens are counted in a task on the executor and written as a Parquet file (pre-token,
 count). Reduce: the counts are summed with Arrow's group-by and the merges learned in the driver; memory holds the
-distinct pre-tokens, not the text. Outputs: `tokenizer.json` (curate's format), `tokenizer.hf.json` (Hugging Face
-`tokenizers`) and `tokenizer.tiktoken` (tiktoken ranks).
+distinct pre-tokens, not the text. Outputs: the Hugging Face files (`tokenizer.json`, `tokenizer_config.json`,
+`special_tokens_map.json`: `AutoTokenizer.from_pretrained(folder)` loads them), `tokenizer.tiktoken` (tiktoken's
+ranks) and `tokenizer.curate.json` (curate's own format, what curate's nodes and train_stub load).
 """
 
 from __future__ import annotations
@@ -27,11 +28,12 @@ from curate.partition import (
 )
 from curate.stats import NodeReport, StageStats
 from tokenizer.bpe import Tokenizer
-from tokenizer.export import to_huggingface, to_tiktoken_ranks
+from tokenizer.export import special_roles, to_huggingface, to_huggingface_config, to_tiktoken_ranks
 from tokenizer.pretokenize import PATTERNS, count_pretokens
 from tokenizer.train import train_bpe
 
-TOKENIZER_FILE = "tokenizer.json"
+TOKENIZER_FILE = "tokenizer.curate.json"
+HF_TOKENIZER_FILE = "tokenizer.json"  # the name transformers and `tokenizers.Tokenizer.from_file` expect
 
 
 @dataclass(frozen=True)
@@ -104,7 +106,9 @@ class TrainBpe(Operation):
         tokenizer = train_bpe(pretoken_counts, self.vocab_size, special_tokens=self.special_tokens,
                               pattern=pattern, min_pair_count=self.min_pair_count)
         outputs = {TOKENIZER_FILE: json.dumps(tokenizer.to_json()),
-                   "tokenizer.hf.json": json.dumps(to_huggingface(tokenizer), ensure_ascii=False),
+                   HF_TOKENIZER_FILE: json.dumps(to_huggingface(tokenizer), ensure_ascii=False),
+                   "tokenizer_config.json": json.dumps(to_huggingface_config(tokenizer), indent=1),
+                   "special_tokens_map.json": json.dumps(special_roles(tokenizer), indent=1),
                    "tokenizer.tiktoken": to_tiktoken_ranks(tokenizer)}
         for name, text in outputs.items():
             storage.write_bytes(storage.join(context.out_dir, name), text.encode())

@@ -113,7 +113,7 @@ class TrainFastText(Operation):
     def examples(self, context: OperationContext) -> tuple[list[str], list[str]]:
         positive = [chunk for text in iter_texts(self.positive, self.text_field)
                     for chunk in chunks(text, self.chunk_words)]
-        negative = []
+        negative: list[str] = []
         for path in context.paths(self.negative):
             for text in read_columns(path, ["text"]).column(0).to_pylist():
                 negative += chunks(text or "", self.chunk_words)

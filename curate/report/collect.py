@@ -17,10 +17,10 @@ import pyarrow.compute as pc
 
 from curate import storage
 from curate.commit import read_json
-from curate.dag import SUCCESS_FILE
+from curate.layout import COMMIT_FILE, PARTITIONS_DIR, STATE_ROOT, NodeLayout, node_layout_of
 from curate.ops.train_bpe import load_tokenizer_file
-from curate.partition import REJECTED_DIR, STATS_DIR, read_table
-from curate.shards import MANIFEST_FILE, load_manifest, verify
+from curate.partition import read_table
+from curate.shards import load_manifest, shard_tokenizer_path, verify
 from curate.stats import StageStats, merge_stage_lists
 
 # Columns stages add (../shared/DESIGN.md, data model), shown as distributions when present; `length` is derived.
@@ -72,13 +72,14 @@ def _parts(folder: str) -> list[str]:
             if name.startswith("part-") and name.endswith(".parquet") and "/" not in name]
 
 
-def documents_section(node_dir: str) -> dict[str, Any]:
+def documents_section(layout: NodeLayout) -> dict[str, Any]:
     """Signals, domains, text bytes and samples of a node of documents (its kept and rejected Parquet files)."""
     numeric: dict[str, list[np.ndarray]] = {}
     categorical: dict[str, Counter[str]] = {}
     domains: Counter[str] = Counter()
-    text_bytes, kept_samples = 0, []
-    for path in _parts(node_dir):
+    text_bytes = 0
+    kept_samples: list[dict[str, Any]] = []
+    for path in _parts(layout.data):
         table = read_table(path)
         names = table.column_names
         if "text" in names:
@@ -99,7 +100,7 @@ def documents_section(node_dir: str) -> dict[str, Any]:
         if len(kept_samples) < SAMPLES_PER_REASON:
             kept_samples += [_sample(r) for r in table.slice(0, SAMPLES_PER_REASON - len(kept_samples)).to_pylist()]
     rejected: dict[str, list[dict[str, Any]]] = {}
-    for path in _parts(storage.join(node_dir, REJECTED_DIR)):
+    for path in _parts(layout.rejected):
         for row in read_table(path).to_pylist():
             bucket = rejected.setdefault(f"{row.get('reject_stage')}: {row.get('reject_reason')}", [])
             if len(bucket) < SAMPLES_PER_REASON:
@@ -119,7 +120,7 @@ def shards_section(shard_dir: str) -> dict[str, Any]:
         problems = verify(shard_dir)
     except (OSError, ValueError) as error:
         return {"check": {"ok": False, "problems": [f"manifest: {error}"]}}
-    tokenizer = load_tokenizer_file(storage.join(shard_dir, manifest["tokenizer_file"]))
+    tokenizer = load_tokenizer_file(shard_tokenizer_path(shard_dir, manifest))
     byte_lengths = np.array([len(t) for t in tokenizer.vocab] + [0] * len(tokenizer.specials), dtype=np.int64)
     counts = np.zeros(tokenizer.vocab_size, dtype=np.int64)
     lengths = []
@@ -142,12 +143,12 @@ def shards_section(shard_dir: str) -> dict[str, Any]:
     }
 
 
-def node_report(node_dir: str) -> dict[str, Any]:
-    """Everything about one node's output folder."""
-    success = read_json(storage.join(node_dir, SUCCESS_FILE))
-    stats_files = storage.list_files(storage.join(node_dir, STATS_DIR))
-    records = [r for r in (read_json(storage.join(node_dir, STATS_DIR, f)) for f in stats_files) if r]
-    # A finished operation node (dsir, dedup) times its phases as a whole in _SUCCESS.json, not per partition.
+def node_report(layout: NodeLayout) -> dict[str, Any]:
+    """Everything about one node's outputs."""
+    success = read_json(layout.commit_record)
+    records_dir = storage.join(layout.state, PARTITIONS_DIR)
+    records = [r for r in (read_json(storage.join(records_dir, f)) for f in storage.list_files(records_dir)) if r]
+    # A finished operation node (dsir, dedup) times its phases as a whole in its commit record, not per partition.
     per_partition = records and not (success or {}).get("operation")
     if per_partition:
         stages = merge_stage_lists([StageStats.from_json(s) for s in r["stages"]] for r in records)
@@ -156,7 +157,7 @@ def node_report(node_dir: str) -> dict[str, Any]:
     wall = sum(r["wall_s"] for r in records) if per_partition else (success or {}).get("wall_s", 0.0)
     cpu = sum(s.cpu_s for s in stages)
     report: dict[str, Any] = {
-        "name": storage.basename(node_dir.rstrip("/")),
+        "name": layout.node,
         "complete": success is not None,
         "operation": (success or {}).get("operation"),
         "partitions": len(records) or (success or {}).get("partitions", 0),
@@ -169,30 +170,31 @@ def node_report(node_dir: str) -> dict[str, Any]:
         "stages": [s.to_json() for s in stages],
     }
     report["docs_per_cpu_second"] = report["docs_in"] / cpu if cpu else None
-    if storage.exists(storage.join(node_dir, MANIFEST_FILE)):
-        report["shards"] = shards_section(node_dir)
+    if storage.exists(layout.manifest):
+        report["shards"] = shards_section(layout.data)
         report["tokens_out"] = report["shards"].get("tokens")
-    elif _parts(node_dir):
-        report.update(documents_section(node_dir))
+    elif _parts(layout.data):
+        report.update(documents_section(layout))
     return report
 
 
 def collect(path: str) -> dict[str, Any]:
-    """The report for `path` (a local folder or a URI): a workdir (every node folder in it), one node's folder, or
-    a shard folder."""
+    """The report for `path` (a local folder or a URI): a workdir (every node in it), or one node's folder (a node
+    of documents, a shard folder)."""
     if not storage.exists(path):
         raise FileNotFoundError(f"{path}: no such folder")
-    files = storage.list_files(path)
-    markers = (SUCCESS_FILE, MANIFEST_FILE, STATS_DIR)
-    if any(f.split("/")[0] in markers for f in files):
-        return {"path": storage.absolute(path), "kind": "node", "nodes": [node_report(path)]}
-    names = sorted({f.split("/")[0] for f in files if "/" in f and f.split("/")[1] in markers})
+    single = node_layout_of(path)
+    if storage.exists(single.state):
+        return {"path": storage.absolute(path), "kind": "node", "nodes": [node_report(single)]}
+    state_root = storage.join(path, STATE_ROOT)
+    names = sorted({f.split("/")[0] for f in storage.list_files(state_root)
+                    if f.split("/")[1:2] in ([COMMIT_FILE], [PARTITIONS_DIR])})
+    layouts = {name: NodeLayout(path, name) for name in names}
     # In the order they were committed, which is the pipeline's dependency order for a complete run (object
     # stores keep modification times in whole seconds, so the record's own time, not the file's).
-    finished = {name: (read_json(storage.join(path, name, SUCCESS_FILE)) or {}).get("committed_at", float("inf"))
-                for name in names}
-    nodes = [node_report(storage.join(path, name)) for name in sorted(names, key=lambda n: (finished[n], n))]
+    finished = {name: (read_json(layout.commit_record) or {}).get("committed_at", float("inf"))
+                for name, layout in layouts.items()}
+    nodes = [node_report(layouts[name]) for name in sorted(names, key=lambda n: (finished[n], n))]
     if not nodes:
-        raise FileNotFoundError(f"{path}: neither a workdir, a node's output nor a shard folder")
+        raise FileNotFoundError(f"{path}: neither a workdir nor a node's output folder")
     return {"path": storage.absolute(path), "kind": "workdir", "nodes": nodes}
-

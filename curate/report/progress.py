@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 from typing import Protocol
 
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeRemainingColumn
 
 
 class RunProgress(Protocol):
@@ -69,7 +69,7 @@ class TerminalProgress:
     def __init__(self) -> None:
         self.bars = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
                              TextColumn("{task.fields[rate]}"), TimeRemainingColumn(), transient=False)
-        self.tasks: dict[str, tuple[int, float, int]] = {}
+        self.tasks: dict[str, tuple[TaskID, float, int]] = {}
         self.running = False
 
     def start(self, node: str, total: int) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import pyarrow as pa
 
@@ -74,7 +74,7 @@ class JsonlReader(Reader):
         yield batch.flush()
 
     def _add_line(self, line: bytes, location: str, batch: BatchBuilder) -> None:
-        row = {"id": location, "source": location}
+        row: dict[str, Any] = {"id": location, "source": location}
         try:
             record = json.loads(line)
         except ValueError as error:

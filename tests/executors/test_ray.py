@@ -22,12 +22,12 @@ def test_quickstart_on_ray_matches_local_byte_for_byte(ray_cluster, quickstart_l
     local, distributed = output_files(quickstart_local), output_files(tmp_path)
     # text, unique, deduped: kept and rejected, 10 each; 2 shards (scratch files are deleted when a node commits)
     assert len(local) == 62 and local == distributed
-    for name in ("bpe/tokenizer.json", "bpe/tokenizer.hf.json", "shards/manifest.json"):
+    for name in ("bpe/tokenizer.curate.json", "bpe/tokenizer.json", "_curate/shards/manifest.json"):
         assert (quickstart_local / name).read_bytes() == (tmp_path / name).read_bytes()
 
 
 def test_quickstart_accounting(quickstart_local):
-    success = json.loads((quickstart_local / "text" / "_SUCCESS.json").read_text())
+    success = json.loads((quickstart_local / "_curate" / "text" / "commit.json").read_text())
     stages = {s["stage"]: s for s in success["stages"]}
     assert list(stages) == ["warc", "extract", "normalize", "min_length"]
     for stage in stages.values():
@@ -35,7 +35,7 @@ def test_quickstart_accounting(quickstart_local):
             stage["rejected"].values()) + sum(stage["failed"].values())
     assert stages["warc"]["kept"] == stages["extract"]["docs_in"] > 200
     reasons: dict[str, int] = {}
-    for path in (quickstart_local / "text" / "_rejected").glob("*.parquet"):
+    for path in (quickstart_local / "_rejected" / "text").glob("*.parquet"):
         for reason in pq.read_table(path, columns=["reject_reason"]).column(0).to_pylist():
             reasons[reason] = reasons.get(reason, 0) + 1
     expected = {}

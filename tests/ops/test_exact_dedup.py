@@ -24,7 +24,7 @@ def test_smallest_id_survives_and_rejections_name_it(tmp_path):
     write_partitions(tmp_path / "data", DOCUMENTS, 3)
     reports = run_dedup(tmp_path, tmp_path / "data", "{exact_dedup: {input: docs, shuffle_ranges: 4}}")
     kept = pq.read_table(tmp_path / "out" / "deduped")
-    rejected = pq.read_table(tmp_path / "out" / "deduped" / "_rejected")
+    rejected = pq.read_table(tmp_path / "out" / "_rejected" / "deduped")
     assert sorted(kept.column("id").to_pylist()) == ["a", "b", "e", "f"]
     assert {r["id"]: (r["reject_reason"], r["reject_detail"], r["dup_cluster_size"]) for r in rejected.to_pylist()} == {
         "c": ("exact_duplicate", "duplicate of a", 3), "d": ("exact_duplicate", "duplicate of a", 3),

@@ -96,7 +96,7 @@ def planted(quickstart_local, tmp_path_factory):
 def clustered_pairs(workdir, documents) -> set[tuple[int, int]]:
     index = {d["id"]: i for i, d in enumerate(documents)}
     rows = pa.concat_tables([pq.read_table(workdir / "deduped", columns=["id", "dup_cluster"]),
-                             pq.read_table(workdir / "deduped" / "_rejected", columns=["id", "dup_cluster"])])
+                             pq.read_table(workdir / "_rejected" / "deduped", columns=["id", "dup_cluster"])])
     clusters: dict[str, list[int]] = {}
     for doc_id, cluster in zip(rows.column("id").to_pylist(), rows.column("dup_cluster").to_pylist()):
         clusters.setdefault(cluster, []).append(index[doc_id])

@@ -67,7 +67,7 @@ def test_reference_text_scores_below_web_and_other_languages(trained, corpus):
     model = load_kenlm(str(out / "lm" / "model.binary"))
     metrics = json.loads((out / "lm" / "metrics.json").read_text())
     web = pq.read_table(out / "scored").column("perplexity").to_numpy().tolist()
-    web += pq.read_table(out / "scored" / "_rejected").column("perplexity").to_numpy().tolist()
+    web += pq.read_table(out / "_rejected" / "scored").column("perplexity").to_numpy().tolist()
     rng = random.Random(0)
     foreign = {}
     for language in NON_ENGLISH:
@@ -86,7 +86,7 @@ def test_cutoffs_are_percentiles_of_the_calibration_documents(trained):
     out, reports = trained
     cutoffs = json.loads((out / "lm" / "cutoffs.json").read_text())
     kept = pq.read_table(out / "scored")
-    rejected = pq.read_table(out / "scored" / "_rejected")
+    rejected = pq.read_table(out / "_rejected" / "scored")
     everything = np.concatenate([kept.column("perplexity").to_numpy(), rejected.column("perplexity").to_numpy()])
     assert np.allclose(np.percentile(everything.astype(np.float64), [30, 60]), [cutoffs["head"], cutoffs["tail"]],
                        rtol=1e-5)

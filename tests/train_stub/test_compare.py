@@ -4,7 +4,7 @@ really worse (the same documents with their tokens scrambled) ranks last, beyond
 from __future__ import annotations
 
 import json
-import shutil
+from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
@@ -12,14 +12,17 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from curate.cli import main
+from curate.shards import manifest_path
 from curate.storage import sha256 as file_sha256
+from tests.shard_damage import copy_shards
 
 
 def scrambled_copy(shards, destination):
     """The shards with every document's tokens replaced by uniform random ids (end-of-text kept): the same sizes
     and manifest, no language left to learn."""
-    shutil.copytree(shards, destination)
-    manifest = json.loads((destination / "manifest.json").read_text())
+    copy_shards(shards, destination)
+    manifest_file = Path(manifest_path(str(destination)))
+    manifest = json.loads(manifest_file.read_text())
     rng = np.random.default_rng(0)
     for shard in manifest["shards"]:
         path = destination / shard["file"]
@@ -33,7 +36,7 @@ def scrambled_copy(shards, destination):
         scrambled = pa.ListArray.from_arrays(tokens.offsets, pa.array(values, tokens.type.value_type))
         pq.write_table(table.set_column(1, "tokens", scrambled), path)
         shard["sha256"] = file_sha256(str(path))
-    (destination / "manifest.json").write_text(json.dumps(manifest))
+    manifest_file.write_text(json.dumps(manifest))
     return destination
 
 
@@ -47,7 +50,9 @@ def test_validate_ranks_a_worse_dataset_last(quickstart_local, tmp_path, capsys)
 
 
 def test_validate_rejects_bad_arguments(tmp_path, capsys):
-    assert main(["validate", str(tmp_path)]) == 1
-    assert "no manifest.json" in capsys.readouterr().err
-    (tmp_path / "manifest.json").write_text("{}")
+    assert main(["validate", str(tmp_path / "shards")]) == 1
+    assert "no manifest at" in capsys.readouterr().err
+    manifest = Path(manifest_path(str(tmp_path / "shards")))
+    manifest.parent.mkdir(parents=True)
+    manifest.write_text('{"format": "curate-token-shards"}')
     assert main(["validate", str(tmp_path), "--model", "huge"]) == 2

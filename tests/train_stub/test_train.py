@@ -2,24 +2,21 @@
 
 from __future__ import annotations
 
-import shutil
-
 import pytest
 import torch
 
-from tokenizer.bpe import Tokenizer
+from curate.ops.train_bpe import load_tokenizer_file
+from curate.shards import load_manifest, shard_tokenizer_path
 from train_stub.train import REFERENCE_TEXT, TrainConfig, learning_rate, train
 
 
 @pytest.fixture(scope="module")
-def shards(quickstart_local, tmp_path_factory):
-    folder = tmp_path_factory.mktemp("train") / "shards"
-    shutil.copytree(quickstart_local / "shards", folder)
-    return str(folder)
+def shards(quickstart_local):
+    return str(quickstart_local / "shards")
 
 
 def run(shards, **overrides):
-    tokenizer = Tokenizer.load(f"{shards}/tokenizer.json")
+    tokenizer = load_tokenizer_file(shard_tokenizer_path(shards, load_manifest(shards)))
     config = TrainConfig(**{"model": "tiny", "max_steps": 60, "batch_size": 8, "warmup_steps": 5,
                             "log_interval": 0, "device": "cpu", **overrides})
     text = open(REFERENCE_TEXT, encoding="utf-8").read()[:4000]

@@ -138,7 +138,7 @@ BACKWARD_BLOCKS = (64, 64)
 
 class FlashAttention(torch.autograd.Function):
     @staticmethod
-    def forward(ctx, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
+    def forward(ctx, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
         q, k, v = q.contiguous(), k.contiguous(), v.contiguous()
         batch, heads, seq, head_dim = q.shape
         sm_scale = 1.0 / math.sqrt(head_dim)
@@ -153,7 +153,7 @@ class FlashAttention(torch.autograd.Function):
         return out
 
     @staticmethod
-    def backward(ctx, grad_out: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:  # type: ignore
+    def backward(ctx, grad_out: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         q, k, v, out, lse = ctx.saved_tensors
         grad_out = grad_out.contiguous()
         batch, heads, seq, head_dim = q.shape
