@@ -48,6 +48,7 @@ bench: $(VENV)/.bench
 	$(BIN)/python bench/bpe.py
 	$(BIN)/python bench/filters.py
 	$(BIN)/python bench/minhash.py
+	$(BIN)/python bench/decontamination.py
 
 extraction-quality: $(STAMP)
 	$(BIN)/python bench/extraction_quality.py

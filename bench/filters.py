@@ -1,5 +1,6 @@
-"""Filter throughput per core: curate's stages against datatrove's LanguageFilter, Gopher, C4 and FineWeb filters,
-and curate's KenLM perplexity on its own (datatrove's KenLM blocks download CCNet's models, which cannot run here).
+"""Filter throughput per core: curate's stages against datatrove's LanguageFilter, Gopher, C4, FineWeb and URL
+filters and its PII formatter, and curate's KenLM perplexity on its own (datatrove's KenLM blocks download CCNet's
+models, which cannot run here).
 
 Documents: every WARC file of the shared corpus, extracted with curate (resiliparse) and NFC-normalised. Each pair
 runs over the same documents in this one process, one after the other, single-threaded: curate's stage through its
@@ -18,9 +19,11 @@ import os
 import sys
 import tempfile
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import corpus_or_exit, timed  # noqa: E402
@@ -34,6 +37,8 @@ from curate.stages.perplexity import CUTOFFS_FILE, KenLMPerplexity, doc_perplexi
 from curate.stages.warc import WarcReader  # noqa: E402
 from curate.stats import StageStats  # noqa: E402
 
+LISTS = Path(__file__).resolve().parents[1] / "pipelines" / "lists"
+
 
 def load_documents() -> pa.Table:
     corpus = corpus_or_exit()
@@ -44,17 +49,31 @@ def load_documents() -> pa.Table:
             for batch in WarcReader().read(str(path), StageStats("warc"), 500):
                 text = Extract(engine="resiliparse").process(batch.kept, StageStats("extract")).kept
                 tables.append(Normalize(form="NFC").process(text, StageStats("normalize")).kept)
-    return pa.concat_tables(tables).select(["id", "text"])
+    return pa.concat_tables(tables).select(["id", "url", "text"])
 
 
-def datatrove_blocks() -> dict:
+def url_lists(table: pa.Table, folder: Path) -> dict[str, Path]:
+    """Lists that fire on this corpus: the host (less "www.") of every 7th document, the example word lists of
+    pipelines/lists/ plus two words frequent in these URLs."""
+    hosts = [urlsplit(u).hostname or "" for u in table.column("url").to_pylist()[::7]]
+    lists = {"blocked_domains": sorted({h.removeprefix("www.") for h in hosts if "." in h}),
+             "banned_url_words": read_list(LISTS / "banned_url_words.txt") + ["archive"],
+             "soft_banned_url_words": read_list(LISTS / "soft_banned_url_words.txt") + ["news", "blog"]}
+    for name, entries in lists.items():
+        (folder / f"{name}.txt").write_text("\n".join(entries) + "\n")
+    return {name: folder / f"{name}.txt" for name in lists}
+
+
+def datatrove_blocks(lists: dict[str, Path]) -> dict:
     from datatrove.pipeline.filters import (
         C4QualityFilter,
         FineWebQualityFilter,
         GopherQualityFilter,
         GopherRepetitionFilter,
         LanguageFilter,
+        URLFilter,
     )
+    from datatrove.pipeline.formatters import PIIFormatter
     from fasttext.FastText import _FastText
 
     language = LanguageFilter(languages=["en"], language_threshold=0.65)
@@ -63,7 +82,19 @@ def datatrove_blocks() -> dict:
             "gopher_quality": (GopherQualityFilter(), {}),
             "gopher_repetition": (GopherRepetitionFilter(), {}),
             "c4": (C4QualityFilter(), {}),
-            "fineweb_quality": (FineWebQualityFilter(char_duplicates_ratio=0.1), {})}
+            "fineweb_quality": (FineWebQualityFilter(char_duplicates_ratio=0.1), {}),
+            # The same lists for both (pipelines/lists/); datatrove's own are off (they are downloaded).
+            "url_filter": (URLFilter(use_integrated_lists=False, extra_domains=read_list(lists["blocked_domains"]),
+                                     banned_words=read_list(lists["banned_url_words"]),
+                                     soft_banned_words=read_list(lists["soft_banned_url_words"])),
+                           {"domain_lists": [str(lists["blocked_domains"])],
+                            "banned_words": [str(lists["banned_url_words"])],
+                            "soft_banned_words": [str(lists["soft_banned_url_words"])]}),
+            "pii": (PIIFormatter(), {})}
+
+
+def read_list(path: Path) -> list[str]:
+    return [line.strip() for line in path.read_text().splitlines() if line.strip() and not line.startswith("#")]
 
 
 def kenlm_stage(table: pa.Table, folder: str) -> KenLMPerplexity:
@@ -90,21 +121,29 @@ def main() -> None:
     print(f"{table.num_rows} documents, {sum(len(t) for t in table.column('text').to_pylist()) / 1e6:.1f} M chars, "
           "one core\n")
     print(f"{'stage':<18} {'curate docs/s':>13} {'datatrove docs/s':>16} {'ratio':>7} {'same decision':>13}")
-    for name, (block, options) in datatrove_blocks().items():
+    list_folder = tempfile.TemporaryDirectory()
+    for name, (block, options) in datatrove_blocks(url_lists(table, Path(list_folder.name))).items():
         stage = STEPS[name](**options)
         kept_ids: set[str] = set()
 
+        rewrites = name == "pii"  # a formatter keeps every document: compare which ones it changed
+
         def run_curate() -> int:
             kept = stage.process(table, StageStats(name)).kept
+            if rewrites:
+                kept = kept.filter(pc.not_equal(kept.column("text"), table.column("text")))
             kept_ids.update(kept.column("id").to_pylist())
             return table.num_rows
 
-        documents = [Document(text=t, id=i) for i, t in zip(table.column("id").to_pylist(),
-                                                             table.column("text").to_pylist())]
+        documents = [Document(text=t, id=i, metadata={"url": u}) for i, u, t in zip(
+            table.column("id").to_pylist(), table.column("url").to_pylist(), table.column("text").to_pylist())]
+        originals = {doc.id: doc.text for doc in documents}
         theirs: set[str] = set()
 
         def run_datatrove() -> int:
-            theirs.update(doc.id for doc in block.run(iter(documents)))
+            for doc in block.run(iter(documents)):
+                if not rewrites or doc.text != originals[doc.id]:
+                    theirs.add(doc.id)
             return len(documents)
 
         ours_time, their_time = timed(name, run_curate), timed(name, run_datatrove)

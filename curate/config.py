@@ -25,7 +25,8 @@ from curate.executors.base import RayOptions
 from curate.path_list import PathList
 from curate.ops import OPERATIONS
 from curate.ops.base import Operation
-from curate.stages import READERS, STEPS
+from curate.stages import READERS, STEPS, step_class
+from curate.stages.plugins import load_stage_class
 from curate.stages.base import Reader, Stage
 from curate.validation import build_dataclass, check_keys, suggestion
 
@@ -60,7 +61,7 @@ class StepSpec:
     options: Mapping[str, Any]
 
     def build(self) -> Stage:
-        return STEPS[self.name](**self.options)
+        return step_class(self.name)(**self.options)
 
 
 @dataclass(frozen=True)
@@ -177,22 +178,37 @@ def _parse_steps(raw: Any, base_dir: str, where: str) -> tuple[StepSpec, ...]:
     for number, item in enumerate(raw, start=1):
         if isinstance(item, str):
             item = {item: {}}
-        if not isinstance(item, Mapping) or len(item) != 1:
+        if isinstance(item, Mapping) and "class" in item:  # a user's stage: {class: "mypkg.filters:MyFilter", ...}
+            name, options = item["class"], {k: v for k, v in item.items() if k != "class"}
+            step_where = f"{where}, step {number} {name!r}"
+            if not isinstance(name, str):
+                raise ConfigError(f"{step_where}: 'class' must be an import path like 'mypkg.filters:MyFilter'")
+            try:
+                cls = load_stage_class(name)
+            except ValueError as error:
+                raise ConfigError(f"{step_where}: {error}") from None
+        elif not isinstance(item, Mapping) or len(item) != 1:
             raise ConfigError(f"{where}, step {number}: write a step as `- name: {{options}}`, got {item!r}")
-        (name, options), = item.items()
-        step_where = f"{where}, step {number} {name!r}"
-        if name not in STEPS:
-            raise ConfigError(f"{step_where}: unknown step{suggestion(str(name), STEPS)}; known steps: "
-                              f"{', '.join(sorted(STEPS))}")
+        else:
+            (name, options), = item.items()
+            step_where = f"{where}, step {number} {name!r}"
+            if name not in STEPS:
+                raise ConfigError(f"{step_where}: unknown step{suggestion(str(name), STEPS)}; known steps: "
+                                  f"{', '.join(sorted(STEPS))}, or {{class: \"module:Class\"}} for your own")
+            cls = STEPS[name]
         options = dict(options or {})
-        for option in STEPS[name].file_options:  # a model file a step loads: relative to the pipeline file
-            if isinstance(options.get(option), str):
-                options[option] = _resolve_path(options[option], base_dir)
-        stage = build_dataclass(STEPS[name], options, step_where)
-        for option in STEPS[name].file_options:
-            path = getattr(stage, option)
-            if option not in STEPS[name].model_inputs and not storage.is_file(path):
-                raise ConfigError(f"{step_where}: field {option!r}: no such file {path!r}")
+        for option in cls.file_options:  # files a step loads (a model, word lists): relative to the pipeline file
+            value = options.get(option)
+            if isinstance(value, str):
+                options[option] = _resolve_path(value, base_dir)
+            elif isinstance(value, list):
+                options[option] = [_resolve_path(v, base_dir) if isinstance(v, str) else v for v in value]
+        stage = build_dataclass(cls, options, step_where)
+        for option in cls.file_options:
+            value = getattr(stage, option)
+            for path in [value] if isinstance(value, str) else value:
+                if option not in cls.model_inputs and not storage.is_file(path):
+                    raise ConfigError(f"{step_where}: field {option!r}: no such file {path!r}")
         steps.append(StepSpec(name=name, options=options))
     return tuple(steps)
 
@@ -315,7 +331,7 @@ def _resolve_model_steps(node: NodeSpec, nodes: Mapping[str, NodeSpec], workdir:
     steps, used, named = [], [], []
     for number, step in enumerate(node.steps, start=1):
         options = dict(step.options)
-        for option, kind in STEPS[step.name].model_inputs.items():
+        for option, kind in step_class(step.name).model_inputs.items():
             target = options.get(option)
             if isinstance(target, str) and target in nodes:
                 if nodes[target].operation != kind:

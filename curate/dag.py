@@ -26,6 +26,8 @@ from curate.executors.base import Executor
 from curate.ops import OPERATIONS
 from curate.layout import NodeLayout
 from curate.ops.base import OperationContext, PartitionRef
+from curate.stages import step_class
+from curate.stages.plugins import code_digest, is_import_path
 from curate.partition import PartitionTask, run_partition
 from curate.report.progress import NoProgress, RunProgress
 from curate.stats import NodeReport, StageStats, merge_stage_lists
@@ -38,6 +40,11 @@ FAILURES_FILE = "_failures.jsonl"
 MAX_FAILED_SHARE = 0.5
 
 
+def content_fingerprint(path: str) -> dict[str, Any]:
+    """A file's fingerprint without its modification time: a model copied or moved elsewhere is the same model."""
+    return {k: v for k, v in file_fingerprint(path).items() if k != "mtime_ns"}
+
+
 def _options(block: Any) -> dict[str, Any]:
     """A step's or an operation's options: each is a dataclass, which their base classes cannot declare to mypy."""
     return dataclasses.asdict(block)
@@ -45,8 +52,9 @@ def _options(block: Any) -> dict[str, Any]:
 
 def logical_hash(node: NodeSpec) -> str:
     """What decides a node's output bytes besides its inputs' content: reader or operation, options, steps, batch
-    size, output format. Input files enter through their content fingerprints (plan_pipeline), model nodes by name:
-    no path goes into a hash, so neither a moved workdir nor a moved pipeline file changes it."""
+    size, output format. Input files enter through their content fingerprints (plan_pipeline), files a step loads
+    (a lid.176 model, a domain list) by content, model nodes by name: no path goes into a hash, so neither a moved
+    workdir nor a moved pipeline file changes it, and a model replaced in place recomputes what it scored."""
     payload: dict[str, Any] = {"format": OUTPUT_FORMAT_VERSION, "batch_docs": node.batch_docs}
     if node.operation is not None:
         options = _options(node.build_operation())
@@ -57,6 +65,15 @@ def logical_hash(node: NodeSpec) -> str:
         assert node.input is not None
         payload["reader"] = [node.input.reader, dict(node.input.options), node.input.node]
         steps: list[tuple[str, dict[str, Any]]] = [(step.name, _options(step.build())) for step in node.steps]
+        named_models = {(index, option) for index, option, _ in node.model_options}
+        for index, step in enumerate(node.steps):  # files a step loads (a model, a word list), by content
+            for option in step_class(step.name).file_options:
+                value = steps[index][1][option]
+                if (index, option) not in named_models and value:
+                    steps[index][1][option] = [content_fingerprint(p) for p in ([value] if isinstance(value, str)
+                                                                                 else value)]
+        # A user's stage (module:Class) by its code too: an edited filter recomputes what it decided.
+        payload["code"] = [code_digest(step_class(s.name)) for s in node.steps if is_import_path(s.name)]
         for index, option, model_node in node.model_options:
             steps[index][1][option] = {"model_node": model_node}
         payload["steps"] = steps

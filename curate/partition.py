@@ -136,16 +136,16 @@ def commit_partition(layout: NodeLayout, key: str, fingerprint: str, record: dic
 
 
 def write_operation_partition(layout: NodeLayout, key: str, fingerprint: str, input_path: str, kept: pa.Table,
-                              rejected: pa.Table, stats: StageStats) -> None:
+                              rejected: pa.Table, stats: StageStats, extra: dict[str, Any] | None = None) -> None:
     """Write partition `key` of an operation node that outputs documents (dsir, dedup) as a map node's: kept rows,
-    rejected rows, then the commit record."""
+    rejected rows, then the commit record (with `extra`, what the operation reports per partition)."""
     data_path, rejected_path, _ = layout.partition_files(key)
     write_parquet_atomic(kept, data_path)
     write_parquet_atomic(rejected, rejected_path)
     commit_partition(layout, key, fingerprint, {
         "node": layout.node, "partition": key, "input": storage.basename(input_path),
         "stages": [stats.to_json()], "docs_out": kept.num_rows, "rejected_out": rejected.num_rows,
-        "wall_s": round(stats.wall_s, 4)})
+        "wall_s": round(stats.wall_s, 4), **(extra or {})})
 
 
 def _all_failed(stats: StageStats, first_error: dict[str, str]) -> str | None:

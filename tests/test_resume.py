@@ -1,8 +1,8 @@
 """A run killed by SIGKILL at any task of any phase resumes where it stopped and ends with the bytes of a run that
 was never interrupted (issue 12). The kills come from tests/kill_run.py, in a child process, in-process executor.
 
-The pipeline is cc_en.yaml's shape on the shipped sample: extraction, language ID, a fastText quality model trained
-by curate, exact and MinHash dedup, scoring, DSIR, BPE training and token shards.
+The pipeline is cc_en.yaml's shape on the shipped sample: extraction, repeated-line removal, language ID, a fastText
+quality model trained by curate, exact and MinHash dedup, scoring, DSIR, BPE training and token shards.
 """
 
 from __future__ import annotations
@@ -29,8 +29,9 @@ PIPELINE = """
         steps:
           - extract: {{engine: resiliparse}}
           - normalize: {{form: NFC}}
+      lines: {{repeated_lines: {{input: text, max_documents: 2, shuffle_ranges: 3}}}}
       english:
-        input: text
+        input: lines
         steps:
           - langid: {{keep: [en], min_score: 0.5}}
           - min_length: {{min_chars: 200}}
@@ -81,6 +82,8 @@ def uninterrupted(tmp_path_factory, corpus) -> tuple[dict[str, bytes], int]:
 
 
 @pytest.mark.parametrize(("node", "kill_at"), [
+    ("lines", "reduce_units:2"),
+    ("lines", "write_partition:6"),
     ("deduped", "map_keys:14"),  # 10 map_keys tasks are exact_dedup's, so this is minhash_dedup's 4th
     ("deduped", "reduce_keys:3"),  # exact_dedup has one key range here, minhash_dedup 4: its 2nd
     ("deduped", "write_deduplicated:14"),
@@ -101,7 +104,7 @@ def test_a_kill_inside_an_operation_phase_resumes_there(tmp_path, corpus, uninte
 
 
 def test_ten_random_kills_end_with_the_uninterrupted_bytes(tmp_path, corpus, uninterrupted):
-    """Kill the run at 10 random points of its 140-odd tasks, resuming after each, then finish."""
+    """Kill the run at 10 random points of its 160-odd tasks, resuming after each, then finish."""
     expected, total = uninterrupted
     pipeline = write_pipeline(tmp_path, corpus)
     points = sorted(random.Random(12).sample(range(1, total + 1), 10))

@@ -30,6 +30,7 @@ QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
 HISTOGRAM_BINS = 20
 SAMPLES_PER_REASON = 3
 SAMPLE_CHARS = 300
+TOP_REMOVED_LINES = 20
 
 
 def numeric_summary(values: np.ndarray, *, log_scale: bool = False) -> dict[str, Any]:
@@ -170,6 +171,11 @@ def node_report(layout: NodeLayout) -> dict[str, Any]:
         "stages": [s.to_json() for s in stages],
     }
     report["docs_per_cpu_second"] = report["docs_in"] / cpu if cpu else None
+    removed: Counter[str] = Counter()  # repeated_lines: each partition's most frequent removed lines
+    for record in records:
+        removed.update({line: count for line, count in record.get("top_removed", [])})
+    if removed:
+        report["top_removed_lines"] = sorted(removed.items(), key=lambda kv: (-kv[1], kv[0]))[:TOP_REMOVED_LINES]
     if storage.exists(layout.manifest):
         report["shards"] = shards_section(layout.data)
         report["tokens_out"] = report["shards"].get("tokens")

@@ -87,6 +87,10 @@ def _node(node: dict[str, Any]) -> str:
         plots.append(svg_bars("top domains", node["top_domains"]))
     if plots:
         parts.append("<h3>signals</h3><div class='plots'>" + "".join(plots) + "</div>")
+    if node.get("top_removed_lines"):
+        parts.append("<h3>top removed lines</h3><table>" + "".join(
+            f"<tr><td>{count:,}</td><td>{escape(line)}</td></tr>" for line, count in node["top_removed_lines"])
+            + "</table>")
     shards = node.get("shards")
     if shards:
         check = shards["check"]

@@ -86,6 +86,9 @@ def print_report(report: dict[str, Any], console: Console | None = None) -> None
             console.print(_signals(node))
         if node.get("top_domains"):
             console.print("  top domains: " + ", ".join(f"{d} ({n})" for d, n in node["top_domains"][:8]))
+        if node.get("top_removed_lines"):
+            console.print("  top removed lines: " + "; ".join(
+                f"{escape(repr(line[:60]))} ({n})" for line, n in node["top_removed_lines"][:8]))
         if node.get("shards"):
             console.print(_shards(node["shards"]))
         for reason, samples in (node.get("samples") or {}).get("rejected", {}).items():

@@ -12,10 +12,19 @@ from curate.stages.langid import LangId
 from curate.stages.length import MinLength
 from curate.stages.normalize import Normalize
 from curate.stages.perplexity import KenLMPerplexity
+from curate.stages.pii import Pii
+from curate.stages.plugins import is_import_path, load_stage_class
 from curate.stages.quality import FastTextQuality
+from curate.stages.url_filter import UrlFilter
 from curate.stages.warc import WarcReader
+from curate.stages.where import Where
 
 STEPS: dict[str, type[Stage]] = {cls.name: cls for cls in (
-    Extract, Normalize, MinLength, LangId, GopherQuality, GopherRepetition, C4Filter, FineWebQuality,
-    FastTextQuality, KenLMPerplexity)}
+    UrlFilter, Extract, Normalize, MinLength, LangId, GopherQuality, GopherRepetition, C4Filter, FineWebQuality,
+    FastTextQuality, KenLMPerplexity, Pii, Where)}
 READERS: dict[str, type[Reader]] = {cls.name: cls for cls in (WarcReader, JsonlReader)}
+
+
+def step_class(name: str) -> type[Stage]:
+    """The class of step `name`: a built-in step's name, or a user's "module:Class" (curate/stages/plugins.py)."""
+    return load_stage_class(name) if is_import_path(name) else STEPS[name]

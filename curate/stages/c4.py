@@ -14,6 +14,7 @@ from typing import ClassVar
 import pyarrow as pa
 
 from curate.stages.base import DocumentStage, Reject
+from curate.stages.words import split_words
 
 TERMINAL_PUNCTUATION = (".", "!", "?", '"', "”", "'", "’")
 # Notices C4's released code drops as lines (tensorflow/datasets c4_utils.py, POLICY_SUBSTRINGS).
@@ -35,7 +36,7 @@ class C4Filter(DocumentStage):
 
     def keeps_line(self, line: str) -> bool:
         lower = line.lower()
-        return (line.endswith(TERMINAL_PUNCTUATION) and len(line.split()) >= self.min_words_per_line
+        return (line.endswith(TERMINAL_PUNCTUATION) and len(split_words(line)) >= self.min_words_per_line
                 and not (self.drop_javascript_lines and "javascript" in lower)
                 and not (self.drop_policy_lines and any(p in lower for p in POLICY_SUBSTRINGS)))
 

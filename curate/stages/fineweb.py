@@ -11,8 +11,10 @@ from typing import ClassVar
 
 from curate.stages.base import DocumentStage, Reject
 from curate.stages.gopher import duplicate_count_and_chars
+from curate.stages.words import split_words
 
-LINE_END_PUNCTUATION = (".", "!", "?", '"', "'", "”", "’", "…", ":", ";")
+# With the full stops, exclamation and question marks and closing quotes of Chinese and Japanese text.
+LINE_END_PUNCTUATION = (".", "!", "?", '"', "'", "”", "’", "…", ":", ";", "。", "！", "？", "」", "』")
 
 
 @dataclass
@@ -40,7 +42,7 @@ class FineWebQuality(DocumentStage):
         _, dup_chars = duplicate_count_and_chars(lines)
         if dup_chars / max(1, sum(map(len, lines))) >= self.max_dup_line_char_ratio:
             return Reject("fineweb_char_dup_ratio")
-        words = len(text.split())
+        words = len(split_words(text))
         if words and text.count("\n") / words > self.max_newline_word_ratio:
             return Reject("fineweb_list_ratio", f"{text.count(chr(10)) / words:.2f} newlines per word")
         return ()

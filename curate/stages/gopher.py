@@ -1,8 +1,10 @@
 """Gopher's quality and repetition rules (Rae et al. 2021, "Scaling Language Models: Methods, Analysis & Insights
 from Training Gopher", arXiv:2112.11446, appendix A.1.1 and table A1), as two filter stages.
 
-Words are whitespace-separated tokens; lines split on newlines; paragraphs on blank lines. Each rule rejects with
-its own reason, so the rejected output shows which rule fired.
+Words are whitespace-separated tokens, except that each Han or kana character of Chinese and Japanese text is one
+(curate/stages/words.py); lines split on newlines; paragraphs on blank lines. Each rule rejects with its own reason,
+so the rejected output shows which rule fired. For Chinese and Japanese, set `min_mean_word_length: 1` and stop words
+of the language (FineWeb-2's per-language thresholds: pipelines/multilingual.yaml).
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import ClassVar
 
 from curate.stages.base import DocumentStage, Reject
+from curate.stages.words import split_words
 
 BULLETS = ("•", "●", "○", "■", "□", "▪", "▫", "–", "-", "*", "·")  # line starts counted as bullet points
 ELLIPSES = ("...", "…")
@@ -38,7 +41,7 @@ class GopherQuality(DocumentStage):
 
     def apply(self, text: str | None) -> tuple[()] | Reject:
         text = text or ""
-        words = text.split()
+        words = split_words(text)
         n = len(words)
         if n < self.min_words:
             return Reject("gopher_short_doc", f"{n} words < {self.min_words}")
@@ -129,7 +132,7 @@ class GopherRepetition(DocumentStage):
                 return Reject(f"gopher_dup_{unit}s", f"{count} of {len(items)} {unit}s repeat")
             if chars / size > max_chars:
                 return Reject(f"gopher_dup_{unit}_chars", f"{chars / size:.2f} of characters")
-        words = text.split()
+        words = split_words(text)
         for n, limit in sorted(self.max_top_ngram_char_fraction.items()):
             if top_ngram_chars(words, n) / size > limit:
                 return Reject(f"gopher_top_{n}gram")

@@ -6,18 +6,20 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from curate.stages.base import DocumentStage, Reject
+from curate.stages.words import split_words
 
 
 @dataclass
 class MinLength(DocumentStage):
-    """Reject documents shorter than `min_chars` characters or `min_words` whitespace-separated words."""
+    """Reject documents shorter than `min_chars` characters or `min_words` words (curate/stages/words.py)."""
 
     name: ClassVar[str] = "min_length"
     reads: ClassVar[tuple[str, ...]] = ("text",)
 
     min_chars: int = 200
-    # 0 (off) by default: whitespace words undercount Chinese, Japanese and Thai text. For English, Gopher's quality
-    # filter keeps documents of 50 to 100,000 words (Rae et al. 2021, arXiv:2112.11446, appendix A.1.1).
+    # 0 (off) by default: words undercount Thai text (stages/words.py counts a Han or kana character as a word). For
+    # English, Gopher's quality filter keeps documents of 50 to 100,000 words (Rae et al. 2021, arXiv:2112.11446,
+    # appendix A.1.1).
     min_words: int = 0
 
     def __post_init__(self) -> None:
@@ -28,7 +30,7 @@ class MinLength(DocumentStage):
         text = text or ""
         if len(text) < self.min_chars:
             return Reject("too_few_chars", f"{len(text)} < {self.min_chars}")
-        words = len(text.split())
+        words = len(split_words(text))
         if words < self.min_words:
             return Reject("too_few_words", f"{words} < {self.min_words}")
         return ()

@@ -1,0 +1,74 @@
+"""repeated_lines on the sample WARCs: exactly the lines in more than max_documents documents go (checked against a
+plain count over the input), documents left empty are rejected, and the output does not depend on the shuffle."""
+
+from __future__ import annotations
+
+import textwrap
+from collections import Counter
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+
+from curate.config import load_pipeline
+from curate.dag import run_pipeline
+from curate.executors.local import LocalExecutor
+from curate.ops.repeated_lines import normalise
+from curate.report.collect import collect
+from tests.conftest import output_files
+from tests.warc_factory import SAMPLE_DIR
+
+
+def run(folder: Path, options: str) -> Path:
+    folder.mkdir(exist_ok=True)
+    path = folder / "p.yaml"
+    path.write_text(textwrap.dedent(f"""
+        workdir: {folder / "out"}
+        nodes:
+          text:
+            input: {{warc: "{SAMPLE_DIR}/*.warc*"}}
+            steps: [{{extract: {{engine: resiliparse}}}}]
+          clean: {{repeated_lines: {{input: text, {options}}}}}
+    """))
+    with LocalExecutor() as executor:
+        run_pipeline(load_pipeline(str(path)), executor, log=lambda line: None)
+    return folder / "out"
+
+
+def documents_per_line(texts: list[str], separator: str) -> Counter[str]:
+    """In how many documents each normalised unit occurs, counted directly."""
+    counts: Counter[str] = Counter()
+    for text in texts:
+        counts.update({n for n in (normalise(u) for u in text.split(separator)) if n})
+    return counts
+
+
+@pytest.mark.parametrize("unit, max_documents", [("line", 1), ("line", 5), ("paragraph", 2)])
+def test_exactly_the_repeated_units_are_removed(tmp_path, unit, max_documents):
+    out = run(tmp_path, f"unit: {unit}, max_documents: {max_documents}")
+    separator = "\n\n" if unit == "paragraph" else "\n"
+    before = {r["id"]: r["text"] for r in pq.read_table(out / "text", columns=["id", "text"]).to_pylist()}
+    counts = documents_per_line(list(before.values()), separator)
+    kept = pq.read_table(out / "clean").to_pylist()
+    rejected = pq.read_table(out / "_rejected" / "clean").to_pylist()
+    assert len(kept) + len(rejected) == len(before)
+    removed_total = 0
+    for row in kept:
+        units = [normalise(u) for u in before[row["id"]].split(separator)]
+        left = [normalise(u) for u in row["text"].split(separator)]
+        assert [u for u in units if u and counts[u] <= max_documents] == [u for u in left if u]
+        removed_total += row["repeated_units_removed"]
+        assert row["repeated_units_removed"] == sum(1 for u in units if u and counts[u] > max_documents)
+    for row in rejected:
+        assert row["reject_reason"] == "all_lines_repeated"
+        assert all(counts[n] > max_documents for n in map(normalise, before[row["id"]].split(separator)) if n)
+    assert removed_total > 0
+    node = next(n for n in collect(str(out))["nodes"] if n["name"] == "clean")
+    assert node["stages"][0]["events"][f"{unit}s_removed"] >= removed_total
+    assert all(counts[normalise(line)] > max_documents for line, _ in node["top_removed_lines"])
+
+
+def test_the_output_does_not_depend_on_the_shuffle(tmp_path):
+    one = output_files(run(tmp_path / "a", "shuffle_ranges: 1"))
+    three = output_files(run(tmp_path / "b", "shuffle_ranges: 3"))
+    assert one == three and any(name.startswith("clean/") for name in one)
