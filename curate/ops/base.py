@@ -9,18 +9,20 @@ from an empty scratch folder. The node's outputs are committed by the DAG (curat
 
 from __future__ import annotations
 
+import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar, Protocol
 
 from curate import storage
-from curate.commit import check_commit, commit
+from curate.commit import check_commit, commit, read_json
 from curate.errors import RunError
 from curate.executors.base import Executor, RayOptions
 from curate.layout import NodeLayout
 from curate.report.progress import RunProgress
-from curate.stats import NodeReport
+from curate.stats import NodeReport, StageStats, merge_stage_lists
+
 
 @dataclass(frozen=True)
 class PartitionRef:
@@ -98,6 +100,17 @@ class OperationContext:
         if failures:
             raise RunError(f"node {self.node!r}: {len(failures)} task(s) failed: " + "; ".join(failures[:3]))
         return len(todo)
+
+
+def merged_partitions(record_paths: Sequence[str], stage: str, started: float, cpu_started: float
+                      ) -> tuple[StageStats, int]:
+    """(the stage stats merged over an operation's output partitions, timed as the whole node from `started` and
+    the driver's CPU since `cpu_started`; the documents the partitions kept), from their commit records."""
+    records = [read_json(path) or {} for path in record_paths]
+    merged = merge_stage_lists([StageStats.from_json(s) for s in r["stages"]] for r in records)
+    stats = merged[0] if merged else StageStats(stage)
+    stats.wall_s, stats.cpu_s = time.perf_counter() - started, time.process_time() - cpu_started
+    return stats, sum(r["docs_out"] for r in records)
 
 
 def file_done(path_of: Callable[[Any], str]) -> Callable[[Any], bool]:

@@ -34,12 +34,11 @@ import numpy as np
 import pyarrow as pa
 
 from curate import storage
-from curate.commit import read_json
 from curate.layout import NodeLayout
-from curate.ops.base import Operation, OperationContext
+from curate.ops.base import Operation, OperationContext, merged_partitions
 from curate.partition import load_array, read_table, save_array_atomic, write_operation_partition
 from curate.stages.base import Reject, rejected_rows
-from curate.stats import NodeReport, StageStats, merge_stage_lists
+from curate.stats import NodeReport, StageStats
 
 WORD = re.compile(r"\w+")
 NUMBER = re.compile(r"\d+")
@@ -230,11 +229,7 @@ class Decontaminate(Operation):
         tasks = [ScoreTask(ref.path, index_dir, context.layout, ref.key, context.output_fingerprints[i], self.n,
                            self.min_ngrams, self.action) for i, ref in enumerate(refs)]
         context.map(score_documents, tasks, lambda t: context.partition_committed(t.record_path, t.fingerprint))
-        records = [read_json(t.record_path) or {} for t in tasks]
-        merged = merge_stage_lists([StageStats.from_json(s) for s in r["stages"]] for r in records)
-        stage = merged[0] if merged else StageStats(self.name)
-        stage.wall_s, stage.cpu_s = time.perf_counter() - started, time.process_time() - cpu_started
-        docs_out = sum(r["docs_out"] for r in records)
+        stage, docs_out = merged_partitions([t.record_path for t in tasks], self.name, started, cpu_started)
         hits = stage.events["flagged"] if self.action == "flag" else stage.docs_in - docs_out
         context.log(f"node {context.node}: {hits} of {stage.docs_in} documents share {self.n}-grams with a benchmark "
                     f"item ({'flagged' if self.action == 'flag' else 'removed'})")

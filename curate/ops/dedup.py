@@ -13,12 +13,12 @@ from __future__ import annotations
 import time
 from abc import abstractmethod
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import ClassVar
 
 import pyarrow as pa
 
 from curate import storage
-from curate.commit import check_commit, commit, read_json
+from curate.commit import check_commit, commit
 from curate.dedup.output import (
     DedupWriteTask,
     assignment_path,
@@ -26,9 +26,9 @@ from curate.dedup.output import (
     write_deduplicated,
 )
 from curate.dedup.shuffle import map_file, ranges_for
-from curate.ops.base import Operation, OperationContext, file_done
+from curate.ops.base import Operation, OperationContext, file_done, merged_partitions
 from curate.partition import parquet_rows, read_table
-from curate.stats import NodeReport, StageStats, merge_stage_lists
+from curate.stats import NodeReport
 
 RESOLVED = "_RESOLVED.json"  # the commit record of the resolution's assignment files
 
@@ -134,11 +134,7 @@ class Deduplication(Operation):
                                  self.signature_path(scratch, i)) for i, ref in enumerate(refs)]
         context.map(write_deduplicated, writes, lambda t: context.partition_committed(t.stats_path, t.fingerprint))
 
-        records: list[dict[str, Any]] = [read_json(t.stats_path) or {} for t in writes]
-        merged = merge_stage_lists([StageStats.from_json(s) for s in r["stages"]] for r in records)
-        stage = merged[0] if merged else StageStats(self.name)
-        stage.wall_s, stage.cpu_s = time.perf_counter() - started, time.process_time() - cpu_started
-        docs_out = sum(r["docs_out"] for r in records)
+        stage, docs_out = merged_partitions([t.stats_path for t in writes], self.name, started, cpu_started)
         context.log(f"node {context.node}: kept {docs_out} of {stage.docs_in} documents "
                     f"({stage.docs_in - docs_out} {self.reason})")
         return NodeReport(context.node, len(inputs), len(inputs), 0, [stage], docs_out, stage.docs_in - docs_out,

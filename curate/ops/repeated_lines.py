@@ -33,13 +33,12 @@ import numpy as np
 import pyarrow as pa
 
 from curate import storage
-from curate.commit import read_json
 from curate.dedup.shuffle import doc_numbers, group_bounds, ranges_for, read_range, split_doc_numbers, write_ranges
 from curate.layout import NodeLayout
-from curate.ops.base import Operation, OperationContext, file_done
+from curate.ops.base import Operation, OperationContext, file_done, merged_partitions
 from curate.partition import parquet_rows, read_table, scratch_file, write_operation_partition
 from curate.stages.base import Reject, rejected_rows
-from curate.stats import NodeReport, StageStats, merge_stage_lists
+from curate.stats import NodeReport, StageStats
 
 PUNCTUATION = re.compile(r"[^\w\s]|_")
 DIGIT = re.compile(r"\d")
@@ -213,11 +212,7 @@ class RepeatedLines(Operation):
                             context.output_fingerprints[i]) for i, ref in enumerate(refs)]
         context.map(write_partition, writes, lambda t: context.partition_committed(t.record_path, t.fingerprint))
 
-        records = [read_json(t.record_path) or {} for t in writes]
-        merged = merge_stage_lists([StageStats.from_json(s) for s in r["stages"]] for r in records)
-        stage = merged[0] if merged else StageStats(self.name)
-        stage.wall_s, stage.cpu_s = time.perf_counter() - started, time.process_time() - cpu_started
-        docs_out = sum(r["docs_out"] for r in records)
+        stage, docs_out = merged_partitions([t.record_path for t in writes], self.name, started, cpu_started)
         context.log(f"node {context.node}: removed {stage.events[f'{self.unit}s_removed']} repeated {self.unit}s "
                     f"from {stage.events['documents_changed']} documents; {stage.docs_in - docs_out} left empty")
         return NodeReport(context.node, len(inputs), len(inputs), 0, [stage], docs_out, stage.docs_in - docs_out,
