@@ -6,6 +6,7 @@ Exit codes: 0 success, 1 a run failure, 2 a config error. User errors print one 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 from collections.abc import Sequence
@@ -31,11 +32,12 @@ def _run(args: argparse.Namespace) -> int:
     with workdir_lock(spec.workdir):
         print(f"curate: running {spec.name} ({len(spec.nodes)} nodes) into {spec.workdir} on {args.executor}",
               flush=True)
-        progress = (TerminalProgress() if sys.stdout.isatty()
-                    else LogProgress(write=lambda line: print(line, flush=True)))
+        live = TerminalProgress() if sys.stdout.isatty() else None
+        progress = live or LogProgress(write=lambda line: print(line, flush=True))
         log = lambda line: print(f"curate: {line}", flush=True)  # noqa: E731 - one line, used twice
-        with make_executor(args.executor, workers=args.workers, address=args.address, dashboard=args.dashboard,
-                           log=log) as executor:
+        with live or contextlib.nullcontext(), make_executor(args.executor, workers=args.workers,
+                                                              address=args.address, dashboard=args.dashboard,
+                                                              log=log) as executor:
             reports = run_pipeline(spec, executor, log=log, progress=progress, verify=args.verify)
     print(format_summary(reports))
     return 0
@@ -93,11 +95,16 @@ def _inspect(args: argparse.Namespace) -> int:
     from curate.report.collect import collect
 
     try:
-        report = collect(args.path)
+        report = collect(args.path, full_check=args.verify)
+        other = collect(args.compare, full_check=args.verify) if args.compare else None
     except FileNotFoundError as error:
         raise CurateError(str(error)) from None
     if args.json:
-        print(json.dumps(report, indent=1))
+        print(json.dumps({"a": report, "b": other} if other else report, indent=1))
+    elif other:
+        from curate.report.terminal import print_comparison
+
+        print_comparison(report, other)
     else:
         from curate.report.terminal import print_report
 
@@ -156,6 +163,10 @@ def build_parser() -> argparse.ArgumentParser:
     inspect.add_argument("path", help="e.g. out/quickstart, out/quickstart/text or out/quickstart/shards")
     inspect.add_argument("--json", action="store_true", help="print the report as JSON instead of tables")
     inspect.add_argument("--html", metavar="FILE", help="also write a self-contained HTML page with plots")
+    inspect.add_argument("--compare", metavar="OTHER", help="a second workdir or node to put beside PATH: each "
+                         "node's documents and the shift of each signal's quantiles")
+    inspect.add_argument("--verify", action="store_true", help="read every token shard to check its checksum and "
+                         "token count (default: sizes and Parquet footers only, so inspect stays fast at any size)")
     inspect.set_defaults(handler=_inspect)
 
     validate = verbs.add_parser("validate", help="compare datasets by training the same proxy model on each",

@@ -22,12 +22,12 @@ import yaml
 from curate import storage
 from curate.errors import ConfigError
 from curate.executors.base import RayOptions
-from curate.path_list import PathList
 from curate.ops import OPERATIONS
 from curate.ops.base import Operation
+from curate.path_list import PathList
 from curate.stages import READERS, STEPS, step_class
-from curate.stages.plugins import load_stage_class
 from curate.stages.base import Reader, Stage
+from curate.stages.plugins import load_stage_class
 from curate.validation import build_dataclass, check_keys, suggestion
 
 PIPELINE_KEYS = ("name", "description", "workdir", "nodes")

@@ -23,13 +23,14 @@ from curate.commit import check_commit, commit, digest, file_fingerprint, partit
 from curate.config import NodeSpec, PipelineSpec
 from curate.errors import RunError
 from curate.executors.base import Executor
-from curate.ops import OPERATIONS
 from curate.layout import NodeLayout
+from curate.ops import OPERATIONS
 from curate.ops.base import OperationContext, PartitionRef
-from curate.stages import step_class
-from curate.stages.plugins import code_digest, is_import_path
 from curate.partition import PartitionTask, run_partition
 from curate.report.progress import NoProgress, RunProgress
+from curate.sketch import merge_records
+from curate.stages import step_class
+from curate.stages.plugins import code_digest, is_import_path
 from curate.stats import NodeReport, StageStats, merge_stage_lists
 
 # Bump when the layout or meaning of outputs changes, so that old workdirs are recomputed rather than misread.
@@ -43,6 +44,25 @@ MAX_FAILED_SHARE = 0.5
 def content_fingerprint(path: str) -> dict[str, Any]:
     """A file's fingerprint without its modification time: a model copied or moved elsewhere is the same model."""
     return {k: v for k, v in file_fingerprint(path).items() if k != "mtime_ns"}
+
+
+def node_config(node: NodeSpec) -> dict[str, Any]:
+    """A node's steps or operation with every option (defaults included), for the report: which threshold cut
+    which signal."""
+    if node.operation is not None:
+        return {"operation": node.operation, "options": _options(node.build_operation())}
+    return {"steps": [[step.name, _options(step.build())] for step in node.steps]}
+
+
+def versions() -> dict[str, str]:
+    """The versions a run's outputs depend on, recorded with each node's commit."""
+    import platform
+
+    import pyarrow
+
+    from curate import __version__
+
+    return {"curate": __version__, "python": platform.python_version(), "pyarrow": pyarrow.__version__}
 
 
 def _options(block: Any) -> dict[str, Any]:
@@ -90,6 +110,7 @@ class NodePlan:
     fingerprint: str
     partitions: list[PartitionRef] = field(default_factory=list)
     tasks: list[PartitionTask] = field(default_factory=list)  # map nodes only
+    pipeline: str = ""  # the pipeline's name, recorded in the commit for `curate inspect`
 
 
 def plan_pipeline(spec: PipelineSpec) -> dict[str, NodePlan]:
@@ -122,6 +143,7 @@ def plan_pipeline(spec: PipelineSpec) -> dict[str, NodePlan]:
                      for key, path, label, source in inputs]
             plan = NodePlan(node, layout, digest([logical, [[t.key, t.fingerprint] for t in tasks]]), tasks=tasks)
             plan.partitions = [PartitionRef(t.key, t.data_path, t.fingerprint, t.input_label) for t in tasks]
+        plan.pipeline = spec.name
         plans[node.name] = plan
     return plans
 
@@ -239,11 +261,15 @@ def _commit_node(plan: NodePlan, report: NodeReport, operation: str | None, keep
                  if rel != layout.relative(layout.commit_record) and not storage.is_temp(storage.basename(rel))]
         keep.update(files)
     _sweep(plan, keep | {layout.relative(layout.commit_record)})
+    # What `curate inspect` reads: the partitions' summaries merged, one record at a time (curate/sketch.py).
+    summary, top_lists = merge_records(read_json(layout.partition_files(ref.key)[2]) or {} for ref in plan.partitions)
     commit(layout.commit_record, layout.workdir, plan.fingerprint, files,
+           summary=summary if plan.partitions else None, top_lists=top_lists,
            node=plan.node.name, operation=operation, partitions={ref.key: ref.fingerprint for ref in plan.partitions},
            computed=report.computed, reused=report.reused, docs_out=report.docs_out,
            rejected_out=report.rejected_out, stages=[s.to_json() for s in report.stages],
-           wall_s=round(report.wall_s, 4), committed_at=time.time())
+           wall_s=round(report.wall_s, 4), committed_at=time.time(), config=node_config(plan.node),
+           run={"pipeline": plan.pipeline, **versions()})
     storage.rmtree(layout.scratch)
 
 

@@ -22,6 +22,7 @@ from curate import storage
 from curate.commit import commit
 from curate.errors import RunError
 from curate.layout import NodeLayout
+from curate.sketch import SummaryBuilder
 from curate.stages.base import FAILED_PREFIX, Reader, StageResult, conform
 from curate.stats import StageStats, StageTimer
 
@@ -142,7 +143,9 @@ def write_operation_partition(layout: NodeLayout, key: str, fingerprint: str, in
     data_path, rejected_path, _ = layout.partition_files(key)
     write_parquet_atomic(kept, data_path)
     write_parquet_atomic(rejected, rejected_path)
-    commit_partition(layout, key, fingerprint, {
+    summary = SummaryBuilder()
+    summary.add(kept, rejected)
+    commit_partition(layout, key, fingerprint, {"summary": summary.to_json(),
         "node": layout.node, "partition": key, "input": storage.basename(input_path),
         "stages": [stats.to_json()], "docs_out": kept.num_rows, "rejected_out": rejected.num_rows,
         "wall_s": round(stats.wall_s, 4), **(extra or {})})
@@ -175,6 +178,7 @@ def run_partition(task: PartitionTask) -> dict[str, Any]:
     rejected_schema = pa.unify_schemas(rejected_schemas)
 
     docs_out = rejected_out = 0
+    summary = SummaryBuilder()  # what `curate inspect` reads instead of the data (curate/sketch.py)
     first_error: dict[str, str] = {}  # step -> the first failed document's message, for a failing partition
     with (
         storage.atomic_output(task.data_path) as kept_sink,
@@ -196,13 +200,15 @@ def run_partition(task: PartitionTask) -> dict[str, Any]:
                     row = next(i for i, r in enumerate(reasons) if r.startswith(FAILED_PREFIX))
                     first_error[stage.name] = result.rejected.column("reject_detail")[row].as_py()
                 table = result.kept
-            if table.num_rows:
-                kept_writer.write_table(conform(table, schema))
-                docs_out += table.num_rows
+            kept = conform(table, schema)
+            if kept.num_rows:
+                kept_writer.write_table(kept)
+                docs_out += kept.num_rows
             rejected = pa.concat_tables([conform(part, rejected_schema) for part in rejected_parts])
             if rejected.num_rows:
                 rejected_writer.write_table(rejected)
                 rejected_out += rejected.num_rows
+            summary.add(kept, rejected)
         cause = next((c for c in (_all_failed(s, first_error) for s in stats[1:]) if c), None)
         if cause:  # raised inside the block: neither file appears
             raise RunError(cause)
@@ -219,4 +225,5 @@ def run_partition(task: PartitionTask) -> dict[str, Any]:
         "docs_out": docs_out,
         "rejected_out": rejected_out,
         "wall_s": round(wall, 4),
+        "summary": summary.to_json(),
     })

@@ -61,7 +61,7 @@ def test_quickstart_on_s3_gives_the_local_bytes(s3_server, quickstart_local, tmp
     remote_report, local_report = collect(workdir), collect(str(quickstart_local))  # `curate inspect` on a URI
     funnel = [(n["name"], n["docs_in"], n["docs_out"], n.get("tokens_out")) for n in local_report["nodes"]]
     assert [(n["name"], n["docs_in"], n["docs_out"], n.get("tokens_out")) for n in remote_report["nodes"]] == funnel
-    assert remote_report["nodes"][-1]["shards"]["check"] == {"ok": True, "problems": []}
+    assert remote_report["nodes"][-1]["shards"]["check"] == {"ok": True, "problems": [], "full": False}
     assert not [key for key, data in remote.items() if S3_SECRET.encode() in data or b"curate-key-id" in data]
 
 

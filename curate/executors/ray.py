@@ -7,8 +7,10 @@ is used as it is and left running.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
+import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
@@ -37,6 +39,34 @@ def stall_message(pending: int, seconds: float, available: dict[str, float], tot
             f"CPUs free (each task needs 1){advice}")
 
 
+def ray_log_file() -> str:
+    """Where Ray's own log messages go for this run: a file, not the user's screen."""
+    return os.path.join(tempfile.gettempdir(), f"curate-ray-{os.getpid()}.log")
+
+
+@contextlib.contextmanager
+def ray_messages_to(path: str) -> Iterator[None]:
+    """Send the `ray` loggers' messages to `path` instead of the terminal: Ray prints, for instance, a warning
+    about token authentication at every start, which is about Ray, not about the run. Ray installs its handlers
+    at import and again in ray.init, so they are redirected after init too."""
+    handler = logging.FileHandler(path, encoding="utf-8")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    ray_logger = logging.getLogger("ray")
+
+    def redirect() -> None:
+        for existing in list(ray_logger.handlers):
+            if isinstance(existing, logging.StreamHandler) and not isinstance(existing, logging.FileHandler):
+                ray_logger.removeHandler(existing)
+        if handler not in ray_logger.handlers:
+            ray_logger.addHandler(handler)
+
+    redirect()
+    try:
+        yield
+    finally:
+        redirect()
+
+
 class RayExecutor(Executor):
     def __init__(self, workers: int | None = None, address: str | None = None, dashboard: bool = False,
                  log: Callable[[str], None] = print) -> None:
@@ -52,12 +82,20 @@ class RayExecutor(Executor):
         if ray.is_initialized():
             return self
         address = self.address or os.environ.get("RAY_ADDRESS")
+        started = time.perf_counter()
+        log_file = ray_log_file()
+        self.log(f"{'joining the Ray cluster at ' + address if address else 'starting a local Ray'} "
+                 f"(Ray's own messages: {log_file})")
+        with ray_messages_to(log_file):
+            if address:
+                ray.init(address=address, log_to_driver=False, logging_level=logging.WARNING)
+            else:
+                context = ray.init(num_cpus=self.workers or os.cpu_count(), include_dashboard=self.dashboard,
+                                   dashboard_host="127.0.0.1", log_to_driver=False, logging_level=logging.WARNING)
         if address:
-            ray.init(address=address, log_to_driver=False, logging_level=logging.WARNING)
             self.log(cluster_line(ray.get_runtime_context().gcs_address, ray.nodes()))
         else:
-            context = ray.init(num_cpus=self.workers or os.cpu_count(), include_dashboard=self.dashboard,
-                               dashboard_host="127.0.0.1", log_to_driver=False, logging_level=logging.WARNING)
+            self.log(f"Ray started in {time.perf_counter() - started:.1f} s")
             if self.dashboard:
                 self.log(f"Ray dashboard at http://{context.dashboard_url}")
         self._started_here = True

@@ -89,7 +89,7 @@ class OperationContext:
         todo = [task for task in tasks if not done(task)]
         self.log(f"node {self.node}: {fn.__name__}: {len(todo)} of {len(tasks)} tasks to compute")
         failures = []
-        self.progress.start(self.node, len(todo))
+        self.progress.start(self.node, len(todo), fn.__name__)
         for task, result, error in self.executor.map(fn, todo, self.task_options.task_options(
                 f"{self.node}:{fn.__name__}")):
             self.progress.advance(self.node, result if isinstance(result, int) else 0)  # tasks return docs read

@@ -23,7 +23,8 @@ from curate.errors import RunError
 from curate.ops.base import Operation, OperationContext, file_done
 from curate.ops.train_bpe import TOKENIZER_FILE, load_tokenizer, load_tokenizer_file
 from curate.partition import read_columns, scratch_file, write_parquet_atomic
-from curate.shards import MANIFEST_FORMAT, TOKENIZER_COPY, token_dtype
+from curate.shards import MANIFEST_FORMAT, TOKEN_STATS, TOKENIZER_COPY, token_dtype
+from curate.sketch import bottom_sample, row_key
 from curate.stats import NodeReport, StageStats
 from tokenizer.fast import encode_batch
 
@@ -65,14 +66,21 @@ def encode_partition(task: EncodeTask) -> int:
 class ShardWriter:
     """Accumulates encoded documents and writes a shard each time `shard_tokens` is reached."""
 
-    def __init__(self, out_dir: str, shard_tokens: int) -> None:
+    def __init__(self, out_dir: str, shard_tokens: int, vocab_size: int) -> None:
         self.out_dir, self.shard_tokens = out_dir, shard_tokens
         self.pending: list[pa.Table] = []
         self.pending_tokens = 0
         self.shards: list[dict] = []
+        # What `curate inspect` reports about the shards, gathered here rather than by reading them back.
+        self.token_counts = np.zeros(vocab_size, dtype=np.int64)
+        self.length_sample: dict = {"keys": [], "values": {"tokens": []}}
 
     def add(self, table: pa.Table) -> None:
         lengths = pc.list_value_length(table.column("tokens")).to_numpy()
+        values = pc.list_flatten(table.column("tokens")).to_numpy(zero_copy_only=False)
+        self.token_counts += np.bincount(values, minlength=len(self.token_counts))[: len(self.token_counts)]
+        keys = [row_key(str(i)) for i in table.column("id").to_pylist()]
+        self.length_sample = bottom_sample(self.length_sample, {"keys": keys, "values": {"tokens": lengths.tolist()}})
         start = 0
         for end in range(1, len(lengths) + 1):  # cut only between documents
             self.pending_tokens += int(lengths[end - 1])
@@ -90,8 +98,11 @@ class ShardWriter:
         name = f"shard-{len(self.shards):05d}.parquet"
         path = storage.join(self.out_dir, name)
         write_parquet_atomic(table, path)
+        known = storage.written_digest(path)
+        assert known is not None  # written through storage.atomic_output just above
+        size, checksum = known
         self.shards.append({"file": name, "documents": table.num_rows, "tokens": self.pending_tokens,
-                            "sha256": storage.sha256(path)})
+                            "bytes": size, "sha256": checksum})
         self.pending, self.pending_tokens = [], 0
 
 
@@ -131,13 +142,15 @@ class Tokenize(Operation):
         order = list(range(len(tasks)))
         if self.shuffle_seed is not None:
             order = [int(i) for i in np.random.default_rng(self.shuffle_seed).permutation(len(tasks))]
-        writer = ShardWriter(context.out_dir, self.shard_tokens)
+        writer = ShardWriter(context.out_dir, self.shard_tokens, tokenizer.vocab_size)
         for index in order:
             for batch in pq.ParquetFile(storage.open_input(tasks[index].output_path)).iter_batches():
                 writer.add(pa.Table.from_batches([batch]))
         writer.flush()
         storage.copy(tokenizer_path, storage.join(context.layout.state, TOKENIZER_COPY))
         documents = sum(s["documents"] for s in writer.shards)
+        write_json_atomic(storage.join(context.layout.state, TOKEN_STATS), {
+            "token_counts": writer.token_counts.tolist(), "length_sample": writer.length_sample})
         write_json_atomic(context.layout.manifest, {
             "format": MANIFEST_FORMAT, "version": 2, "tokenizer_hash": tokenizer.hash,
             "tokenizer_file": TOKENIZER_COPY, "vocab_size": tokenizer.vocab_size,

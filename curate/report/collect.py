@@ -1,206 +1,243 @@
-"""What `curate inspect` reports, gathered into one JSON-ready dict from a workdir, a node's folder or a shard folder.
+"""What `curate inspect` reports, gathered into one JSON-ready dict from a workdir or a node's folder.
 
-Sections: per node, the funnel (documents, bytes and tokens in and out, rejections and failures by stage and reason,
-wall and CPU time, throughput per core); distributions of the signal columns present; top domains; a few sample
-documents kept and rejected per reason; and for token shards, their statistics and the manifest check.
+It reads commit records only, never the data: each node's commit holds its merged stage counts and a summary
+gathered while its partitions were written (curate/sketch.py), a tokenize node's state its token statistics. So
+inspecting a terabyte node reads kilobytes (bench/inspect_scale.py). A node still running, or killed, has no commit:
+its committed partitions' records are merged instead.
+
+Sections: the whole pipeline's funnel (records, documents, each node's output, tokens, with shares); per node, the
+stage funnel, time and throughput; per signal, kept and rejected distributions on the same bins with the threshold
+that split them; the domains with the most documents and what was removed from each; random samples of kept
+documents and of each rejection reason; token shard statistics and the manifest check; run details.
 """
 
 from __future__ import annotations
 
-from collections import Counter
 from typing import Any
-from urllib.parse import urlsplit
 
 import numpy as np
-import pyarrow as pa
-import pyarrow.compute as pc
 
 from curate import storage
 from curate.commit import read_json
 from curate.layout import COMMIT_FILE, PARTITIONS_DIR, STATE_ROOT, NodeLayout, node_layout_of
 from curate.ops.train_bpe import load_tokenizer_file
-from curate.partition import read_table
-from curate.shards import load_manifest, shard_tokenizer_path, verify
+from curate.shards import TOKEN_STATS, load_manifest, shard_tokenizer_path, verify
+from curate.sketch import empty_side, merge, merge_records
 from curate.stats import StageStats, merge_stage_lists
 
-# Columns stages add (../shared/DESIGN.md, data model), shown as distributions when present; `length` is derived.
-NUMERIC_SIGNALS = ("length", "lang_score", "quality", "perplexity", "dsir_logw")
-CATEGORICAL_SIGNALS = ("lang", "ppl_bucket")
 QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
-HISTOGRAM_BINS = 20
-SAMPLES_PER_REASON = 3
-SAMPLE_CHARS = 300
-TOP_REMOVED_LINES = 20
+HISTOGRAM_BINS = 30
+TOP_DOMAINS = 20
+# Units of the signal columns curate's steps write (../shared/DESIGN.md, data model); `length` is the text's.
+UNITS = {"length": "characters", "lang_score": "probability", "quality": "probability", "perplexity": "perplexity",
+         "dsir_logw": "log importance weight", "dup_cluster_size": "documents", "repeated_units_removed": "lines",
+         "pii_emails": "addresses", "pii_ips": "addresses", "pii_phones": "numbers", "contamination_ngrams": "n-grams"}
+LOG_SCALE = {"length", "perplexity"}
+# (step, option) -> (signal, "min" or "max"): the option that set a threshold on a signal, drawn on its histogram.
+THRESHOLDS = {("langid", "min_score"): ("lang_score", "min"), ("fasttext_quality", "min_score"): ("quality", "min"),
+              ("min_length", "min_chars"): ("length", "min"), ("kenlm_perplexity", "max_perplexity"): ("perplexity",
+                                                                                                       "max")}
 
 
-def numeric_summary(values: np.ndarray, *, log_scale: bool = False) -> dict[str, Any]:
-    """Count, mean, quantiles and a histogram of `values` (log10-spaced bins when asked and all positive).
+def numeric_summary(values: np.ndarray, edges: np.ndarray, docs: int) -> dict[str, Any]:
+    """Quantiles and a histogram of a sample of `values` on `edges`, scaled to the `docs` documents it samples.
 
-    Example: numeric_summary(np.array([1., 2., 3., 4.]))["quantiles"]["0.5"] -> 2.5
+    Example: numeric_summary(np.array([1., 2., 3., 4.]), np.array([0., 2., 4.]), 8)["histogram"]["counts"] -> [2, 6]
     """
     values = values[np.isfinite(values)]
     if len(values) == 0:
         return {"count": 0}
-    log_scale = log_scale and bool(values.min() > 0)
-    edges = (np.logspace(np.log10(values.min()), np.log10(values.max()), HISTOGRAM_BINS + 1) if log_scale
-             else np.linspace(values.min(), values.max(), HISTOGRAM_BINS + 1))
-    edges[0], edges[-1] = values.min(), values.max()  # exact, so rounding in logspace loses no value
-    counts, _ = np.histogram(values, bins=edges)
+    counts, _ = np.histogram(np.clip(values, edges[0], edges[-1]), bins=edges)
+    scale = docs / len(values)
+    return {"count": docs, "sampled": int(len(values)), "mean": float(values.mean()),
+            "quantiles": {str(q): float(np.quantile(values, q)) for q in QUANTILES},
+            "histogram": {"counts": [int(round(c * scale)) for c in counts]}}
+
+
+def shared_edges(parts: list[np.ndarray], log_scale: bool) -> np.ndarray | None:
+    """Bins covering the kept and the rejected values together, so their histograms line up."""
+    values = np.concatenate([p[np.isfinite(p)] for p in parts]) if parts else np.zeros(0)
+    if len(values) == 0:
+        return None
+    low, high = float(values.min()), float(values.max())
+    if high == low:
+        high = low + 1.0
+    if log_scale and low > 0:
+        return np.logspace(np.log10(low), np.log10(high), HISTOGRAM_BINS + 1)
+    return np.linspace(low, high, HISTOGRAM_BINS + 1)
+
+
+def _sample_values(side: dict[str, Any], column: str) -> np.ndarray:
+    raw = side["sample"]["values"].get(column, [])
+    return np.array([np.nan if v is None else float(v) for v in raw], dtype=np.float64)
+
+
+def thresholds(config: dict[str, Any] | None) -> dict[str, list[dict[str, Any]]]:
+    """The thresholds a node's steps set, by signal. Example: {"lang_score": [{"step": "langid", "kind": "min",
+    "value": 0.65}]}"""
+    found: dict[str, list[dict[str, Any]]] = {}
+    for name, options in (config or {}).get("steps", []):
+        for (step, option), (signal, kind) in THRESHOLDS.items():
+            if name == step and options.get(option) is not None:
+                found.setdefault(signal, []).append({"step": step, "kind": kind, "value": options[option]})
+        if name == "where":
+            for kind in ("min", "max"):
+                if options.get(kind) is not None:
+                    found.setdefault(options["column"], []).append({"step": "where", "kind": kind,
+                                                                    "value": options[kind]})
+    return found
+
+
+def documents_section(summary: dict[str, Any], config: dict[str, Any] | None) -> dict[str, Any]:
+    """Signals (kept and rejected), domains and samples of a node of documents, from its summary."""
+    kept, rejected = summary.get("kept") or empty_side(), summary.get("rejected") or empty_side()
+    cuts = thresholds(config)
+    signals: dict[str, Any] = {}
+    for column in dict.fromkeys([*kept["sample"]["values"], *rejected["sample"]["values"]]):
+        parts = {"kept": _sample_values(kept, column), "rejected": _sample_values(rejected, column)}
+        edges = shared_edges(list(parts.values()), column in LOG_SCALE)
+        if edges is None:
+            continue
+        signals[column] = {
+            "unit": UNITS.get(column, ""), "log": column in LOG_SCALE and bool(edges[0] > 0),
+            "edges": [float(e) for e in edges], "thresholds": cuts.get(column, []),
+            **{side: numeric_summary(values, edges, (kept if side == "kept" else rejected)["docs"])
+               for side, values in parts.items()}}
+    categorical = {name: {"kept": sorted(kept["categorical"].get(name, {}).items(), key=lambda kv: -kv[1])[:15],
+                          "rejected": sorted(rejected["categorical"].get(name, {}).items(), key=lambda kv: -kv[1])[:15]}
+                   for name in dict.fromkeys([*kept["categorical"], *rejected["categorical"]])}
+    domains = summary.get("domains", [])[:TOP_DOMAINS]
+    samples = summary.get("samples", {})
     return {
-        "count": int(len(values)),
-        "mean": float(values.mean()),
-        "quantiles": {str(q): float(np.quantile(values, q)) for q in QUANTILES},
-        "histogram": {"edges": [float(e) for e in edges], "counts": [int(c) for c in counts], "log": log_scale},
+        "text_bytes_out": kept["text_bytes"], "text_bytes_rejected": rejected["text_bytes"],
+        "signals": signals, "categorical": categorical, "domains": domains,
+        "samples": {"kept": [doc for _, doc in samples.get("kept", [])],
+                    "rejected": {label: [doc for _, doc in rows] for label, rows in sorted(samples.items())
+                                 if label != "kept"}},
     }
 
 
-def _domain(url: str | None) -> str | None:
-    """Example: _domain("https://www.Example.org/a?b") -> "example.org"."""
-    if not url:
-        return None
-    host = (urlsplit(url).hostname or "").lower()
-    return host.removeprefix("www.") or None
-
-
-def _sample(row: dict[str, Any]) -> dict[str, Any]:
-    text = row.get("text") or ""
-    return {"id": row.get("id"), "url": row.get("url"),
-            "text": text[:SAMPLE_CHARS] + ("…" if len(text) > SAMPLE_CHARS else "")}
-
-
-def _parts(folder: str) -> list[str]:
-    return [storage.join(folder, name) for name in storage.list_files(folder)
-            if name.startswith("part-") and name.endswith(".parquet") and "/" not in name]
-
-
-def documents_section(layout: NodeLayout) -> dict[str, Any]:
-    """Signals, domains, text bytes and samples of a node of documents (its kept and rejected Parquet files)."""
-    numeric: dict[str, list[np.ndarray]] = {}
-    categorical: dict[str, Counter[str]] = {}
-    domains: Counter[str] = Counter()
-    text_bytes = 0
-    kept_samples: list[dict[str, Any]] = []
-    for path in _parts(layout.data):
-        table = read_table(path)
-        names = table.column_names
-        if "text" in names:
-            text = table.column("text")
-            text_bytes += int(pc.sum(pc.binary_length(text.cast(pa.binary()))).as_py() or 0)
-            numeric.setdefault("length", []).append(pc.utf8_length(text).to_numpy(zero_copy_only=False))
-        for column in NUMERIC_SIGNALS[1:]:
-            if column in names:
-                numeric.setdefault(column, []).append(table.column(column).to_numpy(zero_copy_only=False))
-        for column in CATEGORICAL_SIGNALS:
-            if column in names:
-                categorical.setdefault(column, Counter()).update(str(v) for v in table.column(column).to_pylist())
-        if "dup_cluster_size" in names:  # one kept survivor per cluster: how big its cluster was
-            categorical.setdefault("dup_cluster_size", Counter()).update(
-                str(n) for n in table.column("dup_cluster_size").to_pylist())
-        if "url" in names:
-            domains.update(d for d in map(_domain, table.column("url").to_pylist()) if d)
-        if len(kept_samples) < SAMPLES_PER_REASON:
-            kept_samples += [_sample(r) for r in table.slice(0, SAMPLES_PER_REASON - len(kept_samples)).to_pylist()]
-    rejected: dict[str, list[dict[str, Any]]] = {}
-    for path in _parts(layout.rejected):
-        for row in read_table(path).to_pylist():
-            bucket = rejected.setdefault(f"{row.get('reject_stage')}: {row.get('reject_reason')}", [])
-            if len(bucket) < SAMPLES_PER_REASON:
-                bucket.append({**_sample(row), "detail": row.get("reject_detail")})
-    signals: dict[str, Any] = {
-        name: numeric_summary(np.concatenate(parts).astype(np.float64), log_scale=name == "length")
-        for name, parts in numeric.items()}
-    signals.update({name: {"count": sum(c.values()), "top": c.most_common(15)} for name, c in categorical.items()})
-    return {"text_bytes_out": text_bytes, "signals": signals, "top_domains": domains.most_common(15),
-            "samples": {"kept": kept_samples, "rejected": rejected}}
-
-
-def shards_section(shard_dir: str) -> dict[str, Any]:
-    """Documents, tokens, tokens per document, bytes per token, vocabulary coverage and the manifest check."""
+def shards_section(shard_dir: str, full_check: bool = False) -> dict[str, Any]:
+    """Documents, tokens, tokens per document, bytes per token, vocabulary coverage and the manifest check (each
+    shard's presence, size and footer; with `full_check`, every checksum and token count)."""
     try:
         manifest = load_manifest(shard_dir)
-        problems = verify(shard_dir)
+        problems = verify(shard_dir, full=full_check)
     except (OSError, ValueError) as error:
         return {"check": {"ok": False, "problems": [f"manifest: {error}"]}}
-    tokenizer = load_tokenizer_file(shard_tokenizer_path(shard_dir, manifest))
-    byte_lengths = np.array([len(t) for t in tokenizer.vocab] + [0] * len(tokenizer.specials), dtype=np.int64)
-    counts = np.zeros(tokenizer.vocab_size, dtype=np.int64)
-    lengths = []
-    broken = {p.split(":")[0] for p in problems}
-    for shard in manifest["shards"]:
-        if shard["file"] in broken:
-            continue  # statistics come from the shards that verified; the broken ones are listed below
-        tokens = read_table(storage.join(shard_dir, shard["file"]), ["tokens"]).column(0)
-        lengths.append(pc.list_value_length(tokens).to_numpy(zero_copy_only=False))
-        counts += np.bincount(pc.list_flatten(tokens).to_numpy(zero_copy_only=False), minlength=len(counts))
-    total = int(counts.sum())
-    return {
+    section: dict[str, Any] = {
         "documents": manifest["documents"], "tokens": manifest["tokens"], "vocab_size": manifest["vocab_size"],
         "dtype": manifest["dtype"], "tokenizer_hash": manifest["tokenizer_hash"], "shards": len(manifest["shards"]),
-        "tokens_per_document": (numeric_summary(np.concatenate(lengths).astype(np.float64), log_scale=True)
-                                if lengths else {}),
-        "bytes_per_token": float(counts @ byte_lengths / max(1, total - counts[manifest["eot_id"]])),
-        "vocab_coverage": float((counts > 0).sum() / manifest["vocab_size"]),
-        "check": {"ok": not problems, "problems": problems},
-    }
+        "check": {"ok": not problems, "problems": problems, "full": full_check}}
+    stats = read_json(storage.join(node_layout_of(shard_dir).state, TOKEN_STATS))
+    if stats:
+        tokenizer = load_tokenizer_file(shard_tokenizer_path(shard_dir, manifest))
+        byte_lengths = np.array([len(t) for t in tokenizer.vocab] + [0] * len(tokenizer.specials), dtype=np.int64)
+        counts = np.array(stats["token_counts"], dtype=np.int64)
+        lengths = np.array(stats["length_sample"]["values"]["tokens"], dtype=np.float64)
+        edges = shared_edges([lengths], log_scale=True)
+        section.update({
+            "tokens_per_document": numeric_summary(lengths, edges, manifest["documents"]) if edges is not None else {},
+            "tokens_per_document_edges": [float(e) for e in edges] if edges is not None else [],
+            "bytes_per_token": float(counts @ byte_lengths[: len(counts)]
+                                     / max(1, int(counts.sum()) - int(counts[manifest["eot_id"]]))),
+            "vocab_coverage": float((counts > 0).sum() / manifest["vocab_size"])})
+    return section
 
 
-def node_report(layout: NodeLayout) -> dict[str, Any]:
-    """Everything about one node's outputs."""
+def _partition_records(layout: NodeLayout) -> list[dict[str, Any]]:
+    folder = storage.join(layout.state, PARTITIONS_DIR)
+    return [r for r in (read_json(storage.join(folder, f)) for f in storage.list_files(folder)) if r]
+
+
+def node_report(layout: NodeLayout, full_check: bool = False) -> dict[str, Any]:
+    """Everything about one node's outputs, from its commit record (or, uncommitted, its partitions' records)."""
     success = read_json(layout.commit_record)
-    records_dir = storage.join(layout.state, PARTITIONS_DIR)
-    records = [r for r in (read_json(storage.join(records_dir, f)) for f in storage.list_files(records_dir)) if r]
-    # A finished operation node (dsir, dedup) times its phases as a whole in its commit record, not per partition.
-    per_partition = records and not (success or {}).get("operation")
-    if per_partition:
-        stages = merge_stage_lists([StageStats.from_json(s) for s in r["stages"]] for r in records)
+    records = [] if success else _partition_records(layout)
+    if success:
+        stages = [StageStats.from_json(s) for s in success.get("stages", [])]
+        summary = success.get("summary")
     else:
-        stages = [StageStats.from_json(s) for s in (success or {}).get("stages", [])]
-    wall = sum(r["wall_s"] for r in records) if per_partition else (success or {}).get("wall_s", 0.0)
+        stages = merge_stage_lists([StageStats.from_json(s) for s in r["stages"]] for r in records)
+        summary = merge(r["summary"] for r in records if r.get("summary")) if records else None
     cpu = sum(s.cpu_s for s in stages)
     report: dict[str, Any] = {
         "name": layout.node,
         "complete": success is not None,
         "operation": (success or {}).get("operation"),
-        "partitions": len(records) or (success or {}).get("partitions", 0),
+        "partitions": len((success or {}).get("partitions") or {}) or len(records),
         "docs_in": stages[0].docs_in if stages else 0,
-        "docs_out": sum(r["docs_out"] for r in records) if records else (success or {}).get("docs_out", 0),
-        "rejected_out": sum(r["rejected_out"] for r in records) if records else 0,
+        "docs_out": (success or {}).get("docs_out", sum(r["docs_out"] for r in records)),
+        "rejected_out": (success or {}).get("rejected_out", sum(r["rejected_out"] for r in records)),
         "bytes_in": stages[0].bytes_out if stages and stages[0].stage == "warc" else None,
-        "wall_s": wall,
+        "wall_s": (success or {}).get("wall_s", sum(r.get("wall_s", 0.0) for r in records)),
         "cpu_s": cpu,
         "stages": [s.to_json() for s in stages],
+        "committed_at": (success or {}).get("committed_at"),
+        "fingerprint": (success or {}).get("fingerprint"),
+        "config": (success or {}).get("config"),
+        "run": (success or {}).get("run"),
     }
     report["docs_per_cpu_second"] = report["docs_in"] / cpu if cpu else None
-    removed: Counter[str] = Counter()  # repeated_lines: each partition's most frequent removed lines
-    for record in records:
-        removed.update({line: count for line, count in record.get("top_removed", [])})
-    if removed:
-        report["top_removed_lines"] = sorted(removed.items(), key=lambda kv: (-kv[1], kv[0]))[:TOP_REMOVED_LINES]
+    top_lists = (success or {}).get("top_lists") or merge_records(records)[1]
+    report.update({name: items for name, items in top_lists.items() if items})
     if storage.exists(layout.manifest):
-        report["shards"] = shards_section(layout.data)
+        report["shards"] = shards_section(layout.data, full_check)
         report["tokens_out"] = report["shards"].get("tokens")
-    elif _parts(layout.data):
-        report.update(documents_section(layout))
+    elif summary:
+        report.update(documents_section(summary, report["config"]))
     return report
 
 
-def collect(path: str) -> dict[str, Any]:
+def pipeline_funnel(nodes: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Records read -> documents -> each node's output -> tokens, with each step's share of the documents.
+
+    Example: [{"label": "WARC records", "count": 692}, {"label": "documents", "count": 277, "share": 1.0},
+              {"label": "text", "count": 248, "share": 0.895}, ...]"""
+    funnel: list[dict[str, Any]] = []
+    first = next((n for n in nodes if n["stages"] and n["stages"][0]["stage"] in ("warc", "jsonl")), None)
+    base = None
+    if first is not None:
+        reader = first["stages"][0]
+        funnel.append({"label": f"{reader['stage'].upper() if reader['stage'] == 'warc' else 'JSON Lines'} records",
+                       "count": reader["docs_in"]})
+        base = reader["docs_in"] - sum(reader["skipped"].values())
+        funnel.append({"label": "documents", "count": base, "share": 1.0})
+    for node in nodes:
+        if node.get("shards"):
+            funnel.append({"label": f"{node['name']} (tokens)", "count": node["shards"].get("tokens", 0),
+                           "unit": "tokens"})
+        elif "signals" in node or node["docs_out"]:
+            entry = {"label": node["name"], "count": node["docs_out"]}
+            if base:
+                entry["share"] = node["docs_out"] / base
+            funnel.append(entry)
+    return funnel
+
+
+def collect(path: str, full_check: bool = False) -> dict[str, Any]:
     """The report for `path` (a local folder or a URI): a workdir (every node in it), or one node's folder (a node
-    of documents, a shard folder)."""
+    of documents, a shard folder). `full_check`: read every shard to check its checksum and token count."""
     if not storage.exists(path):
         raise FileNotFoundError(f"{path}: no such folder")
     single = node_layout_of(path)
     if storage.exists(single.state):
-        return {"path": storage.absolute(path), "kind": "node", "nodes": [node_report(single)]}
+        nodes = [node_report(single, full_check)]
+        return {"path": storage.absolute(path), "kind": "node", "nodes": nodes, "funnel": pipeline_funnel(nodes),
+                "run": nodes[0].get("run")}
     state_root = storage.join(path, STATE_ROOT)
     names = sorted({f.split("/")[0] for f in storage.list_files(state_root)
                     if f.split("/")[1:2] in ([COMMIT_FILE], [PARTITIONS_DIR])})
     layouts = {name: NodeLayout(path, name) for name in names}
-    # In the order they were committed, which is the pipeline's dependency order for a complete run (object
-    # stores keep modification times in whole seconds, so the record's own time, not the file's).
-    finished = {name: (read_json(layout.commit_record) or {}).get("committed_at", float("inf"))
-                for name, layout in layouts.items()}
-    nodes = [node_report(layouts[name]) for name in sorted(names, key=lambda n: (finished[n], n))]
+    nodes = [node_report(layouts[name], full_check) for name in names]
     if not nodes:
         raise FileNotFoundError(f"{path}: neither a workdir nor a node's output folder")
-    return {"path": storage.absolute(path), "kind": "workdir", "nodes": nodes}
+    # In the order they were committed, which is the pipeline's dependency order for a complete run (object
+    # stores keep modification times in whole seconds, so the record's own time, not the file's).
+    nodes.sort(key=lambda n: (n["committed_at"] if n["committed_at"] is not None else float("inf"), n["name"]))
+    runs = [n["run"] for n in nodes if n.get("run")]
+    return {"path": storage.absolute(path), "kind": "workdir", "nodes": nodes, "funnel": pipeline_funnel(nodes),
+            "run": {**(runs[-1] if runs else {}),
+                    "committed": [min(n["committed_at"] for n in nodes if n["committed_at"]),
+                                  max(n["committed_at"] for n in nodes if n["committed_at"])]
+                    if any(n["committed_at"] for n in nodes) else None}}

@@ -1,4 +1,5 @@
-"""`curate inspect` on the quickstart run: every section, JSON, HTML rendered in a real browser, damaged shards."""
+"""`curate inspect` on the quickstart run: every section from commit records alone, JSON, --compare, HTML rendered in
+a real browser, damaged shards."""
 
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ import sys
 import zlib
 from pathlib import Path
 
+import numpy as np
+import pyarrow.parquet as pq
 import pytest
 
 from curate.cli import main
@@ -21,29 +24,71 @@ from tests.shard_damage import DAMAGES, damaged_copy
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
 
+def rows_of(folder: Path, columns: list[str]) -> list[dict]:
+    return pq.read_table(folder, columns=columns).to_pylist()
+
+
 def test_funnel_signals_domains_and_samples(quickstart_local):
     report = collect(str(quickstart_local))
     assert [n["name"] for n in report["nodes"]] == ["text", "unique", "deduped", "bpe", "shards"]
+    assert [(s["label"], s["count"]) for s in report["funnel"]][:5] == [
+        ("WARC records", 692), ("documents", 277), ("text", 248), ("unique", 218), ("deduped", 218)]
+    assert report["funnel"][-1]["label"] == "shards (tokens)" and report["run"]["pipeline"] == "quickstart"
     text = report["nodes"][0]
     assert [s["stage"] for s in text["stages"]] == ["warc", "extract", "normalize", "min_length"]
     assert text["docs_in"] == text["stages"][0]["docs_in"] and text["docs_out"] == text["stages"][-1]["kept"]
     assert text["bytes_in"] > text["text_bytes_out"] > 0 and text["docs_per_cpu_second"] > 0
     length = text["signals"]["length"]
-    assert length["count"] == text["docs_out"] and length["quantiles"]["0.05"] >= 200  # min_chars: 200
-    assert sum(length["histogram"]["counts"]) == length["count"]
-    assert text["top_domains"][0][1] >= text["top_domains"][-1][1] > 0
+    assert length["unit"] == "characters" and length["thresholds"] == [{"step": "min_length", "kind": "min",
+                                                                         "value": 200}]
+    kept_lengths = sorted(len(r["text"]) for r in rows_of(quickstart_local / "text", ["text"]))
+    assert length["kept"]["count"] == len(kept_lengths) == length["kept"]["sampled"]  # under 1,000: every document
+    assert length["kept"]["quantiles"]["0.5"] == float(np.median(kept_lengths))
+    assert length["kept"]["quantiles"]["0.05"] >= 200 > length["rejected"]["quantiles"]["0.95"]
+    assert abs(sum(length["kept"]["histogram"]["counts"]) - length["kept"]["count"]) <= 1
+    urls = [r["url"] for r in rows_of(quickstart_local / "text", ["url"])]
+    assert text["domains"][0] == ["data.gov.uk", sum("data.gov.uk" in u for u in urls), 7]
     assert set(text["samples"]["rejected"]) == {"extract: no_text", "min_length: too_few_chars"}
     assert all(len(s["text"]) <= 301 for s in text["samples"]["kept"])
     unique = report["nodes"][1]
     assert unique["docs_in"] == text["docs_out"] == unique["docs_out"] + unique["rejected_out"]
     assert set(unique["samples"]["rejected"]) == {"exact_dedup: exact_duplicate"}
-    sizes = dict(unique["signals"]["dup_cluster_size"]["top"])
-    assert sizes["1"] < unique["docs_out"] and sum(sizes.values()) == unique["docs_out"]
+    assert unique["signals"]["dup_cluster_size"]["kept"]["quantiles"]["0.5"] == 1.0
+
+
+def test_samples_are_random_not_the_first_rows(quickstart_local):
+    text = collect(str(quickstart_local))["nodes"][0]
+    first_rows = [r["id"] for r in pq.read_table(sorted((quickstart_local / "text").glob("*.parquet"))[0],
+                                                  columns=["id"]).to_pylist()[:5]]
+    sampled = [s["id"] for s in text["samples"]["kept"]]
+    assert len(sampled) == 5 and sampled != first_rows
+    assert sampled == [s["id"] for s in collect(str(quickstart_local))["nodes"][0]["samples"]["kept"]]  # seeded
+
+
+def test_inspect_reads_commit_records_not_data(quickstart_local, tmp_path):
+    """The report of a workdir whose data files are all gone is the same report: nothing but records is read."""
+    copy = tmp_path / "out"
+    shutil.copytree(quickstart_local, copy)
+    before = collect(str(copy))
+    for path in list(copy.rglob("part-*.parquet")):
+        path.unlink()
+    after = collect(str(copy))
+    for report in (before, after):
+        report.pop("path")
+    assert after == before and after["nodes"][0]["signals"]["length"]["kept"]["count"] == 248
+
+
+def test_compare_two_nodes(quickstart_local, capsys):
+    assert main(["inspect", str(quickstart_local / "text"), "--compare", str(quickstart_local / "unique")]) == 0
+    out = capsys.readouterr().out
+    assert "A vs B" in out and "0.88x" in out  # 248 documents out of text, 218 out of unique
+    assert "length" in out and "signal shifts" in out
 
 
 def test_shard_section(quickstart_local):
     shards = collect(str(quickstart_local / "shards"))["nodes"][0]["shards"]
-    assert shards["check"] == {"ok": True, "problems": []}
+    assert shards["check"] == {"ok": True, "problems": [], "full": False}
+    assert collect(str(quickstart_local / "shards"), full_check=True)["nodes"][0]["shards"]["check"]["full"]
     deduped = collect(str(quickstart_local / "deduped"))["nodes"][0]
     assert shards["documents"] == deduped["docs_out"]
     assert shards["tokens_per_document"]["count"] == shards["documents"]
@@ -55,16 +100,17 @@ def test_json_and_terminal_output(quickstart_local, capsys):
     assert json.loads(capsys.readouterr().out)["kind"] == "workdir"
     assert main(["inspect", str(quickstart_local / "text")]) == 0
     out = capsys.readouterr().out
-    for section in ("node text", "signals", "top domains", "rejected [extract: no_text]", "min_length"):
+    for section in ("pipeline funnel", "node text", "signals", "domains with the most documents",
+                    "rejected [extract: no_text]", "min 200 (min_length)"):
         assert section in out
 
 
 @pytest.mark.parametrize("damage", DAMAGES)
 def test_damaged_shards_are_reported_not_crashed_on(quickstart_local, tmp_path, damage, capsys):
     shards = damaged_copy(quickstart_local / "shards", tmp_path / "shards", damage)
-    assert main(["inspect", str(shards)]) == 1
+    assert main(["inspect", str(shards), "--verify"]) == 1
     assert "FAILED" in capsys.readouterr().out
-    check = collect(str(shards))["nodes"][0]["shards"]["check"]
+    check = collect(str(shards), full_check=True)["nodes"][0]["shards"]["check"]
     assert not check["ok"] and any(p.startswith("shard-00000.parquet") or p.startswith("manifest")
                                    for p in check["problems"])
 
@@ -80,7 +126,10 @@ def test_log_progress_lines():
     progress.start("text", 4)
     progress.advance("text", 10)
     progress.finish("text")
-    assert lines[0].startswith("curate: node text: 1/4 partitions") and "s left" in lines[0]
+    progress.start("unique", 2, "map_keys")
+    progress.advance("unique", 5)
+    assert lines[0].startswith("curate: node text: partitions 1/4") and "s left" in lines[0]
+    assert lines[-1].startswith("curate: node unique: map_keys 1/2")
 
 
 def png_is_not_blank(path: Path) -> bool:
@@ -104,6 +153,9 @@ def test_html_report_renders_in_a_browser(quickstart_local, tmp_path):
                           cwd=ROOT, capture_output=True).returncode == 0
     html = page.read_text()
     assert html.count("<svg") >= 5 and "http" not in html.split("<body>")[0]  # no external resources
+    assert "min 200 (min_length)" in html and 'stroke-dasharray="4 3"' in html  # the threshold, drawn
+    assert ">1k<" in html and "length (characters), log scale" in html  # readable ticks, units
+    assert "<h2>pipeline funnel</h2>" in html and "<td>pipeline</td><td>quickstart</td>" in html
     shot = tmp_path / "shot.png"
     subprocess.run([CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                     "--disable-background-networking", "--disable-component-update", "--disable-sync",

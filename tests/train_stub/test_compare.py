@@ -35,7 +35,7 @@ def scrambled_copy(shards, destination):
         values[text] = rng.integers(0, manifest["eot_id"], text.sum(), dtype=values.dtype)
         scrambled = pa.ListArray.from_arrays(tokens.offsets, pa.array(values, tokens.type.value_type))
         pq.write_table(table.set_column(1, "tokens", scrambled), path)
-        shard["sha256"] = file_sha256(str(path))
+        shard["sha256"], shard["bytes"] = file_sha256(str(path)), path.stat().st_size
     manifest_file.write_text(json.dumps(manifest))
     return destination
 
