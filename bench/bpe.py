@@ -22,7 +22,7 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import corpus_or_exit, timed  # noqa: E402
+from common import corpus_or_exit, interleaved, timed  # noqa: E402
 
 from curate.stages.extract import Extract  # noqa: E402
 from curate.stages.warc import WarcReader  # noqa: E402
@@ -89,6 +89,7 @@ def main() -> None:
     parser.add_argument("--vocab", type=int, nargs="+", default=[8192, 32768])
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--mb", type=float, default=0, help="use only the first N MB of text (0: all)")
+    parser.add_argument("--repeats", type=int, default=3, help="interleaved rounds; each figure is their median")
     args = parser.parse_args()
     os.environ["RAYON_NUM_THREADS"] = str(args.workers)
     texts = load_texts(corpus_or_exit(), args.mb)
@@ -121,7 +122,8 @@ def main() -> None:
             ("HF tokenizers", megabytes, lambda: sum(len(hf.encode(t).ids) for t in texts)),
             ("curate reference (5% sample)", sample_mb, lambda: sum(len(tokenizer.encode(t)) for t in sample)),
         ]
-        results = [(label, size / timed(label, work).wall_s) for label, size, work in runs]
+        timings = interleaved({label: work for label, _, work in runs}, repeats=args.repeats)
+        results = [(label, size / timings[label].wall_s) for label, size, _ in runs]
         for label, rate in results:
             print(f"{vocab:>6} {label:<28} {rate:>7.2f} {rate / results[0][1]:>10.2f}x")
 

@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import Timing, corpus_or_exit, timed  # noqa: E402
+from common import Timing, corpus_or_exit, interleaved  # noqa: E402
 
 from curate.stages.extract import Extract  # noqa: E402
 from curate.stages.warc import WarcReader  # noqa: E402
@@ -61,19 +61,20 @@ def datatrove_path(files: list[Path]) -> int:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--files", type=int, default=0, help="use only the first N packed WARC files (0: all)")
+    parser.add_argument("--repeats", type=int, default=3, help="interleaved rounds; each figure is their median")
     args = parser.parse_args()
     logging.disable(logging.WARNING)
     files = sorted((corpus_or_exit() / "warc" / "packed").glob("*.warc.gz"))
     files = files[: args.files] if args.files else files
     print(f"{len(files)} WARC files, {sum(f.stat().st_size for f in files) / 1e6:.1f} MB, one core each\n")
-    reference = timed("datatrove WarcReader + Trafilatura", lambda: datatrove_path(files))
-    results: list[Timing] = [
-        timed("curate warc + extract (trafilatura)", lambda: curate_path(files, engine="trafilatura")),
-        timed("curate ... (trafilatura, fallback off)",
-              lambda: curate_path(files, engine="trafilatura", fallback=False)),
-        timed("curate warc + extract (resiliparse)", lambda: curate_path(files, engine="resiliparse")),
-        reference,
-    ]
+    timings = interleaved({
+        "datatrove WarcReader + Trafilatura": lambda: datatrove_path(files),
+        "curate warc + extract (trafilatura)": lambda: curate_path(files, engine="trafilatura"),
+        "curate ... (trafilatura, fallback off)": lambda: curate_path(files, engine="trafilatura", fallback=False),
+        "curate warc + extract (resiliparse)": lambda: curate_path(files, engine="resiliparse"),
+    }, repeats=args.repeats)
+    reference = timings["datatrove WarcReader + Trafilatura"]
+    results: list[Timing] = [*list(timings.values())[1:], reference]
     print(f"{'path':<40} {'docs':>6} {'wall s':>8} {'docs/s':>8} {'vs datatrove':>13}")
     for result in results:
         print(f"{result.label:<40} {result.items:>6} {result.wall_s:>8.2f} {result.per_second:>8.1f} "

@@ -26,7 +26,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import corpus_or_exit, timed  # noqa: E402
+from common import corpus_or_exit, interleaved, timed  # noqa: E402
 
 from curate.ops.train_kenlm import TrainKenLM  # noqa: E402
 from curate.stages import STEPS  # noqa: E402
@@ -112,7 +112,13 @@ def kenlm_stage(table: pa.Table, folder: str) -> KenLMPerplexity:
 
 
 def main() -> None:
+    import argparse
+
     from datatrove.data import Document
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=3, help="interleaved rounds; each figure is their median")
+    args = parser.parse_args()
     from datatrove.utils.logging import logger
 
     logger.remove()
@@ -146,7 +152,8 @@ def main() -> None:
                     theirs.add(doc.id)
             return len(documents)
 
-        ours_time, their_time = timed(name, run_curate), timed(name, run_datatrove)
+        timings = interleaved({"curate": run_curate, "datatrove": run_datatrove}, repeats=args.repeats)
+        ours_time, their_time = timings["curate"], timings["datatrove"]
         same = sum((i in kept_ids) == (i in theirs) for i in table.column("id").to_pylist()) / table.num_rows
         print(f"{name:<18} {ours_time.per_second:>13,.0f} {their_time.per_second:>16,.0f} "
               f"{ours_time.per_second / their_time.per_second:>6.2f}x {same:>12.1%}")

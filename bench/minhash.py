@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import timed  # noqa: E402
+from common import interleaved  # noqa: E402
 from filters import load_documents  # noqa: E402
 
 from curate.dedup.minhash import MinHasher, shingles  # noqa: E402
@@ -48,7 +48,7 @@ def datasketch_runs(texts: list[str], reference: np.ndarray) -> list:
         print(f"datasketch signatures equal to curate's: {agree} of {len(texts)}")
         return len(texts)
 
-    return [timed("datasketch update", per_shingle), timed("datasketch update_batch", batched)]
+    return {"datasketch update": per_shingle, "datasketch update_batch": batched}
 
 
 def datatrove_run(texts: list[str]):
@@ -65,25 +65,29 @@ def datatrove_run(texts: list[str]):
                     block.get_signature(hashed)
             return len(texts)
 
-        return timed("datatrove MinhashDedupSignature", work)
+        return {"datatrove MinhashDedupSignature": work}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=1, help="concatenate the documents this many times")
+    parser.add_argument("--repeats", type=int, default=3, help="interleaved rounds; each figure is their median")
     args = parser.parse_args()
     texts = load_documents().column("text").to_pylist() * args.repeat
     characters = sum(map(len, texts))
     print(f"{len(texts)} documents, {characters / 1e6:.1f} M characters, {NUM_PERM} slots, {NGRAM}-word shingles")
     hasher = MinHasher(NUM_PERM, SEED)
     reference = hasher.text_signatures(texts, NGRAM)
-    curate_c = timed("curate (C kernel)", lambda: len(hasher.text_signatures(texts, NGRAM)))
-    curate_numpy = timed("curate (NumPy path)", lambda: len(hasher.text_signatures(texts, NGRAM, use_c=False)))
-    others = datasketch_runs(texts, reference)
+    works = {"curate (C kernel)": lambda: len(hasher.text_signatures(texts, NGRAM)),
+             "curate (NumPy path)": lambda: len(hasher.text_signatures(texts, NGRAM, use_c=False)),
+             **datasketch_runs(texts, reference)}
     try:
-        others.append(datatrove_run(texts))
+        works.update(datatrove_run(texts))
     except ImportError as error:
         print(f"datatrove not installed ({error}); `make bench` installs it")
+    timings = interleaved(works, repeats=args.repeats)
+    curate_c, curate_numpy = timings["curate (C kernel)"], timings["curate (NumPy path)"]
+    others = [t for label, t in timings.items() if not label.startswith("curate")]
     print(f"\n{'tool':<34}{'docs/s':>10}{'curate C is':>14}{'curate NumPy is':>18}")
     for timing in [curate_c, curate_numpy, *others]:
         print(f"{timing.label:<34}{timing.per_second:>10,.0f}{curate_c.per_second / timing.per_second:>13.2f}x"

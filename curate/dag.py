@@ -21,6 +21,7 @@ from typing import Any
 from curate import storage
 from curate.commit import check_commit, commit, digest, file_fingerprint, partition_key, read_json, stale_files, sweep
 from curate.config import NodeSpec, PipelineSpec
+from curate.cpu import children_cpu, peak_rss_mib
 from curate.errors import RunError
 from curate.executors.base import Executor
 from curate.layout import NodeLayout
@@ -262,9 +263,10 @@ def _commit_node(plan: NodePlan, report: NodeReport, operation: str | None, keep
         keep.update(files)
     _sweep(plan, keep | {layout.relative(layout.commit_record)})
     # What `curate inspect` reads: the partitions' summaries merged, one record at a time (curate/sketch.py).
-    summary, top_lists = merge_records(read_json(layout.partition_files(ref.key)[2]) or {} for ref in plan.partitions)
+    merged = merge_records(read_json(layout.partition_files(ref.key)[2]) or {} for ref in plan.partitions)
     commit(layout.commit_record, layout.workdir, plan.fingerprint, files,
-           summary=summary if plan.partitions else None, top_lists=top_lists,
+           summary=merged["summary"] if plan.partitions else None, top_lists=merged["top_lists"],
+           peak_rss_mib=merged["peak_rss_mib"] or round(peak_rss_mib(), 1),
            node=plan.node.name, operation=operation, partitions={ref.key: ref.fingerprint for ref in plan.partitions},
            computed=report.computed, reused=report.reused, docs_out=report.docs_out,
            rejected_out=report.rejected_out, stages=[s.to_json() for s in report.stages],
@@ -295,7 +297,11 @@ def run_operation_node(plan: NodePlan, context: OperationContext, verify: bool) 
     # for it (resume inside the write phase) is from another config or input: delete it before writing anew.
     _sweep(plan, _committed_files(plan))
     operation = node.build_operation()
+    children_before = children_cpu()
     report = operation.run(context)
+    # The operation timed its driver; add its tasks in other processes and its subprocesses (lmplz, fastText).
+    if report.stages:
+        report.stages[-1].cpu_s += context.task_cpu_s + children_cpu() - children_before
     operation.check_artefacts(plan.layout.data)
     _commit_node(plan, report, node.operation, _committed_files(plan))
     return report

@@ -20,6 +20,7 @@ import pyarrow.parquet as pq
 
 from curate import storage
 from curate.commit import commit
+from curate.cpu import peak_rss_mib
 from curate.errors import RunError
 from curate.layout import NodeLayout
 from curate.sketch import SummaryBuilder
@@ -148,7 +149,7 @@ def write_operation_partition(layout: NodeLayout, key: str, fingerprint: str, in
     commit_partition(layout, key, fingerprint, {"summary": summary.to_json(),
         "node": layout.node, "partition": key, "input": storage.basename(input_path),
         "stages": [stats.to_json()], "docs_out": kept.num_rows, "rejected_out": rejected.num_rows,
-        "wall_s": round(stats.wall_s, 4), **(extra or {})})
+        "wall_s": round(stats.wall_s, 4), "peak_rss_mib": round(peak_rss_mib(), 1), **(extra or {})})
 
 
 def _all_failed(stats: StageStats, first_error: dict[str, str]) -> str | None:
@@ -162,7 +163,7 @@ def _all_failed(stats: StageStats, first_error: dict[str, str]) -> str | None:
 
 def run_partition(task: PartitionTask) -> dict[str, Any]:
     """Compute one partition and return its stats record (also written as its commit record)."""
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.process_time()
     retries_before = storage.RETRIES["storage_retry"]
     node = task.node
     assert node.input is not None  # a map node (config.py checks)
@@ -214,7 +215,9 @@ def run_partition(task: PartitionTask) -> dict[str, Any]:
             raise RunError(cause)
 
     wall = time.perf_counter() - started
-    stats[0].wall_s = wall - sum(s.wall_s for s in stats[1:])  # the reader's share: what the steps did not use
+    # The reader's row carries the partition's time the steps did not use: reading, decoding, writing, summarising.
+    stats[0].wall_s = wall - sum(s.wall_s for s in stats[1:])
+    stats[0].cpu_s = max(0.0, time.process_time() - cpu_started - sum(s.cpu_s for s in stats[1:]))
     if storage.RETRIES["storage_retry"] > retries_before:  # transient storage errors met, and overcome, on the way
         stats[0].events["storage_retry"] += storage.RETRIES["storage_retry"] - retries_before
     return commit_partition(task.layout, task.key, task.fingerprint, {
@@ -225,5 +228,6 @@ def run_partition(task: PartitionTask) -> dict[str, Any]:
         "docs_out": docs_out,
         "rejected_out": rejected_out,
         "wall_s": round(wall, 4),
+        "peak_rss_mib": round(peak_rss_mib(), 1),
         "summary": summary.to_json(),
     })

@@ -67,6 +67,11 @@ def ray_messages_to(path: str) -> Iterator[None]:
         redirect()
 
 
+def call(fn: Callable[[T], Any], task: T) -> Any:
+    """Run `fn(task)` in a Ray worker (`fn` may be any picklable callable)."""
+    return fn(task)
+
+
 class RayExecutor(Executor):
     def __init__(self, workers: int | None = None, address: str | None = None, dashboard: bool = False,
                  log: Callable[[str], None] = print) -> None:
@@ -116,8 +121,8 @@ class RayExecutor(Executor):
                                      "name": f"curate {options.label or fn.__name__}"}
         if options.memory is not None:
             resources["memory"] = options.memory
-        remote = ray.remote(fn).options(**resources)
-        pending = {remote.remote(task): task for task in tasks}
+        remote: Any = ray.remote(call).options(**resources)  # a trampoline: ray.remote takes functions only
+        pending = {remote.remote(fn, task): task for task in tasks}
         waited_since = time.monotonic()
         while pending:
             done, _ = ray.wait(list(pending), num_returns=1, timeout=STALL_NOTICE_S)

@@ -9,6 +9,7 @@ from an empty scratch folder. The node's outputs are committed by the DAG (curat
 
 from __future__ import annotations
 
+import os
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
@@ -17,6 +18,7 @@ from typing import Any, ClassVar, Protocol
 
 from curate import storage
 from curate.commit import check_commit, commit, read_json
+from curate.cpu import Measured
 from curate.errors import RunError
 from curate.executors.base import Executor, RayOptions
 from curate.layout import NodeLayout
@@ -58,6 +60,8 @@ class OperationContext:
     output_fingerprints: Sequence[str] = ()
     verify: bool = False
     task_options: RayOptions = RayOptions()  # the node's `ray:` options
+    # CPU seconds its tasks used in other processes (pool or Ray workers), added to the node's accounting.
+    task_cpu_s: float = 0.0
 
     @property
     def out_dir(self) -> str:
@@ -90,8 +94,12 @@ class OperationContext:
         self.log(f"node {self.node}: {fn.__name__}: {len(todo)} of {len(tasks)} tasks to compute")
         failures = []
         self.progress.start(self.node, len(todo), fn.__name__)
-        for task, result, error in self.executor.map(fn, todo, self.task_options.task_options(
+        for task, measured, error in self.executor.map(Measured(fn), todo, self.task_options.task_options(
                 f"{self.node}:{fn.__name__}")):
+            result = None
+            if measured is not None:
+                result, cpu_s, pid = measured
+                self.task_cpu_s += cpu_s if pid != os.getpid() else 0.0  # in-process tasks are in the driver's CPU
             self.progress.advance(self.node, result if isinstance(result, int) else 0)  # tasks return docs read
             if error is not None:
                 failures.append(f"{task}: {error}")

@@ -179,7 +179,9 @@ def node_report(layout: NodeLayout, full_check: bool = False) -> dict[str, Any]:
         "run": (success or {}).get("run"),
     }
     report["docs_per_cpu_second"] = report["docs_in"] / cpu if cpu else None
-    top_lists = (success or {}).get("top_lists") or merge_records(records)[1]
+    top_lists = (success or {}).get("top_lists") or merge_records(records)["top_lists"]
+    report["peak_rss_mib"] = (success or {}).get("peak_rss_mib") or max(
+        (r.get("peak_rss_mib", 0.0) for r in records), default=None)
     report.update({name: items for name, items in top_lists.items() if items})
     if storage.exists(layout.manifest):
         report["shards"] = shards_section(layout.data, full_check)

@@ -144,6 +144,7 @@ def _node(node: dict[str, Any]) -> str:
     facts = {"documents in": node["docs_in"], "documents out": node["docs_out"], "rejected": node["rejected_out"],
              "bytes in": node.get("bytes_in"), "text bytes out": node.get("text_bytes_out"),
              "tokens out": node.get("tokens_out"), "docs/s per core": node.get("docs_per_cpu_second"),
+             "peak worker memory (MiB)": node.get("peak_rss_mib"),
              "fingerprint": node.get("fingerprint")}
     parts.append("<p>" + " · ".join(f"{k}: <b>{_fmt(v)}</b>" for k, v in facts.items() if v is not None) + "</p>")
     if node.get("signals"):

@@ -117,6 +117,8 @@ def print_report(report: dict[str, Any], console: Console | None = None) -> None
                    f"; wall {node['wall_s']:.1f} s, cpu {node['cpu_s']:.1f} s")
         if node.get("docs_per_cpu_second"):
             summary += f", {node['docs_per_cpu_second']:,.0f} docs/s per core"
+        if node.get("peak_rss_mib"):
+            summary += f", peak worker memory {node['peak_rss_mib']:,.0f} MiB"
         if node.get("text_bytes_out"):
             summary += f"; text out {node['text_bytes_out'] / 1e6:,.2f} MB"
         console.print(summary)

@@ -8,6 +8,7 @@ from curate.stages.extract import Extract
 from curate.stages.fineweb import FineWebQuality
 from curate.stages.gopher import GopherQuality, GopherRepetition
 from curate.stages.jsonl import JsonlReader
+from curate.stages.lang_prefilter import LangPrefilter
 from curate.stages.langid import LangId
 from curate.stages.length import MinLength
 from curate.stages.normalize import Normalize
@@ -20,8 +21,8 @@ from curate.stages.warc import WarcReader
 from curate.stages.where import Where
 
 STEPS: dict[str, type[Stage]] = {cls.name: cls for cls in (
-    UrlFilter, Extract, Normalize, MinLength, LangId, GopherQuality, GopherRepetition, C4Filter, FineWebQuality,
-    FastTextQuality, KenLMPerplexity, Pii, Where)}
+    UrlFilter, LangPrefilter, Extract, Normalize, MinLength, LangId, GopherQuality, GopherRepetition, C4Filter,
+    FineWebQuality, FastTextQuality, KenLMPerplexity, Pii, Where)}
 READERS: dict[str, type[Reader]] = {cls.name: cls for cls in (WarcReader, JsonlReader)}
 
 
