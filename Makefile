@@ -49,6 +49,7 @@ bench: $(VENV)/.bench
 	$(BIN)/python bench/filters.py
 	$(BIN)/python bench/minhash.py
 	$(BIN)/python bench/decontamination.py
+	$(BIN)/python bench/end_to_end.py
 
 extraction-quality: $(STAMP)
 	$(BIN)/python bench/extraction_quality.py

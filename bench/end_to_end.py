@@ -81,10 +81,12 @@ nodes:
 
 def seed_datatrove_model() -> None:
     """Put lid.176 where datatrove's FT176LID looks for it, marked complete, so it downloads nothing."""
+    from datatrove.io import strip_protocol
+    from datatrove.utils.lid import FT176LID
     from huggingface_hub import cached_assets_path
 
-    folder = cached_assets_path(library_name="datatrove", namespace="lid", subfolder="ft176")
-    target = Path(folder) / "dl.fbaipublicfiles.com_fasttext_supervised-models_lid.176.bin"
+    folder = cached_assets_path(library_name="datatrove", namespace="lid", subfolder=FT176LID.MODEL_SUBFOLDER)
+    target = Path(folder) / strip_protocol(FT176LID.MODEL_URL).replace("/", "_")  # as datatrove names it
     if not target.exists():
         shutil.copy(DEFAULT_MODEL, target)
     Path(f"{target}.completed").touch()
