@@ -104,7 +104,7 @@ def main() -> None:
           f"shuffle "
           f"{2 * records * BAND_RECORD_BYTES / 1e12:,.2f} TB written and read back")
     print("serial parts (in the driver): MinHash's component resolution, linear in duplicate edges; tokenize's "
-          "shard writing, linear in tokens; BPE merges, bounded by the vocabulary; model training, bounded by the "
+          "shard cuts, linear in documents; BPE merges, bounded by the vocabulary; model training, bounded by the "
           "reference text. See docs/scale.md.")
 
 

@@ -319,6 +319,18 @@ def copy(source: str, target: str) -> None:
         shutil.copyfileobj(reader, writer, COPY_BLOCK)
 
 
+def move(source: str, target: str) -> None:
+    """Move a file: a rename on local disk (atomic), the filesystem's move elsewhere (on S3, a server-side copy and a
+    delete: the target appears whole or not at all)."""
+    if not is_uri(source) and not is_uri(target):
+        os.makedirs(os.path.dirname(local_path(target)) or ".", exist_ok=True)
+        os.replace(local_path(source), local_path(target))
+        return
+    fs, inner_source = resolve(source)
+    _, inner_target = resolve(target)
+    _call(source, lambda: fs.move(inner_source, inner_target))
+
+
 def sha256(path: str) -> str:
     digest = hashlib.sha256()
     with open_input(path) as handle:

@@ -90,6 +90,7 @@ def uninterrupted(tmp_path_factory, corpus) -> tuple[dict[str, bytes], int]:
     ("selected", "weigh_documents:4"),
     ("selected", "select_partition:6"),
     ("shards", "encode_partition:5"),
+    ("shards", "write_shard:2"),
 ])
 def test_a_kill_inside_an_operation_phase_resumes_there(tmp_path, corpus, uninterrupted, node, kill_at):
     pipeline = write_pipeline(tmp_path, corpus)

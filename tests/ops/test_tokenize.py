@@ -6,13 +6,17 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from curate.config import load_pipeline
 from curate.dag import run_pipeline
 from curate.executors.local import LocalExecutor
+from curate.ops.tokenize import shard_cuts
 from curate.ops.train_bpe import load_tokenizer_file
 from curate.shards import load_manifest, shard_tokenizer_path, verify
 from tests.conftest import QUICKSTART
@@ -68,6 +72,26 @@ def test_changing_shard_size_reuses_the_tokenizer(quickstart_local, tmp_path):
     manifest = load_manifest(str(workdir / "shards"))
     assert len(manifest["shards"]) >= 3 and verify(str(workdir / "shards")) == []
     assert sorted(p.name for p in (workdir / "shards").iterdir()) == [s["file"] for s in manifest["shards"]]
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.lists(st.integers(1, 40), max_size=12), max_size=6), st.integers(1, 90))
+def test_shard_cuts_follow_the_document_rule(partitions, shard_tokens):
+    """Cuts from the lengths alone equal the rule applied document by document: a shard ends after the first
+    document that brings it to shard_tokens."""
+    expected, current, pending = [], [], 0
+    for p, lengths in enumerate(partitions):
+        for row, length in enumerate(lengths):
+            current.append((p, row))
+            pending += length
+            if pending >= shard_tokens:
+                expected.append(current)
+                current, pending = [], 0
+    if current:
+        expected.append(current)
+    cuts = shard_cuts(iter([(p, np.array(lengths, dtype=np.int64)) for p, lengths in enumerate(partitions)]),
+                      shard_tokens)
+    assert [[(p, row) for p, start, end in shard for row in range(start, end)] for shard in cuts] == expected
 
 
 def test_the_shard_folder_holds_only_shards_and_no_scratch_is_left(quickstart_local):

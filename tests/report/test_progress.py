@@ -35,9 +35,9 @@ def test_the_final_screen_shows_each_bar_once_with_the_log_above(tmp_path):
     bars = [line for line in lines if line.startswith("node ") and "·" in line]
     expected = ["text · partitions", "unique · map_keys", "unique · reduce_keys", "unique · write_deduplicated",
                 "deduped · map_keys", "deduped · reduce_keys", "deduped · write_deduplicated",
-                "bpe · count_partition", "shards · encode_partition"]
+                "bpe · count_partition", "shards · encode_partition", "shards · write_shard"]
     assert [line.split("━")[0].removeprefix("node ").strip() for line in bars] == expected  # once each, in order
-    assert all("10/10" in line or "1/1" in line for line in bars)
+    assert all("10/10" in line or "1/1" in line or "2/2" in line for line in bars)
     logged = [line for line in lines if line.startswith("curate: ")]
     assert logged.index("curate: node unique: kept 218 of 248 documents (30 exact_duplicate)") < len(logged)
     first_bar, first_log = lines.index(bars[0]), lines.index(logged[-1])
