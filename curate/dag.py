@@ -211,6 +211,12 @@ def _check_failed_share(node: str, stages: list[StageStats]) -> None:
                            f"({reason}: {count}); see the rejected rows' reject_detail")
 
 
+def accounting(record: dict[str, Any]) -> dict[str, Any]:
+    """What a running node keeps of a partition's commit record: its files and counts, not its summary (up to
+    150 KB, read again one at a time when the node commits), so the driver's memory per partition stays small."""
+    return {key: value for key, value in record.items() if key != "summary"}
+
+
 def run_map_node(plan: NodePlan, executor: Executor, log: Callable[[str], None], progress: RunProgress,
                  failures: FailureLog, verify: bool) -> NodeReport:
     """Compute the partitions of a map node that are not committed and current, then commit the node."""
@@ -223,7 +229,7 @@ def run_map_node(plan: NodePlan, executor: Executor, log: Callable[[str], None],
         if record is None:
             todo.append(task)
         else:
-            records[task.key] = record
+            records[task.key] = accounting(record)
     success, _ = check_commit(plan.layout.commit_record, plan.layout.workdir, plan.fingerprint)
     if success is None or todo:
         log(f"node {node.name}: {len(todo)} of {len(plan.tasks)} partitions to compute")
@@ -235,7 +241,7 @@ def run_map_node(plan: NodePlan, executor: Executor, log: Callable[[str], None],
             failures(node.name, task.key, task.input_label, error)
             progress.advance(node.name, 0)
         else:
-            records[task.key] = record
+            records[task.key] = accounting(record)
             progress.advance(node.name, record["stages"][0]["docs_in"])
     progress.finish(node.name)
     if failed:
