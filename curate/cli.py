@@ -89,6 +89,20 @@ def _validate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _evaluate(args: argparse.Namespace) -> int:
+    from curate.config import load_pipeline
+    from curate.evaluate import evaluate, format_markdown, format_text, load_labels
+
+    spec = load_pipeline(args.pipeline, workdir=args.workdir)
+    evaluation = evaluate(spec, load_labels(args.labels, args.split), args.split)
+    print(format_text(evaluation), end="")
+    if args.markdown:
+        with open(args.markdown, "w", encoding="utf-8") as out:
+            out.write(format_markdown(evaluation))
+        print(f"curate: wrote {args.markdown}", file=sys.stderr)
+    return 0
+
+
 def _inspect(args: argparse.Namespace) -> int:
     import json
 
@@ -168,6 +182,19 @@ def build_parser() -> argparse.ArgumentParser:
     inspect.add_argument("--verify", action="store_true", help="read every token shard to check its checksum and "
                          "token count (default: sizes and Parquet footers only, so inspect stays fast at any size)")
     inspect.set_defaults(handler=_inspect)
+
+    evaluate = verbs.add_parser("evaluate", help="score each step's decisions against labelled documents",
+                                description="Run the labelled documents (JSON Lines: id, text, label keep/drop, "
+                                "split) through the pipeline's steps with the models and fits its run produced "
+                                "(run it first); print, per step, the precision of its rejections, its recall of "
+                                "drops and the keeps it lost, and per final node the share of kept documents "
+                                "labelled keep.")
+    evaluate.add_argument("pipeline", help="the pipeline file, e.g. pipelines/cc_en.yaml")
+    evaluate.add_argument("labels", help="labelled documents, e.g. pipelines/eval/labels.jsonl")
+    evaluate.add_argument("--split", default="test", help="the labels' split to score: test (default), tune or all")
+    evaluate.add_argument("--workdir", help="the run's workdir (overrides the pipeline's)")
+    evaluate.add_argument("--markdown", metavar="FILE", help="also write the tables as Markdown")
+    evaluate.set_defaults(handler=_evaluate)
 
     validate = verbs.add_parser("validate", help="compare datasets by training the same proxy model on each",
                                 description="Train the same small GPT on each dataset (token shard folders) with "

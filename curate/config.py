@@ -85,7 +85,9 @@ class NodeSpec:
     def upstream(self) -> tuple[str, ...]:
         """The nodes this node reads, in a fixed order."""
         if self.operation is not None:
-            return tuple(self.options[name] for name in OPERATIONS[self.operation].node_inputs)
+            # an optional node input left out (None) is not read
+            return tuple(self.options[name] for name in OPERATIONS[self.operation].node_inputs
+                         if self.options.get(name) is not None)
         return ((self.input.node,) if self.input is not None and self.input.node else ()) + self.model_nodes
 
     def build_operation(self) -> Operation:
@@ -245,7 +247,9 @@ def _parse_operation(name: str, raw: Mapping[str, Any], names: list[str], base_d
     for field_name in cls.path_inputs:
         options[field_name] = list(_resolve_files(options[field_name], base_dir, f"{where}, {field_name}"))
     for field_name in cls.node_inputs:
-        target = options[field_name]
+        target = options.get(field_name)
+        if target is None:  # an optional node input (the dataclass field's default is None)
+            continue
         if target not in names or target == name:
             raise ConfigError(f"{where}: field {field_name!r} names no other node {target!r}"
                               f"{suggestion(str(target), [n for n in names if n != name])}")

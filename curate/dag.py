@@ -124,7 +124,8 @@ def plan_pipeline(spec: PipelineSpec) -> dict[str, NodePlan]:
         if node.operation is not None:
             operation = OPERATIONS[node.operation]
             files = {name: [file_fingerprint(p) for p in node.options[name]] for name in operation.path_inputs}
-            upstream = {name: plans[node.options[name]].fingerprint for name in operation.node_inputs}
+            upstream = {name: plans[node.options[name]].fingerprint for name in operation.node_inputs
+                        if node.options.get(name) is not None}
             fingerprint = digest([logical, upstream, files])
             plan = NodePlan(node, layout, fingerprint)
             if operation.produces_documents:  # one output partition per partition of its input
@@ -261,8 +262,9 @@ def _commit_node(plan: NodePlan, report: NodeReport, operation: str | None, keep
     """Delete what no current commit names (`keep`: the partitions' files and records), then write the node's
     commit record (last): the node is done."""
     layout = plan.layout
-    if plan.partitions:
-        files: list[str] = []
+    if plan.partitions:  # a document-producing operation: its partitions, and what it fitted (DSIR's weights)
+        files = stale_files(layout.workdir, (layout.relative(layout.fit),), set())
+        keep.update(files)
     else:  # an operation's artefacts (a model, a tokenizer, shards): every file it left outside its scratch
         files = [rel for rel in stale_files(layout.workdir, layout.folders, set(), (layout.scratch_relative,))
                  if rel != layout.relative(layout.commit_record) and not storage.is_temp(storage.basename(rel))]

@@ -30,6 +30,7 @@ STATE_ROOT = "_curate"
 COMMIT_FILE = "commit.json"
 PARTITIONS_DIR = "partitions"
 SCRATCH_DIR = "scratch"
+FIT_DIR = "fit"
 MANIFEST_FILE = "manifest.json"
 
 
@@ -60,6 +61,12 @@ class NodeLayout:
     @property
     def scratch(self) -> str:
         return storage.join(self.state, SCRATCH_DIR)
+
+    @property
+    def fit(self) -> str:
+        """What a document-producing operation fitted to decide (DSIR's log ratios and cut-off), committed with the
+        node: `curate evaluate` applies the same decision to labelled documents."""
+        return storage.join(self.state, FIT_DIR)
 
     @property
     def manifest(self) -> str:

@@ -18,7 +18,7 @@ def run_cli(*args: str) -> subprocess.CompletedProcess:
 
 
 def test_the_verbs_are_the_documented_ones():
-    assert VERBS == ["export-tokens", "inspect", "run", "validate"]
+    assert VERBS == ["evaluate", "export-tokens", "inspect", "run", "validate"]
 
 
 @pytest.mark.parametrize("verb", [[]] + [[v] for v in VERBS], ids=["curate"] + VERBS)

@@ -78,7 +78,9 @@ def test_shipped_pipelines_parse_in_dependency_order(corpus, tmp_path):
 
     cc_en = load_pipeline(str(ROOT / "pipelines" / "cc_en.yaml"), workdir=str(tmp_path))
     names = [n.name for n in cc_en.nodes]
-    assert names.index("quality_model") < names.index("scored") < names.index("selected") < names.index("shards")
+    assert names.index("quality_model") < names.index("scored") < names.index("shards")
+    assert names.index("scored") < names.index("selected")
+    assert cc_en.node("quality_model").upstream == ("extracted", "deduped")
     assert names.index("deduped") < names.index("kenlm_model") < names.index("scored")
     assert cc_en.node("scored").upstream == ("deduped", "quality_model", "kenlm_model")
     assert cc_en.node("kenlm_model").upstream == ("deduped",)

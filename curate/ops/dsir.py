@@ -6,6 +6,17 @@ feature distributions are bag-of-n-gram models fitted by counting; a document's 
 sum_f count_f(x) * (log p_target(f) - log p_raw(f)). Documents are then sampled without replacement in proportion to
 their weights with the Gumbel top-k trick: keep the k largest log w + Gumbel noise.
 
+Length: that sum grows with the document. The paper selects fixed-length examples (chunks of the Pile), and its
+released code (p-lambda/dsir, data_selection/hashed_ngram_dsir.py) sums without normalising and only drops examples
+under `min_example_length` (100 words). On whole web documents of 100 to 10,000 words the sum is a length score: on
+the documents cc_en.yaml's DSIR node saw before this was changed, the log weight correlated -0.81 with log length,
+keeping 80% of the documents kept 52% of the bytes (the long articles went), and the selection moved away from the
+target (docs/quality.md). So by default (`length_normalize`) a document's log weight is its mean log ratio per
+n-gram times `example_ngrams` (255: the unigrams and bigrams of a 128-word example, the paper's unit), as if every
+document were one example of the paper's length; `length_normalize: false` is the released code's sum. The node logs
+the share of documents and of bytes kept, and the paper's KL-reduction measure, KL(target || input) -> KL(target ||
+selected).
+
 As a global step over the executor: map (count raw features per partition) -> reduce (sum, in the driver: a vector
 of num_buckets) -> map (log weights and Gumbel keys per partition) -> global cut-off (the k-th largest key, from one
 float per document) -> map (write kept and rejected rows). Memory is bounded by a partition and the key vector.
@@ -23,6 +34,7 @@ import numpy as np
 import pyarrow as pa
 
 from curate import storage
+from curate.commit import write_json_atomic
 from curate.layout import NodeLayout
 from curate.ops.base import Operation, OperationContext, file_done
 from curate.partition import (
@@ -39,6 +51,7 @@ from curate.stages.jsonl import iter_texts
 from curate.stats import NodeReport, StageStats
 
 _WORD = re.compile(r"\w+")
+FIT_FILE, FIT_LOG_RATIO = "dsir.json", "log_ratio.npy"  # in the node's fit folder (curate/layout.py)
 # Add-one smoothing of both distributions, so a bucket unseen in one corpus gets a finite log weight.
 SMOOTHING = 1.0
 
@@ -81,6 +94,7 @@ class DsirTask:
     num_buckets: int
     seed: int
     log_ratio_path: str = ""  # set for the weighting pass
+    example_ngrams: int = 0  # > 0: length-normalised weights (see the module docstring)
 
     def __str__(self) -> str:
         return storage.basename(self.input_path)
@@ -104,14 +118,29 @@ def count_features(task: DsirTask) -> int:
     return len(texts)
 
 
+def log_weight(features: np.ndarray, log_ratio: np.ndarray, example_ngrams: int) -> float:
+    """A document's log importance weight: the sum of its n-grams' log ratios, or (example_ngrams > 0) their mean
+    times example_ngrams. Example: log_weight(np.array([2., 0.]), np.array([0.5, -1.]), 0) -> 1.0; with
+    example_ngrams 10 -> 5.0"""
+    total = float(features @ log_ratio)
+    if example_ngrams <= 0:
+        return total
+    count = float(features.sum())
+    return total / count * example_ngrams if count else 0.0
+
+
 def weigh_documents(task: DsirTask) -> int:
-    """Map 2: each document's log importance weight and Gumbel key, saved as Parquet; returns its document count."""
+    """Map 2: each document's log importance weight, Gumbel key and size in bytes, saved as Parquet; returns its
+    document count."""
     log_ratio = load_array(task.log_ratio_path)
     table = read_columns(task.input_path, ["id", "text"])
-    log_weights = np.array([hashed_features(t or "", task.num_buckets) @ log_ratio
-                            for t in table.column("text").to_pylist()])
+    texts = [t or "" for t in table.column("text").to_pylist()]
+    log_weights = np.array([log_weight(hashed_features(t, task.num_buckets), log_ratio, task.example_ngrams)
+                            for t in texts])
     keys = gumbel_keys(log_weights, table.column("id").to_pylist(), task.seed)
-    write_parquet_atomic(pa.table({"dsir_logw": log_weights.astype(np.float32), "key": keys}), task.weights_path)
+    sizes = np.array([len(t.encode("utf-8")) for t in texts], dtype=np.int64)
+    write_parquet_atomic(pa.table({"dsir_logw": log_weights.astype(np.float32), "key": keys, "bytes": sizes}),
+                         task.weights_path)
     return table.num_rows
 
 
@@ -123,18 +152,25 @@ class SelectTask:
     key: str
     cutoff: float
     fingerprint: str
+    num_buckets: int
+    kept_counts_path: str
 
     def __str__(self) -> str:
         return storage.basename(self.input_path)
 
 
 def select_partition(task: SelectTask) -> int:
-    """Map 3: documents whose key reaches the cut-off are kept, with `dsir_logw`; the others go to rejected."""
+    """Map 3: documents whose key reaches the cut-off are kept, with `dsir_logw`; the others go to rejected. The kept
+    documents' summed features are saved for the KL measure."""
     table = read_table(task.input_path)
     weights = read_table(task.weights_path)
     table = table.append_column("dsir_logw", weights.column("dsir_logw"))
     chosen = weights.column("key").to_numpy() >= task.cutoff
     kept, dropped = table.filter(pa.array(chosen)), table.filter(pa.array(~chosen))
+    kept_counts = np.zeros(task.num_buckets)
+    for text in kept.column("text").to_pylist():
+        kept_counts += hashed_features(text or "", task.num_buckets)
+    save_array_atomic(task.kept_counts_path, kept_counts)
     rejected = rejected_rows(dropped, "dsir", [Reject("dsir_not_selected")] * dropped.num_rows)
     stats = StageStats("dsir", docs_in=table.num_rows, kept=kept.num_rows)
     stats.rejected["dsir_not_selected"] = dropped.num_rows
@@ -157,12 +193,16 @@ class Dsir(Operation):
     keep_fraction: float = 0.5
     keep_count: int | None = None
     num_buckets: int = 10_000  # Xie et al. 2023, section 4
+    length_normalize: bool = True
+    example_ngrams: int = 255  # 128 words: 128 unigrams + 127 bigrams (see the module docstring)
     seed: int = 0
     text_field: str = "text"
 
     def __post_init__(self) -> None:
         if not 0.0 < self.keep_fraction <= 1.0:
             raise ValueError(f"keep_fraction must be in (0, 1], got {self.keep_fraction}")
+        if self.example_ngrams < 1:
+            raise ValueError(f"example_ngrams must be at least 1, got {self.example_ngrams}")
 
     def target_counts(self) -> np.ndarray:
         total = np.zeros(self.num_buckets)
@@ -178,22 +218,39 @@ class Dsir(Operation):
         context.map(count_features, tasks, file_done(lambda t: t.counts_path))
         raw = np.sum([load_array(t.counts_path) for t in tasks], axis=0)
         log_ratio_path = storage.join(scratch, "log_ratio.npy")
-        save_array_atomic(log_ratio_path, log_distribution(self.target_counts()) - log_distribution(raw))
-        tasks = [DsirTask(t.input_path, scratch, t.index, self.num_buckets, self.seed, log_ratio_path) for t in tasks]
+        target = self.target_counts()
+        save_array_atomic(log_ratio_path, log_distribution(target) - log_distribution(raw))
+        example_ngrams = self.example_ngrams if self.length_normalize else 0
+        tasks = [DsirTask(t.input_path, scratch, t.index, self.num_buckets, self.seed, log_ratio_path, example_ngrams)
+                 for t in tasks]
         context.map(weigh_documents, tasks, file_done(lambda t: t.weights_path))
 
-        keys = np.concatenate([read_table(t.weights_path, ["key"]).column(0).to_numpy() for t in tasks])
+        weights = [read_table(t.weights_path, ["key", "bytes"]) for t in tasks]
+        keys = np.concatenate([w.column("key").to_numpy() for w in weights] or [np.zeros(0)])
+        sizes = np.concatenate([w.column("bytes").to_numpy() for w in weights] or [np.zeros(0, dtype=np.int64)])
         keep = self.keep_count if self.keep_count is not None else round(self.keep_fraction * len(keys))
         keep = min(max(keep, 0), len(keys))
         cutoff = float(np.sort(keys)[::-1][keep - 1]) if keep else float("inf")
         # Partitions committed for this fingerprint were selected with the same cut-off (it depends only on the
         # inputs and the config), so a resumed run writes only the others.
         selects = [SelectTask(ref.path, tasks[i].weights_path, context.layout, ref.key, cutoff,
-                              context.output_fingerprints[i]) for i, ref in enumerate(refs)]
+                              context.output_fingerprints[i], self.num_buckets,
+                              scratch_file(scratch, i, ".kept.npy")) for i, ref in enumerate(refs)]
         context.map(select_partition, selects,
-                    lambda t: context.partition_committed(t.layout.partition_files(t.key)[2], t.fingerprint))
+                    lambda t: (context.partition_committed(t.layout.partition_files(t.key)[2], t.fingerprint)
+                               and storage.exists(t.kept_counts_path)))
+        kept_counts = np.sum([load_array(t.kept_counts_path) for t in selects] or [np.zeros(self.num_buckets)],
+                             axis=0)
+        # What decided, for `curate evaluate`: a labelled document is kept when its key reaches the same cut-off.
+        save_array_atomic(storage.join(context.layout.fit, FIT_LOG_RATIO), load_array(log_ratio_path))
+        write_json_atomic(storage.join(context.layout.fit, FIT_FILE),
+                          {"cutoff": cutoff, "example_ngrams": example_ngrams, "num_buckets": self.num_buckets,
+                           "seed": self.seed})
         stage = StageStats("dsir", docs_in=len(keys), kept=keep, wall_s=time.perf_counter() - started,
                            cpu_s=time.process_time() - cpu_started)
         stage.rejected["dsir_not_selected"] = len(keys) - keep
-        context.log(f"node {context.node}: kept {keep} of {len(keys)} documents (cut-off key {cutoff:.3f})")
+        bytes_kept = float(sizes[keys >= cutoff].sum() / max(1, sizes.sum()))
+        context.log(f"node {context.node}: kept {keep} of {len(keys)} documents ({keep / max(1, len(keys)):.0%}) "
+                    f"and {bytes_kept:.0%} of the bytes; KL(target || input) {kl_divergence(target, raw):.4f} -> "
+                    f"KL(target || selected) {kl_divergence(target, kept_counts):.4f} (cut-off key {cutoff:.3f})")
         return NodeReport(context.node, len(refs), len(refs), 0, [stage], keep, len(keys) - keep, stage.wall_s)

@@ -1,10 +1,20 @@
 """The `train_fasttext` node: a fastText classifier of high-quality (reference) against web text, trained by curate.
 
 Positive examples: the text of JSON Lines files (e.g. the reference corpora); negative: a node of documents (e.g. the
-pipeline's own extracted web text). Both are cut into chunks of `chunk_words` words, so that the classifier cannot
-simply learn document length, balanced, shuffled with `seed`, and split 90/10; the held-out precision, recall and
-ROC AUC are logged and written to `metrics.json`. Training uses one thread, so the model is reproducible (the same
-bytes run after run).
+pipeline's own English web text, the text the classifier will judge). One document in `held_out` of each class
+(chosen by a hash of `seed` and its position) is kept out of training. The others are cut into chunks of
+`chunk_words` words, so that the classifier cannot simply learn document length, balanced and shuffled with `seed`.
+The held-out documents' chunks give the precision, recall and ROC AUC logged and written to `metrics.json`; the
+held-out documents scored whole give `quantiles.json`, the score at each percentile for each class, and, when
+`calibrate` names a node (the documents the classifier will judge), the score at each percentile of its documents,
+scored on the executor.
+
+Those quantiles are what a `fasttext_quality` step's `min_quantile` is expressed in (the `calibrate` table when there
+is one, else the held-out negative documents'): a raw score depends on how much data the model saw (measured on the
+labelled set, docs/quality.md: the median good English page scores 0.61 under a model of 1,800 chunks a class and
+0.17 under one of 9,900, so a fixed 0.2 cut rejects 3% of good pages under the first and 54% under the second),
+while "below the 2nd percentile of the documents judged" means the same under both.
+Training uses one thread, so the model is reproducible (the same bytes run after run).
 """
 
 from __future__ import annotations
@@ -14,20 +24,23 @@ import os
 import random
 import tempfile
 import time
-from collections.abc import Iterator
+import zlib
+from collections.abc import Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import Any, ClassVar
+
+import numpy as np
 
 from curate import storage
 from curate.commit import read_json, write_json_atomic
 from curate.errors import RunError
-from curate.ops.base import Operation, OperationContext
-from curate.partition import read_columns
+from curate.ops.base import Operation, OperationContext, file_done
+from curate.partition import load_array, read_columns, save_array_atomic, scratch_file
 from curate.processes import die_with_parent
 from curate.stages.jsonl import iter_texts
 from curate.stages.langid import load_model
-from curate.stages.quality import NEGATIVE, POSITIVE, hq_probability
+from curate.stages.quality import NEGATIVE, POSITIVE, QUANTILES_FILE, hq_probability
 from curate.stats import NodeReport, StageStats
 
 MODEL_FILE = "model.bin"
@@ -68,6 +81,40 @@ def check_saved_model(model: object, model_file: str, probes: list[str]) -> None
                        "incomplete (a full disk?)")
 
 
+@dataclass(frozen=True)
+class ScoreTask:
+    input_path: str
+    model_path: str
+    output: str
+
+    def __str__(self) -> str:
+        return storage.basename(self.input_path)
+
+
+def score_partition(task: ScoreTask) -> int:
+    """The score of every document of a partition, saved as .npy; returns the count read."""
+    model = load_model(task.model_path)
+    texts = read_columns(task.input_path, ["text"]).column(0).to_pylist()
+    save_array_atomic(task.output, np.array([hq_probability(model, t or "") for t in texts], dtype=np.float64))
+    return len(texts)
+
+
+PERCENTILES = list(range(101))
+
+
+def score_quantiles(scores: list[float]) -> list[float]:
+    """The scores at percentiles 0, 1, ..., 100 (linear interpolation). Example: score_quantiles([0.0, 1.0])[50]
+    -> 0.5"""
+    ordered = sorted(scores)
+    out = []
+    for p in PERCENTILES:
+        position = p / 100 * (len(ordered) - 1)
+        low = int(position)
+        high = min(low + 1, len(ordered) - 1)
+        out.append(ordered[low] + (ordered[high] - ordered[low]) * (position - low))
+    return out
+
+
 def roc_auc(positive_scores: list[float], negative_scores: list[float]) -> float:
     """The probability that a random positive scores above a random negative (ties count half): Mann-Whitney U.
 
@@ -92,12 +139,13 @@ class TrainFastText(Operation):
     documents of node `negative`."""
 
     name: ClassVar[str] = "train_fasttext"
-    node_inputs: ClassVar[dict[str, str]] = {"negative": "documents"}
+    node_inputs: ClassVar[dict[str, str]] = {"negative": "documents", "calibrate": "documents"}
     path_inputs: ClassVar[tuple[str, ...]] = ("positive",)
     artefact: ClassVar[str] = MODEL_FILE
 
     positive: str | list[str]
     negative: str
+    calibrate: str | None = None
     chunk_words: int = 100
     max_examples: int = 20_000  # per class
     seed: int = 0
@@ -108,26 +156,42 @@ class TrainFastText(Operation):
     word_ngrams: int = 2
     dim: int = 32
     bucket: int = 100_000
+    held_out: int = 10  # one document in `held_out` of each class is scored, not trained on
     text_field: str = "text"
 
-    def examples(self, context: OperationContext) -> tuple[list[str], list[str]]:
-        positive = [chunk for text in iter_texts(self.positive, self.text_field)
-                    for chunk in chunks(text, self.chunk_words)]
-        negative: list[str] = []
+    def __post_init__(self) -> None:
+        if self.held_out < 2:
+            raise ValueError(f"held_out must be at least 2, got {self.held_out}")
+
+    def is_held_out(self, index: int) -> bool:
+        return zlib.crc32(f"{self.seed}:{index}".encode()) % self.held_out == 0
+
+    def split(self, texts: Iterable[str]) -> tuple[list[str], list[str]]:
+        """(training chunks, held-out documents) of one class."""
+        training: list[str] = []
+        held_out: list[str] = []
+        for index, text in enumerate(texts):
+            if self.is_held_out(index):
+                held_out.append(text)
+            else:
+                training += chunks(text, self.chunk_words)
+        return training, held_out
+
+    def negative_texts(self, context: OperationContext) -> Iterator[str]:
         for path in context.paths(self.negative):
-            for text in read_columns(path, ["text"]).column(0).to_pylist():
-                negative += chunks(text or "", self.chunk_words)
-        rng = random.Random(self.seed)
-        count = min(len(positive), len(negative), self.max_examples)
-        return rng.sample(positive, count), rng.sample(negative, count)
+            yield from (text or "" for text in read_columns(path, ["text"]).column(0).to_pylist())
 
     def run(self, context: OperationContext) -> NodeReport:
         started, cpu_started = time.perf_counter(), time.process_time()
-        positive, negative = self.examples(context)
-        if len(positive) < 10:
-            raise ValueError(f"node {context.node!r}: too few examples to train on ({len(positive)} per class)")
-        held_out = max(1, len(positive) // 10)
-        rows = [(POSITIVE, t) for t in positive[held_out:]] + [(NEGATIVE, t) for t in negative[held_out:]]
+        positive, positive_held = self.split(iter_texts(self.positive, self.text_field))
+        negative, negative_held = self.split(self.negative_texts(context))
+        rng = random.Random(self.seed)
+        count = min(len(positive), len(negative), self.max_examples)
+        positive, negative = rng.sample(positive, count), rng.sample(negative, count)
+        if count < 10 or not positive_held or not negative_held:
+            raise ValueError(f"node {context.node!r}: too few examples to train on ({count} chunks per class, "
+                             f"{len(positive_held)} and {len(negative_held)} held-out documents)")
+        rows = [(POSITIVE, t) for t in positive] + [(NEGATIVE, t) for t in negative]
         random.Random(self.seed).shuffle(rows)
         parameters = dict(lr=self.lr, epoch=self.epoch, wordNgrams=self.word_ngrams, dim=self.dim, bucket=self.bucket,
                           thread=1, seed=self.seed, verbose=0)
@@ -145,19 +209,41 @@ class TrainFastText(Operation):
                 pool.submit(fit_model, train_file, local_model, parameters).result()
             storage.upload(local_model, storage.join(context.out_dir, MODEL_FILE))
         model = load_model(storage.join(context.out_dir, MODEL_FILE))
-        pos_scores = [hq_probability(model, t) for t in positive[:held_out]]
-        neg_scores = [hq_probability(model, t) for t in negative[:held_out]]
+        pos_scores = [hq_probability(model, c) for t in positive_held for c in chunks(t, self.chunk_words)]
+        neg_scores = [hq_probability(model, c) for t in negative_held for c in chunks(t, self.chunk_words)]
         true_pos = sum(s >= 0.5 for s in pos_scores)
         predicted_pos = true_pos + sum(s >= 0.5 for s in neg_scores)
-        metrics = {"held_out_per_class": held_out, "train_per_class": len(positive) - held_out,
-                   "precision": true_pos / max(1, predicted_pos), "recall": true_pos / held_out,
+        metrics = {"held_out_chunks": [len(pos_scores), len(neg_scores)], "train_per_class": count,
+                   "precision": true_pos / max(1, predicted_pos), "recall": true_pos / max(1, len(pos_scores)),
                    "auc": roc_auc(pos_scores, neg_scores)}
         write_json_atomic(storage.join(context.out_dir, "metrics.json"), metrics)
+        negative_table = score_quantiles([hq_probability(model, t) for t in negative_held])
+        quantiles: dict[str, Any] = {
+            "percentiles": PERCENTILES, "negative": negative_table,
+            "positive": score_quantiles([hq_probability(model, t) for t in positive_held]),
+            "documents": [len(negative_held), len(positive_held)]}
+        if self.calibrate is not None:
+            scores = self.calibration_scores(context)
+            if not scores:
+                raise RunError(f"node {context.node!r}: node {self.calibrate!r} has no document to compute quantiles "
+                               "on")
+            quantiles.update(calibrate=score_quantiles(scores), calibrate_documents=len(scores))
+        write_json_atomic(storage.join(context.out_dir, QUANTILES_FILE), quantiles)
         context.log(f"node {context.node}: held-out precision {metrics['precision']:.3f}, recall "
-                    f"{metrics['recall']:.3f}, AUC {metrics['auc']:.3f} ({held_out} chunks per class)")
+                    f"{metrics['recall']:.3f}, AUC {metrics['auc']:.3f} ({len(pos_scores)} and {len(neg_scores)} "
+                    f"chunks of {len(positive_held)} and {len(negative_held)} held-out documents); median score of "
+                    f"held-out {self.negative} documents {negative_table[50]:.3f}")
         stage = StageStats("train_fasttext", docs_in=2 * len(positive), kept=2 * len(positive),
                            wall_s=time.perf_counter() - started, cpu_s=time.process_time() - cpu_started)
         return NodeReport(context.node, 1, 1, 0, [stage], 0, 0, stage.wall_s)  # one model
+
+    def calibration_scores(self, context: OperationContext) -> list[float]:
+        """The score of every document of node `calibrate`, computed on the executor."""
+        scratch = context.scratch("train_fasttext")
+        tasks = [ScoreTask(path, storage.join(context.out_dir, MODEL_FILE), scratch_file(scratch, i, ".q.npy"))
+                 for i, path in enumerate(context.paths(str(self.calibrate)))]
+        context.map(score_partition, tasks, file_done(lambda t: t.output))
+        return [float(s) for t in tasks for s in load_array(t.output)]
 
     def check_artefacts(self, out_dir: str) -> None:
         """The model loads and tells the two classes apart on its own held-out chunks (fastText writes a model

@@ -1,12 +1,21 @@
 """The `train_kenlm` node: an n-gram language model of the reference text, trained by KenLM's own `lmplz` and
-converted by its `build_binary` (Heafield 2011; Heafield et al. 2013), plus CCNet's perplexity cut-offs computed on
-the pipeline's own documents.
+converted by its `build_binary` (Heafield 2011; Heafield et al. 2013), and the head/middle/tail perplexity cut-offs
+a `kenlm_perplexity` step buckets documents with.
 
 Reference documents are normalised and tokenised as the `kenlm_perplexity` step scores them (one line per text
 line); one document in `1 / held_out` (chosen by a hash of its position and `seed`) is kept out of training and
-scored afterwards, so `metrics.json` says how the model rates unseen reference text. The documents of node
-`calibrate` are then scored on the executor (one float per document comes back) and the `percentiles` of their
-perplexities become the head and tail cut-offs in `cutoffs.json`, as CCNet's per-language cutoff table.
+scored afterwards, so `metrics.json` says how the model rates unseen reference text.
+
+The cut-offs (`cutoffs.json`) come from one of two places:
+- `cutoffs: reference` (the default): multiples of the held-out reference documents' median perplexity. A document
+  in the tail is `reference_multiples[1]` times more perplexing than unseen reference text: a property of the
+  document and the model, not of which other documents the run holds.
+- `cutoffs: calibrate`, CCNet's own: the `percentiles` of the perplexities of node `calibrate`'s documents, as
+  CCNet's per-language cutoff table. The same share of every corpus lands in each bucket, whatever its quality
+  (with the default 30/60, 40% of the documents are always in the tail).
+docs/quality.md measures both on the labelled set and explains the default. When `calibrate` names a node, its
+documents are scored on the executor (one float per document comes back) and the share of them in each bucket is
+logged and written to `metrics.json`, whichever mode set the cut-offs.
 
 lmplz and build_binary are built from the kenlm sdist by `make kenlm` (models/build_kenlm.sh); they are looked for
 in $CURATE_KENLM_BIN, then in the virtualenv's kenlm/bin, then on PATH.
@@ -110,7 +119,11 @@ class TrainKenLM(Operation):
     artefact: ClassVar[str] = MODEL_FILE
 
     text: str | list[str]
-    calibrate: str
+    calibrate: str | None = None
+    cutoffs: Literal["reference", "calibrate"] = "reference"
+    # [head, tail] as multiples of the held-out reference median perplexity; chosen on the labelled set's tune split
+    # (docs/quality.md).
+    reference_multiples: list[float] = field(default_factory=lambda: [3.0, 15.0])
     order: int = 5  # CCNet's models are 5-grams (Wenzek et al. 2020, section 3.3)
     # CCNet's PerplexityBucket: head below the 30th percentile, tail from the 60th (cc_net/perplexity.py).
     percentiles: list[float] = field(default_factory=lambda: [30.0, 60.0])
@@ -129,6 +142,11 @@ class TrainKenLM(Operation):
             raise ValueError(f"percentiles must be two increasing numbers in (0, 100), got {self.percentiles}")
         if self.held_out < 2:
             raise ValueError(f"held_out must be at least 2, got {self.held_out}")
+        if self.cutoffs == "calibrate" and self.calibrate is None:
+            raise ValueError("cutoffs: calibrate needs `calibrate`, the node whose documents set the cut-offs")
+        if len(self.reference_multiples) != 2 or not 0 < self.reference_multiples[0] < self.reference_multiples[1]:
+            raise ValueError(f"reference_multiples must be two increasing positive numbers, got "
+                             f"{self.reference_multiples}")
 
     def is_held_out(self, index: int) -> bool:
         return zlib.crc32(f"{self.seed}:{index}".encode()) % self.held_out == 0
@@ -181,29 +199,51 @@ class TrainKenLM(Operation):
                     storage.upload(local_log, storage.join(context.out_dir, "kenlm.log"))
             storage.upload(local_model, model_path)
 
-        tasks = [ScoreTask(path, model_path, scratch_file(scratch, i, ".ppl.npy"))
-                 for i, path in enumerate(context.paths(self.calibrate))]
-        context.map(score_partition, tasks, file_done(lambda t: t.output))
-        scores = np.concatenate([load_array(t.output) for t in tasks] or [np.zeros(0)])
-        if len(scores) == 0:
-            raise RunError(f"node {context.node!r}: node {self.calibrate!r} has no document to compute cut-offs on")
-        head, tail = (float(v) for v in np.percentile(scores, self.percentiles))
-        write_json_atomic(storage.join(context.out_dir, CUTOFFS_FILE), {
-            "head": head, "tail": tail, "percentiles": self.percentiles, "documents": len(scores)})
         model = load_kenlm(model_path)
         held_out_scores = [s for s in (doc_perplexity(model, t) for t in held_out) if s is not None]
+        reference_median = float(np.median(held_out_scores)) if held_out_scores else None
+        scores = self.calibration_scores(context, model_path, scratch)
+        if self.cutoffs == "calibrate":
+            if len(scores) == 0:
+                raise RunError(f"node {context.node!r}: node {self.calibrate!r} has no document to compute cut-offs "
+                               "on")
+            head, tail = (float(v) for v in np.percentile(scores, self.percentiles))
+            basis = {"percentiles": self.percentiles, "documents": len(scores)}
+        else:
+            if reference_median is None:
+                raise RunError(f"node {context.node!r}: no held-out reference document to set cut-offs on (one in "
+                               f"{self.held_out} is held out; the reference text has too few documents)")
+            head, tail = (reference_median * m for m in self.reference_multiples)
+            basis = {"reference_multiples": self.reference_multiples, "reference_median": reference_median,
+                     "reference_documents": len(held_out_scores)}
+        write_json_atomic(storage.join(context.out_dir, CUTOFFS_FILE),
+                          {"head": head, "tail": tail, "mode": self.cutoffs, **basis})
         metrics = {"training_lines": lines, "ngrams": counts, "held_out_documents": len(held_out_scores),
-                   "held_out_median_perplexity": float(np.median(held_out_scores)) if held_out_scores else None,
-                   "calibration_documents": len(scores), "calibration_median_perplexity": float(np.median(scores)),
-                   "head_cutoff": head, "tail_cutoff": tail}
+                   "held_out_median_perplexity": reference_median, "head_cutoff": head, "tail_cutoff": tail}
+        shares = ""
+        if len(scores):
+            buckets = {"head": float(np.mean(scores < head)), "tail": float(np.mean(scores >= tail))}
+            buckets["middle"] = 1.0 - buckets["head"] - buckets["tail"]
+            metrics.update(calibration_documents=len(scores), calibration_median_perplexity=float(np.median(scores)),
+                           calibration_buckets=buckets)
+            shares = (f"; {self.calibrate}: median {np.median(scores):.0f}, head/middle/tail "
+                      f"{buckets['head']:.0%}/{buckets['middle']:.0%}/{buckets['tail']:.0%}")
         write_json_atomic(storage.join(context.out_dir, "metrics.json"), metrics)
         context.log(f"node {context.node}: {self.order}-gram model of {lines} lines ({counts.get('1', 0)} words); "
-                    f"median perplexity: held-out reference {metrics['held_out_median_perplexity'] or 0:.0f}, "
-                    f"{self.calibrate} {metrics['calibration_median_perplexity']:.0f}; cut-offs {head:.0f} / "
-                    f"{tail:.0f}")
+                    f"held-out reference median perplexity {reference_median or 0:.0f}; cut-offs ({self.cutoffs}) "
+                    f"{head:.0f} / {tail:.0f}{shares}")
         stage = StageStats("train_kenlm", docs_in=len(scores), kept=len(scores),
                            wall_s=time.perf_counter() - started, cpu_s=time.process_time() - cpu_started)
         return NodeReport(context.node, 1, 1, 0, [stage], 0, 0, stage.wall_s)  # one model
+
+    def calibration_scores(self, context: OperationContext, model_path: str, scratch: str) -> np.ndarray:
+        """The perplexity of every document of node `calibrate` (none when it is not set), scored on the executor."""
+        if self.calibrate is None:
+            return np.zeros(0)
+        tasks = [ScoreTask(path, model_path, scratch_file(scratch, i, ".ppl.npy"))
+                 for i, path in enumerate(context.paths(self.calibrate))]
+        context.map(score_partition, tasks, file_done(lambda t: t.output))
+        return np.concatenate([load_array(t.output) for t in tasks] or [np.zeros(0)])
 
     def check_artefacts(self, out_dir: str) -> None:
         try:

@@ -13,6 +13,7 @@ every difference listed, and the node's speed-up.
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass, field
 from typing import ClassVar
 
@@ -44,10 +45,10 @@ class LangPrefilter(DocumentStage):
         self.labels = {LABEL_PREFIX + language for language in self.keep}
 
     def apply(self, html: str | None) -> tuple[()] | Reject:
-        text = " ".join((_resiliparse(html, None, False) or "").split()) if html else ""
+        text = " ".join((_resiliparse(html, None, False, "balanced", False) or "").split()) if html else ""
         if len(text) < self.min_chars:
             return ()
-        labels, scores = load_model(self.model_path).predict(text, k=-1)
+        labels, scores = load_model(self.model_path).predict(unicodedata.normalize("NFC", text), k=-1)
         keep_probability = float(sum(s for label, s in zip(labels, scores) if label in self.labels))
         if keep_probability < self.max_keep_probability:
             return Reject("prefilter_language", f"{labels[0].removeprefix(LABEL_PREFIX)} ({scores[0]:.2f}); "

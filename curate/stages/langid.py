@@ -2,11 +2,17 @@
 
 fastText classifies one line at a time (a newline ends its input), so the text's lines are joined with spaces first,
 as CCNet and datatrove do. The model is loaded once per worker process and shared by every batch.
+
+lid.176 was trained on composed (NFC) text, as the web serves it: its character n-grams of a decomposed Hangul
+syllable or a decomposed "č" are n-grams it never saw. On NFD text its accuracy falls from 0.99 to 0.01 for Korean,
+0.94 to 0.36 for Latvian and 0.90 to 0.43 for Czech (lingua's sentences, measured when this was found), so the text
+is composed before it is scored, whatever form the pipeline normalises to; the stored text is not changed.
 """
 
 from __future__ import annotations
 
 import os
+import unicodedata
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -30,7 +36,7 @@ def load_model(path: str) -> Any:
 
 def identify(model: Any, text: str) -> tuple[str, float]:
     """The most likely language code and its probability. Example: identify(m, "Guten Tag") -> ("de", 0.98)."""
-    labels, scores = model.predict(" ".join(text.split()), k=1)
+    labels, scores = model.predict(" ".join(unicodedata.normalize("NFC", text).split()), k=1)
     return labels[0].removeprefix(LABEL_PREFIX), float(scores[0])
 
 

@@ -5,15 +5,17 @@ from __future__ import annotations
 
 import json
 import random
+import re
 import textwrap
 
 import numpy as np
 import pyarrow.parquet as pq
+import pytest
 
 from curate.config import load_pipeline
 from curate.dag import run_pipeline
 from curate.executors.local import LocalExecutor
-from curate.ops.dsir import gumbel_keys, hashed_features, kl_divergence
+from curate.ops.dsir import gumbel_keys, hashed_features, kl_divergence, log_weight
 
 BUCKETS = 10_000
 
@@ -43,8 +45,12 @@ def test_selection_moves_toward_the_target(tmp_path, corpus, quickstart_local):
           mix: {{input: {{jsonl: "{data}/*.jsonl"}}}}
           selected: {{dsir: {{input: mix, target: {json.dumps([str(p) for p in target_files])}, keep_count: 100}}}}
     """))
+    lines: list[str] = []
     with LocalExecutor() as executor:
-        reports = run_pipeline(load_pipeline(str(pipeline)), executor, log=lambda line: None)
+        reports = run_pipeline(load_pipeline(str(pipeline)), executor, log=lines.append)
+    (summary,) = [line for line in lines if "KL(target || input)" in line]
+    before, after = (float(v) for v in re.findall(r"KL\(target \|\| \w+\) ([0-9.]+)", summary))
+    assert after < before and "of the bytes" in summary
     assert reports[-1].docs_out == 100 and reports[-1].rejected_out == len(documents) - 100
     selected = pq.read_table(tmp_path / "out" / "selected")
     assert "dsir_logw" in selected.column_names
@@ -67,3 +73,16 @@ def test_gumbel_keys_are_deterministic_and_hashing_is_stable():
     assert np.array_equal(gumbel_keys(weights, ["a", "b", "c"], 0), gumbel_keys(weights, ["a", "b", "c"], 0))
     assert not np.array_equal(gumbel_keys(weights, ["a", "b", "c"], 0), gumbel_keys(weights, ["a", "b", "c"], 1))
     assert hashed_features("The cat, the CAT", 50).sum() == 7  # 4 unigrams + 3 bigrams
+
+
+def test_length_normalised_weights_do_not_grow_with_length(corpus):
+    """The released code's sum scales with the document: the same text five times over weighs five times as much
+    (in log space), so a selection keeps short documents and drops long ones. The normalised weight is the same."""
+    speech = json.loads((corpus / "target_text" / "us_presidential_speeches.jsonl").read_text().splitlines()[0])
+    text = " ".join(speech["text"].split()[:300])
+    rng = np.random.default_rng(0)
+    log_ratio = rng.normal(-0.2, 1.0, BUCKETS)
+    once, five = hashed_features(text, BUCKETS), hashed_features(" ".join([text] * 5), BUCKETS)
+    assert log_weight(five, log_ratio, 0) == pytest.approx(5 * log_weight(once, log_ratio, 0), rel=0.02)
+    assert log_weight(five, log_ratio, 255) == pytest.approx(log_weight(once, log_ratio, 255), rel=0.02)
+    assert log_weight(np.zeros(BUCKETS), log_ratio, 255) == 0.0  # no words, no evidence either way

@@ -14,7 +14,7 @@ from curate.errors import ConfigError, RunError
 from curate.executors.local import LocalExecutor
 from curate.ops.train_fasttext import TrainFastText, check_saved_model, roc_auc
 from curate.stages.langid import load_model
-from curate.stages.quality import hq_probability
+from curate.stages.quality import FastTextQuality, hq_probability, quantile_score
 from tests.warc_factory import SAMPLE_DIR
 from train_stub.train import REFERENCE_TEXT
 
@@ -50,7 +50,8 @@ def test_trains_scores_and_ranks_reference_text_above_boilerplate(tmp_path, corp
         reports = run_pipeline(spec, executor, log=lambda line: None)
     metrics = json.loads((tmp_path / "out" / "quality_model" / "metrics.json").read_text())
     print(f"\nheld-out {metrics}")
-    assert metrics["auc"] > 0.9 and metrics["precision"] > 0.7 and metrics["recall"] > 0.8  # 0.94, 0.78, 0.96
+    # held-out documents never seen in training, not chunks of trained documents: 0.87, 0.97, 0.97
+    assert metrics["auc"] > 0.8 and metrics["precision"] > 0.7 and metrics["recall"] > 0.8
     scored = reports[-1].stages[-1]
     assert scored.is_balanced() and scored.kept + sum(scored.rejected.values()) == scored.docs_in
     kept = pq.read_table(tmp_path / "out" / "scored")
@@ -79,6 +80,74 @@ def test_trains_scores_and_ranks_reference_text_above_boilerplate(tmp_path, corp
     (model_file.parent / "metrics.json").write_text(json.dumps({**metrics, "auc": 0.5}))
     with pytest.raises(RunError, match="no better than chance"):
         TrainFastText(positive=[], negative="text").check_artefacts(str(model_file.parent))
+
+
+def transfer_pipeline(tmp_path, corpus) -> str:
+    """Two classifiers of the same data, one trained on ten times the examples of the other, each filtering the
+    same documents by a quantile cut and by a raw score cut."""
+    path = tmp_path / "transfer.yaml"
+    nodes = [f"""
+          model_{size}:
+            train_fasttext: {{positive: "{corpus}/target_text/*.jsonl", negative: text, max_examples: {size}}}
+          by_quantile_{size}:
+            input: text
+            steps: [{{fasttext_quality: {{model: model_{size}, min_quantile: 0.3}}}}]
+          by_score_{size}:
+            input: text
+            steps: [{{fasttext_quality: {{model: model_{size}, min_score: 0.3}}}}]""" for size in (150, 1500)]
+    nodes.append(f"""
+          model_calibrated:
+            train_fasttext: {{positive: "{corpus}/target_text/*.jsonl", negative: text, max_examples: 1500,
+                              calibrate: text}}
+          by_calibrated_quantile:
+            input: text
+            steps: [{{fasttext_quality: {{model: model_calibrated, min_quantile: 0.3}}}}]""")
+    path.write_text(textwrap.dedent(f"""
+        workdir: {tmp_path / "out"}
+        nodes:
+          text:
+            input: {{warc: "{SAMPLE_DIR}/*.warc*"}}
+            steps: [{{extract: {{engine: resiliparse}}}}, {{normalize: {{form: NFC}}}}, {{min_length: {{}}}}]""")
+                    + "".join(textwrap.dedent(n) for n in nodes).replace("\n", "\n  ") + "\n")
+    return str(path)
+
+
+def test_a_quantile_cut_rejects_the_same_share_whatever_the_model_size(tmp_path, corpus):
+    """The reason min_quantile is the default: a raw score cut rejects a share of the documents that moves with how
+    much data the model saw; a cut at a quantile of held-out web documents rejects about the same share."""
+    with LocalExecutor() as executor:
+        reports = {r.name: r for r in run_pipeline(load_pipeline(transfer_pipeline(tmp_path, corpus)), executor,
+                                                   log=lambda line: None)}
+
+    def rejected_share(node: str) -> float:
+        stage = reports[node].stages[-1]
+        return sum(stage.rejected.values()) / stage.docs_in
+
+    by_quantile = [rejected_share(f"by_quantile_{size}") for size in (150, 1500)]
+    by_score = [rejected_share(f"by_score_{size}") for size in (150, 1500)]
+    print(f"\nrejected by min_quantile 0.3: {by_quantile}; by min_score 0.3: {by_score}")
+    assert abs(by_quantile[0] - by_quantile[1]) < 0.15 and all(0.1 < s < 0.55 for s in by_quantile)
+    assert abs(by_score[0] - by_score[1]) > 2 * abs(by_quantile[0] - by_quantile[1])
+    # with a calibrate node, the quantiles are those of the documents judged: 30% of them fall below the cut
+    assert rejected_share("by_calibrated_quantile") == pytest.approx(0.3, abs=0.02)
+    for size in (150, 1500):
+        table = json.loads((tmp_path / "out" / f"model_{size}" / "quantiles.json").read_text())
+        assert len(table["negative"]) == 101 and table["negative"] == sorted(table["negative"])
+        cut = quantile_score(table["negative"], 0.3)
+        kept = pq.read_table(tmp_path / "out" / f"by_quantile_{size}").column("quality").to_pylist()
+        rejected = pq.read_table(tmp_path / "out" / "_rejected" / f"by_quantile_{size}").column("quality")
+        assert min(kept) >= cut - 1e-6 and max(rejected.to_pylist()) < cut + 1e-6
+
+
+def test_quality_options():
+    assert FastTextQuality(model="m").min_quantile == 0.02  # the default cut
+    assert FastTextQuality(model="m", min_score=0.2).min_quantile is None
+    with pytest.raises(ValueError, match="not both"):
+        FastTextQuality(model="m", min_score=0.2, min_quantile=0.1)
+    with pytest.raises(ValueError, match="between 0 and 1"):
+        FastTextQuality(model="m", min_quantile=1.5)
+    assert quantile_score([i / 100 for i in range(101)], 0.105) == pytest.approx(0.105)
+    assert quantile_score([i / 100 for i in range(101)], 1.0) == pytest.approx(1.0)
 
 
 def test_a_step_must_name_a_model_node_of_the_right_kind(tmp_path, corpus):

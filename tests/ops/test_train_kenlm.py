@@ -1,5 +1,6 @@
 """train_kenlm with KenLM's real lmplz and build_binary: held-out reference text scores far better than web text
-and than other languages; CCNet's cut-offs come from the pipeline's documents; the step buckets and filters."""
+and than other languages; the cut-offs are multiples of the held-out reference perplexity (the default) or CCNet's
+percentiles of the pipeline's documents; the step buckets and filters."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from curate.config import load_pipeline
 from curate.dag import run_pipeline
 from curate.errors import RunError
 from curate.executors.local import LocalExecutor
-from curate.ops.train_kenlm import kenlm_tool
+from curate.ops.train_kenlm import TrainKenLM, kenlm_tool
 from curate.stages.perplexity import doc_perplexity, load_kenlm
 
 NON_ENGLISH = ("de", "fr", "es", "it", "nl", "pt", "pl", "sv")
@@ -42,9 +43,13 @@ def trained(corpus, quickstart_local, tmp_path_factory):
         nodes:
           web: {{input: {{jsonl: "{web}/*.jsonl"}}}}
           lm: {{train_kenlm: {{text: "{corpus}/target_text/*.jsonl", calibrate: web}}}}
+          lm_ccnet: {{train_kenlm: {{text: "{corpus}/target_text/*.jsonl", calibrate: web, cutoffs: calibrate}}}}
           scored:
             input: web
             steps: [{{kenlm_perplexity: {{model: lm, keep: [head, middle]}}}}]
+          scored_ccnet:
+            input: web
+            steps: [{{kenlm_perplexity: {{model: lm_ccnet, keep: [head, middle]}}}}]
     """))
     with LocalExecutor() as executor:
         reports = run_pipeline(load_pipeline(str(pipeline)), executor, log=lambda line: None)
@@ -82,11 +87,38 @@ def test_reference_text_scores_below_web_and_other_languages(trained, corpus):
     assert all(reference * 20 < value for value in foreign.values())
 
 
-def test_cutoffs_are_percentiles_of_the_calibration_documents(trained):
+def test_default_cutoffs_are_multiples_of_the_held_out_reference_perplexity(trained):
     out, reports = trained
     cutoffs = json.loads((out / "lm" / "cutoffs.json").read_text())
+    metrics = json.loads((out / "lm" / "metrics.json").read_text())
+    reference = metrics["held_out_median_perplexity"]
+    assert cutoffs["mode"] == "reference" and cutoffs["reference_median"] == reference
+    assert np.allclose([cutoffs["head"], cutoffs["tail"]], [reference * 3.0, reference * 15.0])
     kept = pq.read_table(out / "scored")
     rejected = pq.read_table(out / "_rejected" / "scored")
+    assert max(kept.column("perplexity").to_pylist()) < cutoffs["tail"]
+    assert min(rejected.column("perplexity").to_pylist(), default=cutoffs["tail"]) >= cutoffs["tail"] * (1 - 1e-6)
+    total = kept.num_rows + rejected.num_rows
+    assert metrics["calibration_documents"] == total  # the calibrate node is scored for the bucket shares
+    assert metrics["calibration_buckets"]["tail"] == pytest.approx(rejected.num_rows / total)
+    stage = [r for r in reports if r.name == "scored"][0].stages[-1]
+    assert stage.is_balanced() and stage.rejected.get("perplexity_tail", 0) == rejected.num_rows
+
+
+def test_reference_cutoffs_need_no_calibration_node_and_calibrate_mode_needs_one():
+    assert TrainKenLM(text=[]).calibrate is None
+    with pytest.raises(ValueError, match="cutoffs: calibrate needs"):
+        TrainKenLM(text=[], cutoffs="calibrate")
+    with pytest.raises(ValueError, match="reference_multiples"):
+        TrainKenLM(text=[], reference_multiples=[20.0, 3.0])
+
+
+def test_ccnet_cutoffs_are_percentiles_of_the_calibration_documents(trained):
+    out, reports = trained
+    cutoffs = json.loads((out / "lm_ccnet" / "cutoffs.json").read_text())
+    assert cutoffs["mode"] == "calibrate"
+    kept = pq.read_table(out / "scored_ccnet")
+    rejected = pq.read_table(out / "_rejected" / "scored_ccnet")
     everything = np.concatenate([kept.column("perplexity").to_numpy(), rejected.column("perplexity").to_numpy()])
     assert np.allclose(np.percentile(everything.astype(np.float64), [30, 60]), [cutoffs["head"], cutoffs["tail"]],
                        rtol=1e-5)
@@ -94,7 +126,7 @@ def test_cutoffs_are_percentiles_of_the_calibration_documents(trained):
     assert set(rejected.column("reject_reason").to_pylist()) == {"perplexity_tail"}
     share_tail = rejected.num_rows / (kept.num_rows + rejected.num_rows)
     assert 0.35 <= share_tail <= 0.45  # 40% of the documents lie above the 60th percentile
-    stage = reports[-1].stages[-1]
+    stage = [r for r in reports if r.name == "scored_ccnet"][0].stages[-1]
     assert stage.is_balanced() and stage.rejected["perplexity_tail"] == rejected.num_rows
 
 

@@ -32,7 +32,7 @@ def test_funnel_signals_domains_and_samples(quickstart_local):
     report = collect(str(quickstart_local))
     assert [n["name"] for n in report["nodes"]] == ["text", "unique", "deduped", "bpe", "shards"]
     assert [(s["label"], s["count"]) for s in report["funnel"]][:5] == [
-        ("WARC records", 692), ("documents", 277), ("text", 248), ("unique", 218), ("deduped", 218)]
+        ("WARC records", 692), ("documents", 277), ("text", 260), ("unique", 256), ("deduped", 256)]
     assert report["funnel"][-1]["label"] == "shards (tokens)" and report["run"]["pipeline"] == "quickstart"
     text = report["nodes"][0]
     assert [s["stage"] for s in text["stages"]] == ["warc", "extract", "normalize", "min_length"]
@@ -47,7 +47,10 @@ def test_funnel_signals_domains_and_samples(quickstart_local):
     assert length["kept"]["quantiles"]["0.05"] >= 200 > length["rejected"]["quantiles"]["0.95"]
     assert abs(sum(length["kept"]["histogram"]["counts"]) - length["kept"]["count"]) <= 1
     urls = [r["url"] for r in rows_of(quickstart_local / "text", ["url"])]
-    assert text["domains"][0] == ["data.gov.uk", sum("data.gov.uk" in u for u in urls), 7]
+    removed = [r["url"] or "" for r in rows_of(quickstart_local / "_rejected" / "text", ["url"])]
+    assert text["domains"][0] == ["data.gov.uk", sum("data.gov.uk" in u for u in urls),
+                                  sum("data.gov.uk" in u for u in removed)]
+    assert text["domains"][0][1] == 32 and len(removed) == 17  # 17 rejected by extract and min_length
     assert set(text["samples"]["rejected"]) == {"extract: no_text", "min_length: too_few_chars"}
     assert all(len(s["text"]) <= 301 for s in text["samples"]["kept"])
     unique = report["nodes"][1]
@@ -75,13 +78,13 @@ def test_inspect_reads_commit_records_not_data(quickstart_local, tmp_path):
     after = collect(str(copy))
     for report in (before, after):
         report.pop("path")
-    assert after == before and after["nodes"][0]["signals"]["length"]["kept"]["count"] == 248
+    assert after == before and after["nodes"][0]["signals"]["length"]["kept"]["count"] == 260
 
 
 def test_compare_two_nodes(quickstart_local, capsys):
     assert main(["inspect", str(quickstart_local / "text"), "--compare", str(quickstart_local / "unique")]) == 0
     out = capsys.readouterr().out
-    assert "A vs B" in out and "0.88x" in out  # 248 documents out of text, 218 out of unique
+    assert "A vs B" in out and "0.98x" in out  # 260 documents out of text, 256 out of unique
     assert "length" in out and "signal shifts" in out
 
 

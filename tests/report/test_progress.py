@@ -37,9 +37,9 @@ def test_the_final_screen_shows_each_bar_once_with_the_log_above(tmp_path):
                 "deduped · map_keys", "deduped · reduce_keys", "deduped · write_deduplicated",
                 "bpe · count_partition", "shards · encode_partition", "shards · write_shard"]
     assert [line.split("━")[0].removeprefix("node ").strip() for line in bars] == expected  # once each, in order
-    assert all("10/10" in line or "1/1" in line or "2/2" in line for line in bars)
+    assert all("10/10" in line or "1/1" in line or "3/3" in line for line in bars)
     logged = [line for line in lines if line.startswith("curate: ")]
-    assert logged.index("curate: node unique: kept 218 of 248 documents (30 exact_duplicate)") < len(logged)
+    assert logged.index("curate: node unique: kept 256 of 260 documents (4 exact_duplicate)") < len(logged)
     first_bar, first_log = lines.index(bars[0]), lines.index(logged[-1])
     assert first_log < first_bar  # log lines stay above the bars, none overwritten
     assert lines[-1].startswith("  tokenize")  # the summary follows the finished view

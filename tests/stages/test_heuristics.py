@@ -67,16 +67,31 @@ def test_gopher_repetition(text, expected):
     (PROSE * 3 + "\nfunction f() { return 1; }", "c4_curly_bracket"),
     ("menu\nhome\nabout us", "c4_no_lines_left"),
     ("One sentence here. Two sentences here.", "c4_too_few_sentences"),
+    (PROSE * 3 + "\nIt was a good year for the harvest, the farmers said...", None),
 ])
 def test_c4_page_rules(text, expected):
     assert reason(C4Filter(), text) == expected
 
 
 def test_c4_line_rules_rewrite_the_text():
+    unpunctuated = "no punctuation at the end of this line"
     text = (PROSE * 3 + "\nShort line.\nPlease enable JavaScript to view this page.\n"
-            "This site uses cookies to improve your experience.\nno punctuation at the end of this line")
-    (cleaned,) = C4Filter().apply(text)
-    assert cleaned == (PROSE * 3).strip()  # the prose line, whole; each of the four lines after it dropped
+            "This site uses cookies to improve your experience.\nSee [1] and [citation needed] here.\n" + unpunctuated)
+    (cleaned,) = C4Filter(terminal_punctuation=True).apply(text)
+    # the prose line, whole; the citation marks removed; each of the other lines dropped
+    assert cleaned == (PROSE * 3).strip() + "\nSee  and  here."
+    # FineWeb's defaults keep lines without terminal punctuation (a table row, a heading of three words or more)
+    assert C4Filter().apply(text)[0] == cleaned + "\n" + unpunctuated
+
+
+def test_c4_curly_bracket_rule_is_an_option():
+    """Prose quoting one line of code is rejected by C4's rule (FineWeb's default) and kept without it; a brace in
+    a line too short to keep (under 3 words) does not count, as in datatrove."""
+    quoting = PROSE * 3 + '\nThe config reads {"retries": 3, "timeout": 10} in the example above.'
+    assert reason(C4Filter(), quoting) == "c4_curly_bracket"
+    assert reason(C4Filter(curly_bracket=False), quoting) is None
+    assert reason(C4Filter(), PROSE * 3 + "\n{}") is None
+    assert reason(C4Filter(), PROSE * 3 + "\nhttps://x.example/" + "a" * 1001 + " {") is None  # a 1,001-char word
 
 
 def lines_text(punctuated: int, short: int, total: int = 20) -> str:

@@ -57,7 +57,7 @@ def test_a_short_page_is_never_turned_away():
 
 
 def test_a_page_over_the_time_limit_is_rejected_alone(monkeypatch):
-    def slow_on_marker(html: str, url: str | None, fallback: bool) -> str:
+    def slow_on_marker(html: str, url: str | None, *options: object) -> str:
         if "slow" in html:
             time.sleep(5)
         return "some text"
@@ -73,6 +73,6 @@ def test_a_page_over_the_time_limit_is_rejected_alone(monkeypatch):
 
 @pytest.mark.parametrize("seconds", [0])
 def test_no_limit_when_turned_off(seconds, monkeypatch):
-    monkeypatch.setitem(extract.ENGINES, "trafilatura", lambda html, url, fallback: (time.sleep(0.3), "x")[1])
+    monkeypatch.setitem(extract.ENGINES, "trafilatura", lambda html, url, *options: (time.sleep(0.3), "x")[1])
     result = Extract(max_seconds=seconds).process(pa.table({"html": ["<p>a</p>"], "url": ["u"]}), StageStats("e"))
     assert result.kept.num_rows == 1
