@@ -19,6 +19,19 @@ def children_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
+def driver_cpu() -> float:
+    """CPU seconds of the calling thread when it is not the main thread (a node the driver runs beside others, whose
+    process CPU is shared), else of the whole process (the main thread's work and its native helper threads)."""
+    import threading
+
+    return time.process_time() if threading.current_thread() is threading.main_thread() else time.thread_time()
+
+
+def waited_cpu(usage: resource.struct_rusage) -> float:
+    """User + system seconds of an rusage record (os.wait4's, for one child)."""
+    return usage.ru_utime + usage.ru_stime
+
+
 def tree_cpu() -> float:
     """CPU seconds of this process and its finished children."""
     return time.process_time() + children_cpu()

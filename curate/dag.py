@@ -13,15 +13,16 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from curate import storage
+from curate import storage, timeline
 from curate.commit import check_commit, commit, digest, file_fingerprint, partition_key, read_json, stale_files, sweep
 from curate.config import NodeSpec, PipelineSpec
-from curate.cpu import children_cpu, peak_rss_mib
+from curate.cpu import peak_rss_mib
 from curate.errors import RunError
 from curate.executors.base import Executor
 from curate.layout import NodeLayout
@@ -184,9 +185,14 @@ class FailureLog:
     def __init__(self, workdir: str, log: Callable[[str], None]) -> None:
         self.path, self.log = storage.join(workdir, FAILURES_FILE), log
         self.count = 0
+        self.lock = threading.Lock()  # nodes running side by side report to one log
         self.remote_lines: list[str] | None = None  # the object's lines, once read
 
     def __call__(self, node: str, partition: str, input_label: str, error: str) -> None:
+        with self.lock:
+            self._record(node, partition, input_label, error)
+
+    def _record(self, node: str, partition: str, input_label: str, error: str) -> None:
         self.log(f"node {node}: FAILED {input_label}: {error}")
         self.count += 1
         line = json.dumps({"node": node, "partition": partition, "input": input_label, "error": error,
@@ -218,6 +224,11 @@ def accounting(record: dict[str, Any]) -> dict[str, Any]:
     return {key: value for key, value in record.items() if key != "summary"}
 
 
+def _input_size(path: str) -> int:
+    found = storage.stat(path)
+    return found.size if found is not None else 0
+
+
 def run_map_node(plan: NodePlan, executor: Executor, log: Callable[[str], None], progress: RunProgress,
                  failures: FailureLog, verify: bool) -> NodeReport:
     """Compute the partitions of a map node that are not committed and current, then commit the node."""
@@ -236,7 +247,14 @@ def run_map_node(plan: NodePlan, executor: Executor, log: Callable[[str], None],
         log(f"node {node.name}: {len(todo)} of {len(plan.tasks)} partitions to compute")
     progress.start(node.name, len(todo))
     failed = []
+    # Largest inputs first (longest-processing-time order): the last tasks to finish are then small ones, so the
+    # workers end together instead of one computing a big file alone (the order changes no output). Local files
+    # only: on object storage a size is a request per file, and a crawl's partitions are of one size anyway.
+    if executor.parallel and not any(storage.is_uri(task.input_path) for task in todo[:1]):
+        todo.sort(key=lambda task: -_input_size(task.input_path))
+    timeline.record(f"{node.name}:partitions", len(todo))
     for task, record, error in executor.map(run_partition, todo, node.ray.task_options(f"{node.name}:partitions")):
+        timeline.record(f"{node.name}:partitions", -1)
         if error is not None:
             failed.append(f"{task.input_label}: {error}")
             failures(node.name, task.key, task.input_label, error)
@@ -305,11 +323,11 @@ def run_operation_node(plan: NodePlan, context: OperationContext, verify: bool) 
     # for it (resume inside the write phase) is from another config or input: delete it before writing anew.
     _sweep(plan, _committed_files(plan))
     operation = node.build_operation()
-    children_before = children_cpu()
     report = operation.run(context)
-    # The operation timed its driver; add its tasks in other processes and its subprocesses (lmplz, fastText).
+    # The operation timed its driver and its own subprocesses (lmplz, the fastText trainer); add its tasks that ran in
+    # other processes.
     if report.stages:
-        report.stages[-1].cpu_s += context.task_cpu_s + children_cpu() - children_before
+        report.stages[-1].cpu_s += context.task_cpu_s
     operation.check_artefacts(plan.layout.data)
     _commit_node(plan, report, node.operation, _committed_files(plan))
     return report
@@ -329,8 +347,8 @@ def run_pipeline(spec: PipelineSpec, executor: Executor, log: Callable[[str], No
     progress = progress or NoProgress()
     failures = FailureLog(spec.workdir, log)
     finals = _final_nodes(spec)
-    reports = []
-    for node in spec.nodes:
+
+    def run_node(node: NodeSpec) -> NodeReport:
         plan = plans[node.name]
         _remove_temp_files(plan.layout)
         if node.operation is not None:
@@ -344,10 +362,62 @@ def run_pipeline(spec: PipelineSpec, executor: Executor, log: Callable[[str], No
             report = run_map_node(plan, executor, log, progress, failures, verify)
         if node.name in finals and report.docs_out == 0 and (plan.partitions or not node.operation):
             log(f"warning: node {node.name} kept 0 documents")
-        reports.append(report)
+        return report
+
+    if executor.parallel:
+        run = ConcurrentRun(spec.nodes, run_node)
+        # Ray starts here, in the main thread, when there is work: its processes die with the thread that started
+        # them (curate/processes.py), and node threads end. The node threads are launched first: a node that trains
+        # in the driver (KenLM) works during Ray's start-up, the others wait for it in their first `map`.
+        if any(not node_status(plan, verify)[0] for plan in plans.values()):
+            executor.start(meanwhile=run.launch)
+        else:
+            run.launch()
+        reports = run.wait()
+    else:  # one process: the nodes one after the other, in the main thread (extraction's time limit needs it)
+        reports = [run_node(node) for node in spec.nodes]
     if failures.count:
         log(f"{failures.count} failure(s) logged in {failures.path}")
     return reports
+
+
+class ConcurrentRun:
+    """Every node run as soon as the nodes it reads are done, each in a thread of the driver, so that independent
+    nodes overlap: a model's serial training (lmplz, fastText, in the driver or its subprocess) runs while the
+    executor's workers compute the partitions of other nodes, instead of leaving them idle (docs/scale.md measures
+    it). Outputs do not depend on the order (every node is a function of its inputs' fingerprints). The threads are
+    daemons: an interrupted run stops with the driver, and a rerun resumes from the committed partitions."""
+
+    def __init__(self, nodes: Sequence[NodeSpec], run_node: Callable[[NodeSpec], NodeReport]) -> None:
+        self.nodes, self.run_node = nodes, run_node
+        self.reports: dict[str, NodeReport] = {}
+        self.errors: dict[str, BaseException] = {}
+        self.done = {node.name: threading.Event() for node in nodes}
+
+    def launch(self) -> None:
+        for node in self.nodes:
+            threading.Thread(target=self._work, args=(node,), name=f"curate {node.name}", daemon=True).start()
+
+    def _work(self, node: NodeSpec) -> None:
+        try:
+            for upstream in node.upstream:
+                self.done[upstream].wait()
+            if not any(u in self.errors or u not in self.reports for u in node.upstream):  # else skipped
+                self.reports[node.name] = self.run_node(node)
+        except BaseException as failure:  # handed to the main thread, which raises it
+            self.errors[node.name] = failure
+        finally:
+            self.done[node.name].set()
+
+    def wait(self) -> list[NodeReport]:
+        """The reports in the nodes' order; the first failure, in that order, is raised after every node that could
+        run has finished (their partitions are committed, so the rerun after a fix reuses them)."""
+        for node in self.nodes:
+            self.done[node.name].wait()
+        for node in self.nodes:
+            if node.name in self.errors:
+                raise self.errors[node.name]
+        return [self.reports[node.name] for node in self.nodes]
 
 
 def _remove_temp_files(layout: NodeLayout) -> None:

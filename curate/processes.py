@@ -22,7 +22,11 @@ PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
 
 def die_with_parent(parent: int) -> None:
     """Have the kernel SIGKILL this process when its parent exits; exit now if `parent` (the pid of the process that
-    started this one) is gone already, since then the signal would never come."""
+    started this one) is gone already, since then the signal would never come.
+
+    Linux sends the signal when the *thread* that started the child exits (prctl(2), PR_SET_PDEATHSIG), not only the
+    process: a long-lived child (a worker pool, Ray) must be started by the main thread, which curate's executors do
+    before nodes run side by side in threads."""
     if not sys.platform.startswith("linux"):
         return
     libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)

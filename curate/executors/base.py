@@ -63,6 +63,18 @@ class Executor(ABC):
     def __exit__(self, *exc: object) -> None:
         return None
 
+    def start(self, meanwhile: Callable[[], None] = lambda: None) -> None:
+        """Start what the executor runs tasks on, from the calling (main) thread (`map` starts it otherwise), after
+        calling `meanwhile`: work launched there that submits tasks waits until the executor is up, while work that
+        needs no task (a model trained in the driver) goes ahead during the start-up."""
+        meanwhile()
+
+    @property
+    def parallel(self) -> bool:
+        """True when tasks run in other processes, several at a time: the driver then runs independent nodes
+        side by side (curate/dag.py, run_concurrently), and `map` may be called from several threads at once."""
+        return False
+
     @abstractmethod
     def map(self, fn: Callable[[T], Any], tasks: Sequence[T], options: TaskOptions = TaskOptions()
             ) -> Iterator[Outcome[T]]:

@@ -12,6 +12,10 @@ from curate.executors.base import Executor, Outcome, T, TaskOptions, describe_er
 from curate.processes import die_with_parent
 
 
+def _ready(index: int) -> int:
+    return index
+
+
 class LocalExecutor(Executor):
     def __init__(self, workers: int = 1) -> None:
         if workers < 1:
@@ -25,7 +29,14 @@ class LocalExecutor(Executor):
             # die_with_parent: a SIGKILLed run must not leave workers computing into the workdir.
             self._pool = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"),
                                              initializer=die_with_parent, initargs=(os.getpid(),))
+            # Every worker now, from this (main) thread: the pool starts workers on demand from whichever thread
+            # submits, and a worker is killed when the thread that started it ends (curate/processes.py).
+            list(self._pool.map(_ready, range(self.workers)))
         return self
+
+    @property
+    def parallel(self) -> bool:
+        return self.workers > 1
 
     def __exit__(self, *exc: object) -> None:
         if self._pool is not None:

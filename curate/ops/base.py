@@ -16,9 +16,9 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar, Protocol
 
-from curate import storage
+from curate import storage, timeline
 from curate.commit import check_commit, commit, read_json
-from curate.cpu import Measured
+from curate.cpu import Measured, driver_cpu
 from curate.errors import RunError
 from curate.executors.base import Executor, RayOptions
 from curate.layout import NodeLayout
@@ -94,8 +94,10 @@ class OperationContext:
         self.log(f"node {self.node}: {fn.__name__}: {len(todo)} of {len(tasks)} tasks to compute")
         failures = []
         self.progress.start(self.node, len(todo), fn.__name__)
-        for task, measured, error in self.executor.map(Measured(fn), todo, self.task_options.task_options(
-                f"{self.node}:{fn.__name__}")):
+        label = f"{self.node}:{fn.__name__}"
+        timeline.record(label, len(todo))
+        for task, measured, error in self.executor.map(Measured(fn), todo, self.task_options.task_options(label)):
+            timeline.record(label, -1)
             result = None
             if measured is not None:
                 result, cpu_s, pid = measured
@@ -117,7 +119,7 @@ def merged_partitions(record_paths: Sequence[str], stage: str, started: float, c
     records = [read_json(path) or {} for path in record_paths]
     merged = merge_stage_lists([StageStats.from_json(s) for s in r["stages"]] for r in records)
     stats = merged[0] if merged else StageStats(stage)
-    stats.wall_s, stats.cpu_s = time.perf_counter() - started, time.process_time() - cpu_started
+    stats.wall_s, stats.cpu_s = time.perf_counter() - started, driver_cpu() - cpu_started
     return stats, sum(r["docs_out"] for r in records)
 
 

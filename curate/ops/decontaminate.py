@@ -34,6 +34,7 @@ import numpy as np
 import pyarrow as pa
 
 from curate import storage
+from curate.cpu import driver_cpu
 from curate.layout import NodeLayout
 from curate.ops.base import Operation, OperationContext, merged_partitions
 from curate.partition import load_array, read_table, save_array_atomic, write_operation_partition
@@ -219,7 +220,7 @@ class Decontaminate(Operation):
         return {"items": len(names), "skipped_short_items": skipped, "ngrams": int(first.sum())}
 
     def run(self, context: OperationContext) -> NodeReport:
-        started, cpu_started = time.perf_counter(), time.process_time()
+        started, cpu_started = time.perf_counter(), driver_cpu()
         refs = context.partitions[self.input]
         index_dir = context.scratch("index")
         if not storage.exists(storage.join(index_dir, "keys.npy")):

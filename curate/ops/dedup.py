@@ -17,8 +17,9 @@ from typing import ClassVar
 
 import pyarrow as pa
 
-from curate import storage
+from curate import storage, timeline
 from curate.commit import check_commit, commit
+from curate.cpu import driver_cpu
 from curate.dedup.output import (
     DedupWriteTask,
     assignment_path,
@@ -111,7 +112,7 @@ class Deduplication(Operation):
         return ""
 
     def run(self, context: OperationContext) -> NodeReport:
-        started, cpu_started = time.perf_counter(), time.process_time()
+        started, cpu_started = time.perf_counter(), driver_cpu()
         refs = context.partitions[self.input]
         inputs = [ref.path for ref in refs]
         scratch = context.scratch(self.name)
@@ -124,7 +125,8 @@ class Deduplication(Operation):
         assignments_dir = storage.join(scratch, "assignments")
         resolved = storage.join(assignments_dir, RESOLVED)
         if check_commit(resolved, assignments_dir, context.fingerprint)[0] is None:
-            assignments = self.resolve(scratch, inputs, context)
+            with timeline.driver_work(f"{context.node}:resolve"):
+                assignments = self.resolve(scratch, inputs, context)
             route_assignments(assignments, len(inputs), assignments_dir)
             commit(resolved, assignments_dir, context.fingerprint,
                    [storage.basename(assignment_path(assignments_dir, i)) for i in range(len(inputs))],

@@ -33,8 +33,9 @@ from typing import ClassVar
 import numpy as np
 import pyarrow as pa
 
-from curate import storage
+from curate import storage, timeline
 from curate.commit import write_json_atomic
+from curate.cpu import driver_cpu
 from curate.layout import NodeLayout
 from curate.ops.base import Operation, OperationContext, file_done
 from curate.partition import (
@@ -211,14 +212,15 @@ class Dsir(Operation):
         return total
 
     def run(self, context: OperationContext) -> NodeReport:
-        started, cpu_started = time.perf_counter(), time.process_time()
+        started, cpu_started = time.perf_counter(), driver_cpu()
         refs = context.partitions[self.input]
         scratch = context.scratch("dsir")
         tasks = [DsirTask(ref.path, scratch, i, self.num_buckets, self.seed) for i, ref in enumerate(refs)]
         context.map(count_features, tasks, file_done(lambda t: t.counts_path))
         raw = np.sum([load_array(t.counts_path) for t in tasks], axis=0)
         log_ratio_path = storage.join(scratch, "log_ratio.npy")
-        target = self.target_counts()
+        with timeline.driver_work(f"{context.node}:target_counts"):
+            target = self.target_counts()
         save_array_atomic(log_ratio_path, log_distribution(target) - log_distribution(raw))
         example_ngrams = self.example_ngrams if self.length_normalize else 0
         tasks = [DsirTask(t.input_path, scratch, t.index, self.num_buckets, self.seed, log_ratio_path, example_ngrams)
@@ -247,7 +249,7 @@ class Dsir(Operation):
                           {"cutoff": cutoff, "example_ngrams": example_ngrams, "num_buckets": self.num_buckets,
                            "seed": self.seed})
         stage = StageStats("dsir", docs_in=len(keys), kept=keep, wall_s=time.perf_counter() - started,
-                           cpu_s=time.process_time() - cpu_started)
+                           cpu_s=driver_cpu() - cpu_started)
         stage.rejected["dsir_not_selected"] = len(keys) - keep
         bytes_kept = float(sizes[keys >= cutoff].sum() / max(1, sizes.sum()))
         context.log(f"node {context.node}: kept {keep} of {len(keys)} documents ({keep / max(1, len(keys)):.0%}) "

@@ -33,6 +33,7 @@ import numpy as np
 import pyarrow as pa
 
 from curate import storage
+from curate.cpu import driver_cpu
 from curate.dedup.shuffle import doc_numbers, group_bounds, ranges_for, read_range, split_doc_numbers, write_ranges
 from curate.layout import NodeLayout
 from curate.ops.base import Operation, OperationContext, file_done, merged_partitions
@@ -198,7 +199,7 @@ class RepeatedLines(Operation):
             raise ValueError("shuffle_ranges must be a positive integer")
 
     def run(self, context: OperationContext) -> NodeReport:
-        started, cpu_started = time.perf_counter(), time.process_time()
+        started, cpu_started = time.perf_counter(), driver_cpu()
         refs = context.partitions[self.input]
         inputs = [ref.path for ref in refs]
         scratch = context.scratch(self.name)

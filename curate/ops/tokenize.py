@@ -28,6 +28,7 @@ import pyarrow.compute as pc
 
 from curate import storage
 from curate.commit import write_json_atomic
+from curate.cpu import driver_cpu
 from curate.errors import RunError
 from curate.ops.base import Operation, OperationContext, file_done
 from curate.ops.train_bpe import TOKENIZER_FILE, load_tokenizer, load_tokenizer_file
@@ -159,7 +160,7 @@ class Tokenize(Operation):
             raise ValueError("shard_tokens must be positive")
 
     def run(self, context: OperationContext) -> NodeReport:
-        started, cpu_started = time.perf_counter(), time.process_time()  # the driver's share; tasks run elsewhere
+        started, cpu_started = time.perf_counter(), driver_cpu()  # the driver's share; tasks run elsewhere
         tokenizer_path = storage.join(context.node_dirs[self.tokenizer], TOKENIZER_FILE)
         tokenizer = load_tokenizer(context.node_dirs[self.tokenizer])
         if EOT not in tokenizer.specials:
@@ -202,7 +203,7 @@ class Tokenize(Operation):
             "tokens": sum(s["tokens"] for s in shards), "shards": shards,
         })
         stage = StageStats("tokenize", docs_in=documents, kept=documents, wall_s=time.perf_counter() - started,
-                           cpu_s=time.process_time() - cpu_started)
+                           cpu_s=driver_cpu() - cpu_started)
         stage.events["tokens"] = sum(s["tokens"] for s in shards)
         return NodeReport(context.node, len(inputs), computed, len(inputs) - computed, [stage], documents, 0,
                           stage.wall_s)

@@ -16,7 +16,8 @@ from typing import ClassVar
 
 import pyarrow as pa
 
-from curate import storage
+from curate import storage, timeline
+from curate.cpu import driver_cpu
 from curate.errors import RunError
 from curate.ops.base import Operation, OperationContext, file_done
 from curate.partition import (
@@ -91,7 +92,7 @@ class TrainBpe(Operation):
             raise ValueError(f"vocab_size must be at least 256 + {len(self.special_tokens)} special tokens")
 
     def run(self, context: OperationContext) -> NodeReport:
-        started, cpu_started = time.perf_counter(), time.process_time()  # the driver's share; tasks run elsewhere
+        started, cpu_started = time.perf_counter(), driver_cpu()  # the driver's share; tasks run elsewhere
         pattern = PATTERNS.get(self.pattern, self.pattern)
         scratch = context.scratch("counts")
         inputs = context.paths(self.input)
@@ -103,8 +104,9 @@ class TrainBpe(Operation):
         summed = counts.group_by("pretoken").aggregate([("count", "sum")]).sort_by("pretoken")
         pretoken_counts = dict(zip(summed.column("pretoken").to_pylist(), summed.column("count_sum").to_pylist()))
         context.log(f"node {context.node}: {len(pretoken_counts)} distinct pre-tokens; learning merges")
-        tokenizer = train_bpe(pretoken_counts, self.vocab_size, special_tokens=self.special_tokens,
-                              pattern=pattern, min_pair_count=self.min_pair_count)
+        with timeline.driver_work(f"{context.node}:merges"):
+            tokenizer = train_bpe(pretoken_counts, self.vocab_size, special_tokens=self.special_tokens,
+                                  pattern=pattern, min_pair_count=self.min_pair_count)
         outputs = {TOKENIZER_FILE: json.dumps(tokenizer.to_json()),
                    HF_TOKENIZER_FILE: json.dumps(to_huggingface(tokenizer), ensure_ascii=False),
                    "tokenizer_config.json": json.dumps(to_huggingface_config(tokenizer), indent=1),
@@ -115,7 +117,7 @@ class TrainBpe(Operation):
 
         documents = sum(parquet_rows(path) for path in inputs)
         stage = StageStats("train_bpe", docs_in=documents, kept=documents, wall_s=time.perf_counter() - started,
-                           cpu_s=time.process_time() - cpu_started)
+                           cpu_s=driver_cpu() - cpu_started)
         stage.events["merges"] = len(tokenizer.merges)
         stage.events["distinct_pretokens"] = len(pretoken_counts)
         return NodeReport(context.node, len(inputs), computed, len(inputs) - computed, [stage], 0, 0, stage.wall_s)

@@ -32,8 +32,9 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from curate import storage
+from curate import storage, timeline
 from curate.commit import read_json, write_json_atomic
+from curate.cpu import Measured, driver_cpu
 from curate.errors import RunError
 from curate.ops.base import Operation, OperationContext, file_done
 from curate.partition import load_array, read_columns, save_array_atomic, scratch_file
@@ -66,6 +67,13 @@ def fit_model(train_file: str, model_file: str, parameters: dict) -> None:
     with open(train_file, encoding="utf-8") as handle:
         probes = [line.split(" ", 1)[1].strip() for _, line in zip(range(SAVE_PROBES), handle)]
     check_saved_model(model, model_file, probes)
+
+
+def measured_fit(arguments: tuple[str, str, dict]) -> float:
+    """fit_model in the training process; returns that process's CPU seconds (the driver adds them to the node, and
+    only them: a node running beside this one has its own)."""
+    _, cpu, _ = Measured(lambda args: fit_model(*args))(arguments)
+    return float(cpu)
 
 
 def check_saved_model(model: object, model_file: str, probes: list[str]) -> None:
@@ -182,7 +190,11 @@ class TrainFastText(Operation):
             yield from (text or "" for text in read_columns(path, ["text"]).column(0).to_pylist())
 
     def run(self, context: OperationContext) -> NodeReport:
-        started, cpu_started = time.perf_counter(), time.process_time()
+        started, cpu_started = time.perf_counter(), driver_cpu()
+        with timeline.driver_work(f"{context.node}:train"):
+            return self.train(context, started, cpu_started)
+
+    def train(self, context: OperationContext, started: float, cpu_started: float) -> NodeReport:
         positive, positive_held = self.split(iter_texts(self.positive, self.text_field))
         negative, negative_held = self.split(self.negative_texts(context))
         rng = random.Random(self.seed)
@@ -206,7 +218,7 @@ class TrainFastText(Operation):
             # in a new process), and a fastText abort must not take the pipeline's driver down with it.
             with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"),
                                      initializer=die_with_parent, initargs=(os.getpid(),)) as pool:
-                pool.submit(fit_model, train_file, local_model, parameters).result()
+                fit_cpu = pool.submit(measured_fit, (train_file, local_model, parameters)).result()
             storage.upload(local_model, storage.join(context.out_dir, MODEL_FILE))
         model = load_model(storage.join(context.out_dir, MODEL_FILE))
         pos_scores = [hq_probability(model, c) for t in positive_held for c in chunks(t, self.chunk_words)]
@@ -223,7 +235,9 @@ class TrainFastText(Operation):
             "positive": score_quantiles([hq_probability(model, t) for t in positive_held]),
             "documents": [len(negative_held), len(positive_held)]}
         if self.calibrate is not None:
+            timeline.record(f"{context.node}:train", -1)  # the driver waits on the executor's tasks meanwhile
             scores = self.calibration_scores(context)
+            timeline.record(f"{context.node}:train", 1)
             if not scores:
                 raise RunError(f"node {context.node!r}: node {self.calibrate!r} has no document to compute quantiles "
                                "on")
@@ -234,7 +248,7 @@ class TrainFastText(Operation):
                     f"chunks of {len(positive_held)} and {len(negative_held)} held-out documents); median score of "
                     f"held-out {self.negative} documents {negative_table[50]:.3f}")
         stage = StageStats("train_fasttext", docs_in=2 * len(positive), kept=2 * len(positive),
-                           wall_s=time.perf_counter() - started, cpu_s=time.process_time() - cpu_started)
+                           wall_s=time.perf_counter() - started, cpu_s=driver_cpu() - cpu_started + fit_cpu)
         return NodeReport(context.node, 1, 1, 0, [stage], 0, 0, stage.wall_s)  # one model
 
     def calibration_scores(self, context: OperationContext) -> list[float]:

@@ -35,8 +35,9 @@ from typing import ClassVar, Literal
 
 import numpy as np
 
-from curate import storage
+from curate import storage, timeline
 from curate.commit import write_json_atomic
+from curate.cpu import driver_cpu, waited_cpu
 from curate.errors import RunError
 from curate.ops.base import Operation, OperationContext, file_done
 from curate.partition import load_array, read_columns, save_array_atomic, scratch_file
@@ -62,18 +63,22 @@ def kenlm_tool(name: str) -> str:
     return found
 
 
-def run_tool(command: list[str], log_path: str, stdin: str | None = None) -> None:
-    """Run a KenLM tool, its messages appended to `log_path`; RunError with the last lines when it fails."""
+def run_tool(command: list[str], log_path: str, stdin: str | None = None) -> float:
+    """Run a KenLM tool, its messages appended to `log_path`; returns the CPU seconds it used (its own rusage, so
+    a node running beside this one is not charged for it). RunError with the last lines when it fails."""
     with open(log_path, "a", encoding="utf-8") as log:
         log.write("$ " + " ".join(command) + "\n")
         log.flush()
         with open(stdin, "rb") if stdin else open(os.devnull, "rb") as source:
-            result = subprocess.run(command, stdin=source, stdout=log, stderr=subprocess.STDOUT,
-                                    preexec_fn=child_setup())
-    if result.returncode != 0:
+            process = subprocess.Popen(command, stdin=source, stdout=log, stderr=subprocess.STDOUT,
+                                       preexec_fn=child_setup())
+            _, status, usage = os.wait4(process.pid, 0)
+            process.returncode = os.waitstatus_to_exitcode(status)
+    if process.returncode != 0:
         with open(log_path, encoding="utf-8", errors="replace") as log:
             tail = " | ".join(log.read().strip().splitlines()[-3:])
-        raise RunError(f"{os.path.basename(command[0])} failed (exit {result.returncode}): {tail}")
+        raise RunError(f"{os.path.basename(command[0])} failed (exit {process.returncode}): {tail}")
+    return waited_cpu(usage)
 
 
 def arpa_counts(path: str) -> dict[str, int]:
@@ -166,10 +171,11 @@ class TrainKenLM(Operation):
                         lines += 1
         return lines, held_out
 
-    def train_model(self, scratch: str, model_path: str, log_path: str) -> tuple[int, list[str], dict[str, int]]:
+    def train_model(self, scratch: str, model_path: str, log_path: str
+                    ) -> tuple[int, list[str], dict[str, int], float]:
         """Write the corpus, run lmplz then build_binary into `model_path`; returns the training lines, the
-        held-out documents and the model's n-gram counts. All three paths are local (KenLM's tools read and write
-        local files); `scratch` holds the corpus and the ARPA file."""
+        held-out documents, the model's n-gram counts and the tools' CPU seconds. All three paths are local (KenLM's
+        tools read and write local files); `scratch` holds the corpus and the ARPA file."""
         lmplz, build_binary = kenlm_tool("lmplz"), kenlm_tool("build_binary")
         corpus, arpa = os.path.join(scratch, "corpus.txt"), os.path.join(scratch, "model.arpa")
         lines, held_out = self.write_corpus(corpus)
@@ -177,13 +183,13 @@ class TrainKenLM(Operation):
             raise RunError("the reference text has no words to train on")
         open(log_path, "w").close()
         # --discount_fallback: Kneser-Ney discounts need counts of counts that a small corpus may lack.
-        run_tool([lmplz, "-o", str(self.order), "-S", self.memory, "-T", scratch, "--discount_fallback",
-                  "--arpa", arpa], log_path, stdin=corpus)
-        run_tool([build_binary, self.structure, arpa, model_path], log_path)
-        return lines, held_out, arpa_counts(arpa)
+        tool_cpu = run_tool([lmplz, "-o", str(self.order), "-S", self.memory, "-T", scratch, "--discount_fallback",
+                             "--arpa", arpa], log_path, stdin=corpus)
+        tool_cpu += run_tool([build_binary, self.structure, arpa, model_path], log_path)
+        return lines, held_out, arpa_counts(arpa), tool_cpu
 
     def run(self, context: OperationContext) -> NodeReport:
-        started, cpu_started = time.perf_counter(), time.process_time()
+        started, cpu_started = time.perf_counter(), driver_cpu()
         scratch = context.scratch("train_kenlm")
         model_path = storage.join(context.out_dir, MODEL_FILE)
         # The corpus and the ARPA file (large, needed only here) stay on this machine; the model and lmplz's log go
@@ -191,7 +197,8 @@ class TrainKenLM(Operation):
         with tempfile.TemporaryDirectory(prefix="curate-kenlm-") as local:
             local_model, local_log = os.path.join(local, MODEL_FILE), os.path.join(local, "kenlm.log")
             try:
-                lines, held_out, counts = self.train_model(local, local_model, local_log)
+                with timeline.driver_work(f"{context.node}:train"):
+                    lines, held_out, counts, tool_cpu = self.train_model(local, local_model, local_log)
             except RunError as error:
                 raise RunError(f"node {context.node!r}: {error}") from None
             finally:
@@ -233,7 +240,7 @@ class TrainKenLM(Operation):
                     f"held-out reference median perplexity {reference_median or 0:.0f}; cut-offs ({self.cutoffs}) "
                     f"{head:.0f} / {tail:.0f}{shares}")
         stage = StageStats("train_kenlm", docs_in=len(scores), kept=len(scores),
-                           wall_s=time.perf_counter() - started, cpu_s=time.process_time() - cpu_started)
+                           wall_s=time.perf_counter() - started, cpu_s=driver_cpu() - cpu_started + tool_cpu)
         return NodeReport(context.node, 1, 1, 0, [stage], 0, 0, stage.wall_s)  # one model
 
     def calibration_scores(self, context: OperationContext, model_path: str, scratch: str) -> np.ndarray:
