@@ -16,12 +16,15 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar, Protocol
 
+import numpy as np
+
 from curate import storage, timeline
 from curate.commit import check_commit, commit, read_json
 from curate.cpu import Measured, driver_cpu
 from curate.errors import RunError
 from curate.executors.base import Executor, RayOptions
 from curate.layout import NodeLayout
+from curate.partition import read_columns, save_array_atomic
 from curate.report.progress import RunProgress
 from curate.stats import NodeReport, StageStats, merge_stage_lists
 
@@ -121,6 +124,31 @@ def merged_partitions(record_paths: Sequence[str], stage: str, started: float, c
     stats = merged[0] if merged else StageStats(stage)
     stats.wall_s, stats.cpu_s = time.perf_counter() - started, driver_cpu() - cpu_started
     return stats, sum(r["docs_out"] for r in records)
+
+
+@dataclass(frozen=True)
+class ScoreTask:
+    """Score every document of one partition with a model file: `load` it (once per worker process) and `score`
+    each text; the scores that are not None are saved as .npy at `output`. Both functions are module-level, so the
+    task pickles to any executor. Used to calibrate cut-offs on a node's documents (train_kenlm, train_fasttext)."""
+
+    input_path: str
+    model_path: str
+    output: str
+    load: Callable[[str], Any]
+    score: Callable[[Any, str], float | None]
+
+    def __str__(self) -> str:
+        return storage.basename(self.input_path)
+
+
+def score_partition(task: ScoreTask) -> int:
+    """Map: the partition's scores, saved as .npy; returns the count of documents read."""
+    model = task.load(task.model_path)
+    texts = read_columns(task.input_path, ["text"]).column(0).to_pylist()
+    scores = [task.score(model, text or "") for text in texts]
+    save_array_atomic(task.output, np.array([s for s in scores if s is not None], dtype=np.float64))
+    return len(texts)
 
 
 def file_done(path_of: Callable[[Any], str]) -> Callable[[Any], bool]:

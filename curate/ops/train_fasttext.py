@@ -30,14 +30,13 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-import numpy as np
 
 from curate import storage, timeline
 from curate.commit import read_json, write_json_atomic
 from curate.cpu import Measured, driver_cpu
 from curate.errors import RunError
-from curate.ops.base import Operation, OperationContext, file_done
-from curate.partition import load_array, read_columns, save_array_atomic, scratch_file
+from curate.ops.base import Operation, OperationContext, ScoreTask, file_done, score_partition
+from curate.partition import load_array, read_columns, scratch_file
 from curate.processes import die_with_parent
 from curate.stages.jsonl import iter_texts
 from curate.stages.langid import load_model
@@ -87,24 +86,6 @@ def check_saved_model(model: object, model_file: str, probes: list[str]) -> None
     if [hq_probability(saved, p) for p in probes] != [hq_probability(model, p) for p in probes]:
         raise RunError(f"the model saved to {model_file} does not score like the model trained: the file is "
                        "incomplete (a full disk?)")
-
-
-@dataclass(frozen=True)
-class ScoreTask:
-    input_path: str
-    model_path: str
-    output: str
-
-    def __str__(self) -> str:
-        return storage.basename(self.input_path)
-
-
-def score_partition(task: ScoreTask) -> int:
-    """The score of every document of a partition, saved as .npy; returns the count read."""
-    model = load_model(task.model_path)
-    texts = read_columns(task.input_path, ["text"]).column(0).to_pylist()
-    save_array_atomic(task.output, np.array([hq_probability(model, t or "") for t in texts], dtype=np.float64))
-    return len(texts)
 
 
 PERCENTILES = list(range(101))
@@ -254,7 +235,8 @@ class TrainFastText(Operation):
     def calibration_scores(self, context: OperationContext) -> list[float]:
         """The score of every document of node `calibrate`, computed on the executor."""
         scratch = context.scratch("train_fasttext")
-        tasks = [ScoreTask(path, storage.join(context.out_dir, MODEL_FILE), scratch_file(scratch, i, ".q.npy"))
+        tasks = [ScoreTask(path, storage.join(context.out_dir, MODEL_FILE), scratch_file(scratch, i, ".q.npy"),
+                           load_model, hq_probability)
                  for i, path in enumerate(context.paths(str(self.calibrate)))]
         context.map(score_partition, tasks, file_done(lambda t: t.output))
         return [float(s) for t in tasks for s in load_array(t.output)]

@@ -39,8 +39,8 @@ from curate import storage, timeline
 from curate.commit import write_json_atomic
 from curate.cpu import driver_cpu, waited_cpu
 from curate.errors import RunError
-from curate.ops.base import Operation, OperationContext, file_done
-from curate.partition import load_array, read_columns, save_array_atomic, scratch_file
+from curate.ops.base import Operation, OperationContext, ScoreTask, file_done, score_partition
+from curate.partition import load_array, scratch_file
 from curate.processes import child_setup
 from curate.stages.jsonl import iter_texts
 from curate.stages.perplexity import CUTOFFS_FILE, doc_perplexity, lm_tokens, load_kenlm
@@ -94,23 +94,6 @@ def arpa_counts(path: str) -> dict[str, int]:
     return counts
 
 
-@dataclass(frozen=True)
-class ScoreTask:
-    input_path: str
-    model_path: str
-    output: str
-
-    def __str__(self) -> str:
-        return storage.basename(self.input_path)
-
-
-def score_partition(task: ScoreTask) -> int:
-    """The perplexity of every document of a partition with a word in it, saved as .npy; returns the count read."""
-    model = load_kenlm(task.model_path)
-    texts = read_columns(task.input_path, ["text"]).column(0).to_pylist()
-    scores = [doc_perplexity(model, text or "") for text in texts]
-    save_array_atomic(task.output, np.array([s for s in scores if s is not None], dtype=np.float64))
-    return len(texts)
 
 
 @dataclass
@@ -247,7 +230,7 @@ class TrainKenLM(Operation):
         """The perplexity of every document of node `calibrate` (none when it is not set), scored on the executor."""
         if self.calibrate is None:
             return np.zeros(0)
-        tasks = [ScoreTask(path, model_path, scratch_file(scratch, i, ".ppl.npy"))
+        tasks = [ScoreTask(path, model_path, scratch_file(scratch, i, ".ppl.npy"), load_kenlm, doc_perplexity)
                  for i, path in enumerate(context.paths(self.calibrate))]
         context.map(score_partition, tasks, file_done(lambda t: t.output))
         return np.concatenate([load_array(t.output) for t in tasks] or [np.zeros(0)])
