@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import shutil
 import subprocess
@@ -83,13 +84,21 @@ nodes:
             "    reports = run_pipeline(load_pipeline(sys.argv[1]), executor, log=lambda line: None)\n"
             "print(json.dumps({'nodes': {r.name: [r.wall_s, r.docs_out, r.rejected_out] for r in reports},\n"
             "                  'scratch': scratch, 'peak_kib': resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}))\n")
+    timeline = folder / "timeline.jsonl"
     started = time.perf_counter()
     result = subprocess.run([sys.executable, "-c", code, str(pipeline)], cwd=ROOT, capture_output=True, text=True,
-                            check=True)
+                            check=True, env={**os.environ, "CURATE_TIMELINE": str(timeline)})
     wall = time.perf_counter() - started
     report = json.loads(result.stdout.strip().splitlines()[-1])
     return {"wall_s": wall, "peak_rss_mib": report["peak_kib"] / 1024, "nodes": report["nodes"],
-            "scratch": report["scratch"]}
+            "scratch": report["scratch"], "resolve_s": resolve_seconds(timeline)}
+
+
+def resolve_seconds(timeline: Path) -> float:
+    """The driver's serial time resolving duplicates (both nodes), from the run's timeline (curate/timeline.py)."""
+    events = [json.loads(line) for line in timeline.read_text().splitlines()] if timeline.exists() else []
+    spans = [e for e in events if e["label"].endswith(":resolve")]
+    return sum(-e["t"] if e["delta"] > 0 else e["t"] for e in spans)
 
 
 def main() -> None:
@@ -106,7 +115,7 @@ def main() -> None:
     rows = [(size, max(1, size // DOCS_PER_FILE)) for size in sorted(args.sizes)]
     rows += [(args.documents, count) for count in sorted(args.partitions)]
     print(f"{'documents':>10}{'parts':>7}{'total s':>9}{'read s':>8}{'exact s':>9}{'minhash s':>11}{'us/doc':>8}"
-          f"{'peak RSS MiB':>14}{'scratch files':>15}{'exact dups':>12}{'near dups':>11}")
+          f"{'peak RSS MiB':>14}{'scratch files':>15}{'exact dups':>12}{'near dups':>11}{'resolve s':>11}")
     for size, partitions in rows:
         folder = args.folder / f"{size}-{partitions}"
         shutil.rmtree(folder, ignore_errors=True)
@@ -116,7 +125,7 @@ def main() -> None:
         print(f"{size:>10,}{partitions:>7,}{result['wall_s']:>9.1f}{nodes['docs'][0]:>8.1f}{nodes['unique'][0]:>9.1f}"
               f"{nodes['deduped'][0]:>11.1f}{1e6 * result['wall_s'] / size:>8.0f}{result['peak_rss_mib']:>14.0f}"
               f"{scratch.get('unique', 0) + scratch.get('deduped', 0):>15,}{nodes['unique'][2]:>12,}"
-              f"{nodes['deduped'][2]:>11,}", flush=True)
+              f"{nodes['deduped'][2]:>11,}{result['resolve_s']:>11.2f}", flush=True)
         shutil.rmtree(folder)
 
 

@@ -23,10 +23,11 @@ import pyarrow.parquet as pq
 from curate import storage
 from curate.partition import PARQUET_COMPRESSION, scratch_file
 
-# Records a reduce task holds: 8M MinHash band records are 128 MiB of keys and document numbers (exact dedup's
-# records also carry the id, about 4x larger), small enough for one worker beside its sort, large enough that a
-# billion-document corpus needs a few thousand ranges, not millions.
-RECORDS_PER_RANGE = 8_000_000
+# Records a reduce task holds. Measured with bench/dedup_scale.py at 1M documents (14M MinHash band records): with
+# 8M records a range the run peaked at 1,226 MiB (a reducer sorts its records and loads the signatures of every
+# candidate document to verify pairs, ~0.9 KB each), with 1M at 494 MiB, as fast (96 s against 94 s), 12 scratch
+# files more. A billion-document corpus needs some 14,000 ranges: reduce tasks, not files per map task.
+RECORDS_PER_RANGE = 1_000_000
 RANGES_KEY = b"curate.ranges"  # metadata of a map file: {range: [first row group, row groups]}
 # Rows per row group: Arrow's default maximum, so that each write below makes exactly one row group.
 ROW_GROUP_ROWS = 1 << 20
@@ -46,7 +47,7 @@ def split_doc_numbers(docs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def ranges_for(records: int) -> int:
-    """How many key ranges a shuffle of `records` records needs. Example: ranges_for(20_000_000) -> 3"""
+    """How many key ranges a shuffle of `records` records needs. Example: ranges_for(2_500_000) -> 3"""
     return max(1, math.ceil(records / RECORDS_PER_RANGE))
 
 

@@ -49,4 +49,4 @@ def test_every_record_lands_in_exactly_its_range(tmp_path, monkeypatch, row_grou
 
 
 def test_ranges_grow_with_records_not_partitions():
-    assert [ranges_for(n) for n in (0, 1, RECORDS_PER_RANGE, RECORDS_PER_RANGE + 1, 20_000_000)] == [1, 1, 1, 2, 3]
+    assert [ranges_for(n) for n in (0, 1, RECORDS_PER_RANGE, RECORDS_PER_RANGE + 1, 2_500_000)] == [1, 1, 1, 2, 3]
