@@ -86,6 +86,8 @@ class Evaluation:
 def load_labels(path: str, split: str) -> pa.Table:
     """The labelled documents of `split` ("all": every one) as a table with `id`, `text`, `url`, `label`."""
     rows = []
+    if not storage.exists(storage.absolute(path)):
+        raise CurateError(f"{path}: no such labels file")
     with storage.open_text(storage.absolute(path)) as lines:
         for number, line in enumerate(lines, start=1):
             if not line.strip():

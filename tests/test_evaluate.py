@@ -113,6 +113,8 @@ def test_a_pipeline_that_has_not_run_is_a_clear_error(corpus, tmp_path):
 
 
 def test_bad_labels_are_refused_with_the_line(tmp_path):
+    with pytest.raises(CurateError, match="no such labels file"):
+        load_labels(str(tmp_path / "missing.jsonl"), "all")
     bad = tmp_path / "labels.jsonl"
     bad.write_text(json.dumps({"id": "a", "text": "x", "label": "keep"}) + "\n" +
                    json.dumps({"id": "b", "text": "y", "label": "maybe"}) + "\n")
