@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import resource
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -22,8 +23,6 @@ def children_cpu() -> float:
 def driver_cpu() -> float:
     """CPU seconds of the calling thread when it is not the main thread (a node the driver runs beside others, whose
     process CPU is shared), else of the whole process (the main thread's work and its native helper threads)."""
-    import threading
-
     return time.process_time() if threading.current_thread() is threading.main_thread() else time.thread_time()
 
 
