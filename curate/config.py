@@ -90,6 +90,16 @@ class NodeSpec:
                          if self.options.get(name) is not None)
         return ((self.input.node,) if self.input is not None and self.input.node else ()) + self.model_nodes
 
+    @property
+    def needed_at_start(self) -> tuple[str, ...]:
+        """The nodes that must be done before this node starts: those it reads but an operation's `late_inputs`,
+        which it waits for itself when it gets to them (on a parallel executor, curate/dag.py's ConcurrentRun)."""
+        if self.operation is None:
+            return self.upstream
+        operation = OPERATIONS[self.operation]
+        return tuple(self.options[name] for name in operation.node_inputs
+                     if name not in operation.late_inputs and self.options.get(name) is not None)
+
     def build_operation(self) -> Operation:
         assert self.operation is not None
         return OPERATIONS[self.operation](**self.options)

@@ -26,11 +26,6 @@ def driver_cpu() -> float:
     return time.process_time() if threading.current_thread() is threading.main_thread() else time.thread_time()
 
 
-def waited_cpu(usage: resource.struct_rusage) -> float:
-    """User + system seconds of an rusage record (os.wait4's, for one child)."""
-    return usage.ru_utime + usage.ru_stime
-
-
 def tree_cpu() -> float:
     """CPU seconds of this process and its finished children."""
     return time.process_time() + children_cpu()

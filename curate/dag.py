@@ -325,9 +325,11 @@ def run_operation_node(plan: NodePlan, context: OperationContext, verify: bool) 
     operation = node.build_operation()
     report = operation.run(context)
     # The operation timed its driver and its own subprocesses (lmplz, the fastText trainer); add its tasks that ran in
-    # other processes.
+    # other processes. Its wall time is its own work's, not the time it waited for a late input.
     if report.stages:
         report.stages[-1].cpu_s += context.task_cpu_s
+        report.stages[-1].wall_s -= context.waited_s
+    report.wall_s -= context.waited_s
     operation.check_artefacts(plan.layout.data)
     _commit_node(plan, report, node.operation, _committed_files(plan))
     return report
@@ -347,6 +349,7 @@ def run_pipeline(spec: PipelineSpec, executor: Executor, log: Callable[[str], No
     progress = progress or NoProgress()
     failures = FailureLog(spec.workdir, log)
     finals = _final_nodes(spec)
+    concurrent = ConcurrentRun(spec.nodes) if executor.parallel else None
 
     def run_node(node: NodeSpec) -> NodeReport:
         plan = plans[node.name]
@@ -357,6 +360,8 @@ def run_pipeline(spec: PipelineSpec, executor: Executor, log: Callable[[str], No
                 {name: p.partitions for name, p in plans.items() if p.partitions},
                 {name: p.layout.data for name, p in plans.items()}, log, progress, failures,
                 [ref.fingerprint for ref in plan.partitions], verify, node.ray)
+            if concurrent is not None:
+                context.await_node = concurrent.wait_for
             report = run_operation_node(plan, context, verify)
         else:
             report = run_map_node(plan, executor, log, progress, failures, verify)
@@ -364,16 +369,15 @@ def run_pipeline(spec: PipelineSpec, executor: Executor, log: Callable[[str], No
             log(f"warning: node {node.name} kept 0 documents")
         return report
 
-    if executor.parallel:
-        run = ConcurrentRun(spec.nodes, run_node)
+    if concurrent is not None:
         # Ray starts here, in the main thread, when there is work: its processes die with the thread that started
         # them (curate/processes.py), and node threads end. The node threads are launched first: a node that trains
         # in the driver (KenLM) works during Ray's start-up, the others wait for it in their first `map`.
         if any(not node_status(plan, verify)[0] for plan in plans.values()):
-            executor.start(meanwhile=run.launch)
+            executor.start(meanwhile=lambda: concurrent.launch(run_node))
         else:
-            run.launch()
-        reports = run.wait()
+            concurrent.launch(run_node)
+        reports = concurrent.wait()
     else:  # one process: the nodes one after the other, in the main thread (extraction's time limit needs it)
         reports = [run_node(node) for node in spec.nodes]
     if failures.count:
@@ -388,26 +392,37 @@ class ConcurrentRun:
     it). Outputs do not depend on the order (every node is a function of its inputs' fingerprints). The threads are
     daemons: an interrupted run stops with the driver, and a rerun resumes from the committed partitions."""
 
-    def __init__(self, nodes: Sequence[NodeSpec], run_node: Callable[[NodeSpec], NodeReport]) -> None:
-        self.nodes, self.run_node = nodes, run_node
+    def __init__(self, nodes: Sequence[NodeSpec]) -> None:
+        self.nodes = nodes
         self.reports: dict[str, NodeReport] = {}
         self.errors: dict[str, BaseException] = {}
         self.done = {node.name: threading.Event() for node in nodes}
 
-    def launch(self) -> None:
+    def launch(self, run_node: Callable[[NodeSpec], NodeReport]) -> None:
         for node in self.nodes:
-            threading.Thread(target=self._work, args=(node,), name=f"curate {node.name}", daemon=True).start()
+            threading.Thread(target=self._work, args=(node, run_node), name=f"curate {node.name}",
+                             daemon=True).start()
 
-    def _work(self, node: NodeSpec) -> None:
+    def _work(self, node: NodeSpec, run_node: Callable[[NodeSpec], NodeReport]) -> None:
         try:
-            for upstream in node.upstream:
+            for upstream in node.needed_at_start:
                 self.done[upstream].wait()
-            if not any(u in self.errors or u not in self.reports for u in node.upstream):  # else skipped
-                self.reports[node.name] = self.run_node(node)
+            if not any(self._missing(u) for u in node.needed_at_start):  # else skipped
+                self.reports[node.name] = run_node(node)
         except BaseException as failure:  # handed to the main thread, which raises it
             self.errors[node.name] = failure
         finally:
             self.done[node.name].set()
+
+    def _missing(self, name: str) -> bool:
+        return name in self.errors or name not in self.reports
+
+    def wait_for(self, name: str) -> None:
+        """Block until node `name` is done (an operation's late input); raise when it failed or was skipped (its
+        own error is the one `wait` raises: it comes first in the nodes' order)."""
+        self.done[name].wait()
+        if self._missing(name):
+            raise RunError(f"node {name!r} did not complete")
 
     def wait(self) -> list[NodeReport]:
         """The reports in the nodes' order; the first failure, in that order, is raised after every node that could

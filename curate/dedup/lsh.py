@@ -8,7 +8,6 @@ Ullman, "Mining of Massive Datasets", section 3.4.2).
 from __future__ import annotations
 
 import numpy as np
-from scipy.integrate import quad
 
 from curate.dedup.minhash import fmix
 
@@ -30,6 +29,10 @@ def optimal_bands_rows(threshold: float, num_perm: int, false_positive_weight: f
 
     Example: optimal_bands_rows(0.8, 112) -> (9, 12); FineWeb instead fixes 14 bands x 8 rows (detection 0.92 at 0.8)
     """
+    # Imported here: scipy.integrate takes 0.3 s to import, which every process unpickling a curate task (each Ray
+    # or pool worker, each training subprocess) would pay; only a node configured by threshold calls this.
+    from scipy.integrate import quad
+
     if not 0.0 < threshold < 1.0:
         raise ValueError(f"threshold must be between 0 and 1, got {threshold}")
     best, best_error = (0, 0), float("inf")

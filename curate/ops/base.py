@@ -65,6 +65,10 @@ class OperationContext:
     task_options: RayOptions = RayOptions()  # the node's `ray:` options
     # CPU seconds its tasks used in other processes (pool or Ray workers), added to the node's accounting.
     task_cpu_s: float = 0.0
+    # Blocks until the named node is done, raising when it failed (curate/dag.py, ConcurrentRun.wait_for). Nodes
+    # run one after the other have every input done before they start: nothing to wait for.
+    await_node: Callable[[str], None] = lambda node: None
+    waited_s: float = 0.0  # seconds spent in wait_for: not the node's wall time
 
     @property
     def out_dir(self) -> str:
@@ -74,6 +78,12 @@ class OperationContext:
     def paths(self, node: str) -> list[str]:
         """The kept-rows files of node `node`'s partitions, in order."""
         return [ref.path for ref in self.partitions[node]]
+
+    def wait_for(self, node: str) -> None:
+        """Block until node `node`, one of the operation's `late_inputs`, is done."""
+        started = time.perf_counter()
+        self.await_node(node)
+        self.waited_s += time.perf_counter() - started
 
     def scratch(self, name: str) -> str:
         """A folder for intermediate files of this fingerprint; emptied when it holds another fingerprint's."""
@@ -169,6 +179,10 @@ class Operation(ABC):
     produces_documents: ClassVar[bool] = False
     # The file a model-training operation leaves in its folder, for steps that name the node (see Stage.model_inputs).
     artefact: ClassVar[str] = ""
+    # Node-input fields read only after the operation's own serial work (train_fasttext's `calibrate`, scored once
+    # the model is trained): on a parallel executor the node starts without them, so that the training overlaps the
+    # nodes that compute them, and calls `context.wait_for` before reading one.
+    late_inputs: ClassVar[tuple[str, ...]] = ()
 
     @abstractmethod
     def run(self, context: OperationContext) -> NodeReport:

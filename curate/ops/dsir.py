@@ -47,6 +47,7 @@ from curate.partition import (
     write_operation_partition,
     write_parquet_atomic,
 )
+from curate.processes import run_in_child
 from curate.stages.base import Reject, rejected_rows
 from curate.stages.jsonl import iter_texts
 from curate.stats import NodeReport, StageStats
@@ -186,6 +187,8 @@ class Dsir(Operation):
 
     name: ClassVar[str] = "dsir"
     node_inputs: ClassVar[dict[str, str]] = {"input": "documents"}
+    # The target's counts need no node: they are computed first, while the nodes before `input` run.
+    late_inputs: ClassVar[tuple[str, ...]] = ("input",)
     path_inputs: ClassVar[tuple[str, ...]] = ("target",)
     produces_documents: ClassVar[bool] = True
 
@@ -206,6 +209,9 @@ class Dsir(Operation):
             raise ValueError(f"example_ngrams must be at least 1, got {self.example_ngrams}")
 
     def target_counts(self) -> np.ndarray:
+        """The target text's hashed n-gram counts (run in a process of its own: 1 s of Python for cc_en's target,
+        which in a driver thread would hold the interpreter lock that Ray's start-up and the other nodes' task
+        threads need)."""
         total = np.zeros(self.num_buckets)
         for text in iter_texts(self.target, self.text_field):
             total += hashed_features(text, self.num_buckets)
@@ -213,14 +219,15 @@ class Dsir(Operation):
 
     def run(self, context: OperationContext) -> NodeReport:
         started, cpu_started = time.perf_counter(), driver_cpu()
+        with timeline.driver_work(f"{context.node}:target_counts"):
+            target, target_cpu = run_in_child(Dsir.target_counts, self)
+        context.wait_for(self.input)
         refs = context.partitions[self.input]
         scratch = context.scratch("dsir")
         tasks = [DsirTask(ref.path, scratch, i, self.num_buckets, self.seed) for i, ref in enumerate(refs)]
         context.map(count_features, tasks, file_done(lambda t: t.counts_path))
         raw = np.sum([load_array(t.counts_path) for t in tasks], axis=0)
         log_ratio_path = storage.join(scratch, "log_ratio.npy")
-        with timeline.driver_work(f"{context.node}:target_counts"):
-            target = self.target_counts()
         save_array_atomic(log_ratio_path, log_distribution(target) - log_distribution(raw))
         example_ngrams = self.example_ngrams if self.length_normalize else 0
         tasks = [DsirTask(t.input_path, scratch, t.index, self.num_buckets, self.seed, log_ratio_path, example_ngrams)
@@ -249,7 +256,7 @@ class Dsir(Operation):
                           {"cutoff": cutoff, "example_ngrams": example_ngrams, "num_buckets": self.num_buckets,
                            "seed": self.seed})
         stage = StageStats("dsir", docs_in=len(keys), kept=keep, wall_s=time.perf_counter() - started,
-                           cpu_s=driver_cpu() - cpu_started)
+                           cpu_s=driver_cpu() - cpu_started + target_cpu)
         stage.rejected["dsir_not_selected"] = len(keys) - keep
         bytes_kept = float(sizes[keys >= cutoff].sum() / max(1, sizes.sum()))
         context.log(f"node {context.node}: kept {keep} of {len(keys)} documents ({keep / max(1, len(keys)):.0%}) "

@@ -19,25 +19,22 @@ Training uses one thread, so the model is reproducible (the same bytes run after
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 import random
 import tempfile
 import time
 import zlib
 from collections.abc import Iterable, Iterator
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-
 from curate import storage, timeline
 from curate.commit import read_json, write_json_atomic
-from curate.cpu import Measured, driver_cpu
+from curate.cpu import driver_cpu
 from curate.errors import RunError
 from curate.ops.base import Operation, OperationContext, ScoreTask, file_done, score_partition
 from curate.partition import load_array, read_columns, scratch_file
-from curate.processes import die_with_parent
+from curate.processes import run_in_child
 from curate.stages.jsonl import iter_texts
 from curate.stages.langid import load_model
 from curate.stages.quality import NEGATIVE, POSITIVE, QUANTILES_FILE, hq_probability
@@ -57,22 +54,18 @@ def chunks(text: str, words_per_chunk: int) -> Iterator[str]:
         yield " ".join(words[start : start + words_per_chunk])
 
 
-def fit_model(train_file: str, model_file: str, parameters: dict) -> None:
-    """Train and save a supervised fastText model; run in a fresh process (see TrainFastText.run)."""
+def fit_model(arguments: tuple[str, str, dict]) -> None:
+    """Train and save a supervised fastText model from (train file, model file, parameters); run in a fresh
+    process (see TrainFastText.train)."""
     import fasttext
+
+    train_file, model_file, parameters = arguments
 
     model = fasttext.train_supervised(input=train_file, **parameters)
     model.save_model(model_file)
     with open(train_file, encoding="utf-8") as handle:
         probes = [line.split(" ", 1)[1].strip() for _, line in zip(range(SAVE_PROBES), handle)]
     check_saved_model(model, model_file, probes)
-
-
-def measured_fit(arguments: tuple[str, str, dict]) -> float:
-    """fit_model in the training process; returns that process's CPU seconds (the driver adds them to the node, and
-    only them: a node running beside this one has its own)."""
-    _, cpu, _ = Measured(lambda args: fit_model(*args))(arguments)
-    return float(cpu)
 
 
 def check_saved_model(model: object, model_file: str, probes: list[str]) -> None:
@@ -131,6 +124,7 @@ class TrainFastText(Operation):
     node_inputs: ClassVar[dict[str, str]] = {"negative": "documents", "calibrate": "documents"}
     path_inputs: ClassVar[tuple[str, ...]] = ("positive",)
     artefact: ClassVar[str] = MODEL_FILE
+    late_inputs: ClassVar[tuple[str, ...]] = ("calibrate",)  # scored once the model is trained
 
     positive: str | list[str]
     negative: str
@@ -197,9 +191,7 @@ class TrainFastText(Operation):
             # A fresh process for every training: fasttext-numpy2 sometimes reports "Encountered NaN" when
             # train_supervised runs a second time in one process (seen here on identical input that trains cleanly
             # in a new process), and a fastText abort must not take the pipeline's driver down with it.
-            with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"),
-                                     initializer=die_with_parent, initargs=(os.getpid(),)) as pool:
-                fit_cpu = pool.submit(measured_fit, (train_file, local_model, parameters)).result()
+            _, fit_cpu = run_in_child(fit_model, (train_file, local_model, parameters))
             storage.upload(local_model, storage.join(context.out_dir, MODEL_FILE))
         model = load_model(storage.join(context.out_dir, MODEL_FILE))
         pos_scores = [hq_probability(model, c) for t in positive_held for c in chunks(t, self.chunk_words)]
@@ -217,6 +209,7 @@ class TrainFastText(Operation):
             "documents": [len(negative_held), len(positive_held)]}
         if self.calibrate is not None:
             timeline.record(f"{context.node}:train", -1)  # the driver waits on the executor's tasks meanwhile
+            context.wait_for(self.calibrate)
             scores = self.calibration_scores(context)
             timeline.record(f"{context.node}:train", 1)
             if not scores:

@@ -37,11 +37,11 @@ import numpy as np
 
 from curate import storage, timeline
 from curate.commit import write_json_atomic
-from curate.cpu import driver_cpu, waited_cpu
+from curate.cpu import driver_cpu
 from curate.errors import RunError
 from curate.ops.base import Operation, OperationContext, ScoreTask, file_done, score_partition
 from curate.partition import load_array, scratch_file
-from curate.processes import child_setup
+from curate.processes import child_setup, run_in_child
 from curate.stages.jsonl import iter_texts
 from curate.stages.perplexity import CUTOFFS_FILE, doc_perplexity, lm_tokens, load_kenlm
 from curate.stats import NodeReport, StageStats
@@ -63,22 +63,19 @@ def kenlm_tool(name: str) -> str:
     return found
 
 
-def run_tool(command: list[str], log_path: str, stdin: str | None = None) -> float:
-    """Run a KenLM tool, its messages appended to `log_path`; returns the CPU seconds it used (its own rusage, so
-    a node running beside this one is not charged for it). RunError with the last lines when it fails."""
+def run_tool(command: list[str], log_path: str, stdin: str | None = None) -> None:
+    """Run a KenLM tool, its messages appended to `log_path`; RunError with the last lines when it fails."""
     with open(log_path, "a", encoding="utf-8") as log:
         log.write("$ " + " ".join(command) + "\n")
         log.flush()
         with open(stdin, "rb") if stdin else open(os.devnull, "rb") as source:
             process = subprocess.Popen(command, stdin=source, stdout=log, stderr=subprocess.STDOUT,
                                        preexec_fn=child_setup())
-            _, status, usage = os.wait4(process.pid, 0)
-            process.returncode = os.waitstatus_to_exitcode(status)
+            process.wait()
     if process.returncode != 0:
         with open(log_path, encoding="utf-8", errors="replace") as log:
             tail = " | ".join(log.read().strip().splitlines()[-3:])
         raise RunError(f"{os.path.basename(command[0])} failed (exit {process.returncode}): {tail}")
-    return waited_cpu(usage)
 
 
 def arpa_counts(path: str) -> dict[str, int]:
@@ -103,6 +100,7 @@ class TrainKenLM(Operation):
 
     name: ClassVar[str] = "train_kenlm"
     node_inputs: ClassVar[dict[str, str]] = {"calibrate": "documents"}
+    late_inputs: ClassVar[tuple[str, ...]] = ("calibrate",)  # scored once the model is trained
     path_inputs: ClassVar[tuple[str, ...]] = ("text",)
     artefact: ClassVar[str] = MODEL_FILE
 
@@ -154,11 +152,10 @@ class TrainKenLM(Operation):
                         lines += 1
         return lines, held_out
 
-    def train_model(self, scratch: str, model_path: str, log_path: str
-                    ) -> tuple[int, list[str], dict[str, int], float]:
+    def train_model(self, scratch: str, model_path: str, log_path: str) -> tuple[int, list[str], dict[str, int]]:
         """Write the corpus, run lmplz then build_binary into `model_path`; returns the training lines, the
-        held-out documents, the model's n-gram counts and the tools' CPU seconds. All three paths are local (KenLM's
-        tools read and write local files); `scratch` holds the corpus and the ARPA file."""
+        held-out documents and the model's n-gram counts. All three paths are local (KenLM's tools read and write
+        local files); `scratch` holds the corpus and the ARPA file."""
         lmplz, build_binary = kenlm_tool("lmplz"), kenlm_tool("build_binary")
         corpus, arpa = os.path.join(scratch, "corpus.txt"), os.path.join(scratch, "model.arpa")
         lines, held_out = self.write_corpus(corpus)
@@ -166,10 +163,10 @@ class TrainKenLM(Operation):
             raise RunError("the reference text has no words to train on")
         open(log_path, "w").close()
         # --discount_fallback: Kneser-Ney discounts need counts of counts that a small corpus may lack.
-        tool_cpu = run_tool([lmplz, "-o", str(self.order), "-S", self.memory, "-T", scratch, "--discount_fallback",
-                             "--arpa", arpa], log_path, stdin=corpus)
-        tool_cpu += run_tool([build_binary, self.structure, arpa, model_path], log_path)
-        return lines, held_out, arpa_counts(arpa), tool_cpu
+        run_tool([lmplz, "-o", str(self.order), "-S", self.memory, "-T", scratch, "--discount_fallback", "--arpa",
+                  arpa], log_path, stdin=corpus)
+        run_tool([build_binary, self.structure, arpa, model_path], log_path)
+        return lines, held_out, arpa_counts(arpa)
 
     def run(self, context: OperationContext) -> NodeReport:
         started, cpu_started = time.perf_counter(), driver_cpu()
@@ -180,8 +177,9 @@ class TrainKenLM(Operation):
         with tempfile.TemporaryDirectory(prefix="curate-kenlm-") as local:
             local_model, local_log = os.path.join(local, MODEL_FILE), os.path.join(local, "kenlm.log")
             try:
-                with timeline.driver_work(f"{context.node}:train"):
-                    lines, held_out, counts, tool_cpu = self.train_model(local, local_model, local_log)
+                with timeline.driver_work(f"{context.node}:train"):  # in a process of its own (run_in_child)
+                    (lines, held_out, counts), train_cpu = run_in_child(train_in_child,
+                                                                        (self, local, local_model, local_log))
             except RunError as error:
                 raise RunError(f"node {context.node!r}: {error}") from None
             finally:
@@ -223,13 +221,14 @@ class TrainKenLM(Operation):
                     f"held-out reference median perplexity {reference_median or 0:.0f}; cut-offs ({self.cutoffs}) "
                     f"{head:.0f} / {tail:.0f}{shares}")
         stage = StageStats("train_kenlm", docs_in=len(scores), kept=len(scores),
-                           wall_s=time.perf_counter() - started, cpu_s=driver_cpu() - cpu_started + tool_cpu)
+                           wall_s=time.perf_counter() - started, cpu_s=driver_cpu() - cpu_started + train_cpu)
         return NodeReport(context.node, 1, 1, 0, [stage], 0, 0, stage.wall_s)  # one model
 
     def calibration_scores(self, context: OperationContext, model_path: str, scratch: str) -> np.ndarray:
         """The perplexity of every document of node `calibrate` (none when it is not set), scored on the executor."""
         if self.calibrate is None:
             return np.zeros(0)
+        context.wait_for(self.calibrate)
         tasks = [ScoreTask(path, model_path, scratch_file(scratch, i, ".ppl.npy"), load_kenlm, doc_perplexity)
                  for i, path in enumerate(context.paths(self.calibrate))]
         context.map(score_partition, tasks, file_done(lambda t: t.output))
@@ -240,3 +239,9 @@ class TrainKenLM(Operation):
             load_kenlm(storage.join(out_dir, MODEL_FILE)).score("check", bos=True, eos=True)
         except Exception as error:
             raise RunError(f"the model written to {out_dir} does not load: {error}") from None
+
+
+def train_in_child(arguments: tuple[TrainKenLM, str, str, str]) -> tuple[int, list[str], dict[str, int]]:
+    """TrainKenLM.train_model(scratch, model path, log path), called in the training's own process."""
+    trainer, scratch, model_path, log_path = arguments
+    return trainer.train_model(scratch, model_path, log_path)

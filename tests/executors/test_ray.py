@@ -3,6 +3,12 @@
 from __future__ import annotations
 
 import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
@@ -10,7 +16,7 @@ import pytest
 from curate.config import load_pipeline
 from curate.dag import run_pipeline
 from curate.executors import make_executor
-from tests.conftest import QUICKSTART, output_files
+from tests.conftest import QUICKSTART, ROOT, output_files
 
 pytestmark = pytest.mark.ray
 
@@ -60,14 +66,30 @@ def _fail_on_two(x: int) -> int:
     return x * 10
 
 
+@pytest.mark.slow
+def test_curate_starts_its_own_ray_without_the_cluster_services_and_stops_it(quickstart_local, tmp_path):
+    """With no cluster to join, `curate run` starts a Ray for the run: without the autoscaler's monitor and the log
+    monitor (curate/executors/ray.py, start_local_ray), with the in-process bytes, and none of its processes left."""
+    ray_temp = Path(tempfile.mkdtemp(prefix="curate-ray-test-"))  # short: Ray's socket paths must fit 107 bytes
+    try:
+        done = subprocess.run([sys.executable, "-m", "curate.cli", "run", str(QUICKSTART), "--executor", "ray",
+                               "--workers", "2", "--workdir", str(tmp_path / "out")], cwd=ROOT,
+                              env={**os.environ, "RAY_TMPDIR": str(ray_temp)}, capture_output=True, text=True,
+                              timeout=300)
+        assert done.returncode == 0, done.stderr[-2000:]
+        assert "starting a local Ray" in done.stdout
+        assert output_files(tmp_path / "out") == output_files(quickstart_local)
+        logs = {name.split(".")[0] for name in os.listdir(next(ray_temp.glob("**/session_2*")) / "logs")}
+        assert {"gcs_server", "raylet"} <= logs  # Ray's own processes ran ...
+        assert not {"monitor", "log_monitor"} & logs  # ... but not these two
+        processes = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True, check=True).stdout
+        assert str(ray_temp) not in processes
+    finally:
+        shutil.rmtree(ray_temp, ignore_errors=True)
+
+
 def test_a_rerun_with_everything_committed_starts_no_ray(quickstart_local, tmp_path):
     """Ray starts with the first task: a rerun that reuses every node never starts it (2-6 s saved)."""
-    import shutil
-    import subprocess
-    import sys
-
-    from tests.conftest import ROOT
-
     workdir = tmp_path / "out"
     shutil.copytree(quickstart_local, workdir)
     done = subprocess.run([sys.executable, "-m", "curate.cli", "run", str(QUICKSTART), "--workdir", str(workdir)],
