@@ -1,9 +1,10 @@
 """Ray execution: an embedded local Ray started and stopped by curate, or an existing cluster.
 
 Which Ray is used: `--address` when given; else the cluster of a `ray job submit` job (Ray sets RAY_ADDRESS for the
-job's driver); else a local Ray started for this run. Ray starts when the first task is submitted, not before: a
-rerun whose nodes are all committed starts no Ray at all. A Ray already initialised in this process (a test
-session's) is used as it is and left running.
+job's driver); else a local Ray started for this run, without the services that serve a cluster rather than a run
+(start_local_ray). Ray starts when the first task is submitted, not before: a rerun whose nodes are all committed
+starts no Ray at all. A Ray already initialised in this process (a test session's) is used as it is and left
+running.
 """
 
 from __future__ import annotations
