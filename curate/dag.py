@@ -371,8 +371,9 @@ def run_pipeline(spec: PipelineSpec, executor: Executor, log: Callable[[str], No
 
     if concurrent is not None:
         # Ray starts here, in the main thread, when there is work: its processes die with the thread that started
-        # them (curate/processes.py), and node threads end. The node threads are launched first: a node that trains
-        # in the driver (KenLM) works during Ray's start-up, the others wait for it in their first `map`.
+        # them (curate/processes.py), and node threads end. The node threads are launched first: a node whose first
+        # work needs no task (KenLM's training, DSIR's target counts) works during Ray's start-up, the others wait
+        # for it in their first `map`.
         if any(not node_status(plan, verify)[0] for plan in plans.values()):
             executor.start(meanwhile=lambda: concurrent.launch(run_node))
         else:
@@ -386,10 +387,10 @@ def run_pipeline(spec: PipelineSpec, executor: Executor, log: Callable[[str], No
 
 
 class ConcurrentRun:
-    """Every node run as soon as the nodes it reads are done, each in a thread of the driver, so that independent
-    nodes overlap: a model's serial training (lmplz, fastText, in the driver or its subprocess) runs while the
-    executor's workers compute the partitions of other nodes, instead of leaving them idle (docs/scale.md measures
-    it). Outputs do not depend on the order (every node is a function of its inputs' fingerprints). The threads are
+    """Every node run as soon as the nodes it needs at its start are done (NodeSpec.needed_at_start: those it reads
+    but its late inputs, which it waits for with `wait_for`), each in a thread of the driver, so that independent
+    nodes overlap: a model's serial training (in a process of its own) runs while the executor's workers compute
+    the partitions of other nodes, instead of leaving them idle (docs/scale.md measures it). Outputs do not depend on the order (every node is a function of its inputs' fingerprints). The threads are
     daemons: an interrupted run stops with the driver, and a rerun resumes from the committed partitions."""
 
     def __init__(self, nodes: Sequence[NodeSpec]) -> None:

@@ -60,7 +60,6 @@ def fit_model(arguments: tuple[str, str, dict]) -> None:
     import fasttext
 
     train_file, model_file, parameters = arguments
-
     model = fasttext.train_supervised(input=train_file, **parameters)
     model.save_model(model_file)
     with open(train_file, encoding="utf-8") as handle:
