@@ -390,8 +390,9 @@ class ConcurrentRun:
     """Every node run as soon as the nodes it needs at its start are done (NodeSpec.needed_at_start: those it reads
     but its late inputs, which it waits for with `wait_for`), each in a thread of the driver, so that independent
     nodes overlap: a model's serial training (in a process of its own) runs while the executor's workers compute
-    the partitions of other nodes, instead of leaving them idle (docs/scale.md measures it). Outputs do not depend on the order (every node is a function of its inputs' fingerprints). The threads are
-    daemons: an interrupted run stops with the driver, and a rerun resumes from the committed partitions."""
+    the partitions of other nodes, instead of leaving them idle (docs/scale.md measures it). Outputs do not depend
+    on the order (every node is a function of its inputs' fingerprints). The threads are daemons: an interrupted run
+    stops with the driver, and a rerun resumes from the committed partitions."""
 
     def __init__(self, nodes: Sequence[NodeSpec]) -> None:
         self.nodes = nodes
