@@ -60,7 +60,7 @@ def _export_tokens(args: argparse.Namespace) -> int:
 
 def _validate(args: argparse.Namespace) -> int:
     from curate.shards import load_manifest
-    from train_stub.compare import compare_datasets
+    from train_stub.compare import compare_datasets, difference
     from train_stub.model import CONFIGS
     from train_stub.train import REFERENCE_TEXT, TrainConfig
 
@@ -75,17 +75,20 @@ def _validate(args: argparse.Namespace) -> int:
     with open(args.reference or REFERENCE_TEXT, encoding="utf-8") as handle:
         reference = handle.read()
     config = TrainConfig(model=args.model, batch_size=args.batch_size, lr=args.lr, log_interval=0)
-    scores = compare_datasets(args.shards, reference, config, args.seeds, args.tokens,
+    scores = compare_datasets(args.shards, {"reference": reference}, config, args.seeds, args.tokens,
                               log=lambda line: print(f"curate: {line}", flush=True))
+    scores.sort(key=lambda score: score.mean("reference"))
     print(f"\n{'dataset':<50} {'epochs':>7} {'val bits/byte (mean ± std over seeds)':>38}")
     for score in scores:
-        print(f"{score.shards:<50} {score.epochs:>7.1f} {score.mean:>28.4f} ± {score.std:.4f}")
-    best, runner_up = scores[0], scores[1] if len(scores) > 1 else None
-    if runner_up is not None:
-        gap = runner_up.mean - best.mean
-        separated = gap > 2 * max(best.std, runner_up.std)
-        print(f"better: {best.shards} by {gap:.4f} bits/byte"
-              + ("" if separated else " (within 2 std of the seeds: not a clear difference)"))
+        print(f"{score.shards:<50} {score.epochs:>7.1f} {score.mean('reference'):>28.4f} ± "
+              f"{score.std('reference'):.4f}")
+    if len(scores) > 1:
+        best, runner_up = scores[0], scores[1]
+        gap = difference(best.bits_per_byte["reference"], runner_up.bits_per_byte["reference"])
+        if gap.clear:
+            print(f"better: {best.shards} by {gap.describe()}")
+        else:
+            print(f"no clear difference between {best.shards} and {runner_up.shards}: {gap.describe()}")
     return 0
 
 

@@ -126,7 +126,7 @@ class _ExtractedText(Stage):
         return input_schema
 
     def process(self, batch: pa.Table, stats: StageStats) -> StageResult:
-        outcomes = [self.extract.check_text(text) for text in batch.column("text").to_pylist()]
+        outcomes = [self.extract.check_text(text, self.extract.engine) for text in batch.column("text").to_pylist()]
         keep = [not isinstance(o, Reject) for o in outcomes]
         rejects = [o for o in outcomes if isinstance(o, Reject)]
         dropped = batch.filter(pa.array([not k for k in keep]))

@@ -114,6 +114,22 @@ def test_the_tokenizer_gives_curates_ids_in_every_loader(quickstart_local, texts
     assert with_special == 10
 
 
+def test_a_transformers_model_sized_by_the_tokenizer_reads_every_shard(quickstart_local):
+    """`vocab_size` covers every id, end-of-text included: a GPT-2 sized by it embeds each shard's tokens (with the
+    special token outside the vocabulary, vocab_size was one short and the embedding lookup failed)."""
+    import torch
+    from transformers import AutoTokenizer, GPT2Config, GPT2LMHeadModel
+
+    auto = AutoTokenizer.from_pretrained(str(quickstart_local / "bpe"))
+    ours = load_tokenizer(str(quickstart_local / "bpe"))
+    assert auto.vocab_size == len(auto) == ours.vocab_size
+    model = GPT2LMHeadModel(GPT2Config(vocab_size=auto.vocab_size, n_layer=1, n_head=2, n_embd=32, n_positions=256))
+    tokens = pq.read_table(quickstart_local / "shards", columns=["tokens"]).column(0).to_pylist()
+    ids = torch.tensor([token for document in tokens[:20] for token in document[-12:]]).unsqueeze(0)  # 20 endings
+    assert auto.eos_token_id in ids.tolist()[0]
+    assert model(ids, labels=ids).loss.isfinite()
+
+
 def test_tokenizer_json_is_hugging_faces_format_and_curates_has_its_own_name(quickstart_local):
     """tokenizer.json is Hugging Face's; curate's own format has its own name (it failed HF's loader before)."""
     assert json.loads((quickstart_local / "bpe" / "tokenizer.json").read_text())["model"]["type"] == "BPE"

@@ -56,7 +56,10 @@ def to_huggingface(tokenizer: Tokenizer) -> dict:
             "end_of_word_suffix": None, "fuse_unk": False, "byte_fallback": False,
             # ignore_merges=False: a pre-token that is itself a token is still built by merges, as curate does.
             "ignore_merges": False,
-            "vocab": {show(token): i for i, token in enumerate(vocab)},
+            # The special tokens are in the vocabulary too, as in GPT-2's (its <|endoftext|> is id 50256 of 50257):
+            # transformers' `vocab_size` counts the model's vocabulary only, and a model sized by it must hold every
+            # id a token shard contains. Merges never build them, so encoding is unchanged.
+            "vocab": {**{show(token): i for i, token in enumerate(vocab)}, **tokenizer.specials},
             "merges": [[show(vocab[a]), show(vocab[b])] for a, b in tokenizer.merges],
         },
     }

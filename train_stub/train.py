@@ -14,7 +14,7 @@ import dataclasses
 import math
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -95,20 +95,25 @@ def peak_flops(device: torch.device) -> float | None:
 
 @torch.no_grad()
 def bits_per_byte(model: GPT, tokens: list[int], num_bytes: int, eot_id: int, device: torch.device,
-                  batch_size: int = 8) -> float:
+                  batch_size: int = 32) -> float:
     """Bits per UTF-8 byte of a text from its `tokens`: every token is predicted once, the first from an end-of-text
     token. Tokenizer-independent, so datasets tokenized differently compare fairly."""
     model.eval()
     seq_len = model.config.seq_len
     stream = torch.tensor([eot_id, *tokens], dtype=torch.long)
-    windows = [stream[i : i + seq_len + 1] for i in range(0, len(stream) - 1, seq_len)]
+    full = (len(stream) - 1) // seq_len  # windows of seq_len predictions; the shorter rest is scored apart
+    windows = stream[: full * seq_len + 1].unfold(0, seq_len + 1, seq_len) if full else stream[:0].view(0, seq_len + 1)
+    rest = stream[full * seq_len :]
     nats = 0.0
     for first in range(0, len(windows), batch_size):
-        for window in windows[first : first + batch_size]:  # windows differ in length only at the end
-            x, y = window[:-1].unsqueeze(0).to(device), window[1:].unsqueeze(0).to(device)
-            with autocast(device):
-                _, loss = model(x, y, reduction="sum")
-            nats += float(loss)
+        batch = windows[first : first + batch_size].to(device)
+        with autocast(device):
+            _, loss = model(batch[:, :-1], batch[:, 1:], reduction="sum")
+        nats += float(loss)
+    if len(rest) > 1:
+        with autocast(device):
+            _, loss = model(rest[:-1].unsqueeze(0).to(device), rest[1:].unsqueeze(0).to(device), reduction="sum")
+        nats += float(loss)
     model.train()
     return nats / (math.log(2) * num_bytes)
 
@@ -118,13 +123,26 @@ def autocast(device: torch.device) -> torch.autocast:
     return torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda")
 
 
+@dataclass(frozen=True)
+class EvalText:
+    """A fixed evaluation text: its tokens under the dataset's tokenizer and its length in UTF-8 bytes."""
+
+    tokens: list[int]
+    num_bytes: int
+
+
 @dataclass
 class TrainResult:
     steps: int
     losses: list[float]
     tokens_per_second: float
     mfu: float | None
-    val_bpb: float | None = None
+    bits_per_byte: dict[str, float] = field(default_factory=dict)  # per evaluation text, in the order given
+
+    @property
+    def val_bpb(self) -> float | None:
+        """Bits per byte on the first evaluation text."""
+        return next(iter(self.bits_per_byte.values()), None)
 
 
 def save_checkpoint(path: str, model: GPT, optimizer: torch.optim.Optimizer, step: int, loader: ShardLoader,
@@ -135,9 +153,10 @@ def save_checkpoint(path: str, model: GPT, optimizer: torch.optim.Optimizer, ste
     os.replace(path + ".tmp", path)
 
 
-def train(config: TrainConfig, shard_dir: str, *, vocab_size: int, eval_tokens: list[int] | None = None,
-          eval_bytes: int = 0, eot_id: int = 0, log: Callable[[str], None] = print) -> TrainResult:
-    """Train on the shards in `shard_dir` for `config.max_steps` steps; evaluate bits per byte when given tokens."""
+def train(config: TrainConfig, shard_dir: str, *, vocab_size: int, evals: Mapping[str, EvalText] | None = None,
+          eot_id: int = 0, log: Callable[[str], None] = print) -> TrainResult:
+    """Train on the shards in `shard_dir` for `config.max_steps` steps, then measure bits per byte on each of
+    `evals`."""
     device = resolve_device(config.device)
     torch.manual_seed(config.seed)
     model_config = config.model_config(vocab_size)
@@ -186,8 +205,9 @@ def train(config: TrainConfig, shard_dir: str, *, vocab_size: int, eval_tokens: 
     tokens_per_second = timed_tokens / timed_seconds if timed_seconds else 0.0
     peak = peak_flops(device)
     mfu = model.flops_per_token() * tokens_per_second / peak if peak else None
-    val = bits_per_byte(model, eval_tokens, eval_bytes, eot_id, device) if eval_tokens else None
-    return TrainResult(step, losses, tokens_per_second, mfu, val)
+    scores = {name: bits_per_byte(model, text.tokens, text.num_bytes, eot_id, device)
+              for name, text in (evals or {}).items()}
+    return TrainResult(step, losses, tokens_per_second, mfu, scores)
 
 
 def main() -> None:
@@ -210,8 +230,8 @@ def main() -> None:
         text = handle.read()
     config = TrainConfig(model=args.model, max_steps=args.max_steps, batch_size=args.batch_size, lr=args.lr,
                          seed=args.seed, compile=args.compile, checkpoint=args.checkpoint)
-    result = train(config, args.shards, vocab_size=tokenizer.vocab_size, eval_tokens=tokenizer.encode(text),
-                   eval_bytes=len(text.encode()), eot_id=manifest["eot_id"])
+    result = train(config, args.shards, vocab_size=tokenizer.vocab_size,
+                   evals={"wikitext": EvalText(tokenizer.encode(text), len(text.encode()))}, eot_id=manifest["eot_id"])
     print(f"final loss {np.mean(result.losses[-10:]):.4f}, val {result.val_bpb:.4f} bits/byte, "
           f"{result.tokens_per_second:,.0f} tok/s" + (f", MFU {result.mfu:.1%}" if result.mfu else ""))
 

@@ -19,7 +19,7 @@ from typing import ClassVar
 
 from curate import storage
 from curate.stages.base import DocumentStage, Reject
-from curate.stages.extract import _resiliparse
+from curate.stages.extract import resiliparse_text
 from curate.stages.langid import DEFAULT_MODEL, LABEL_PREFIX, load_model
 
 
@@ -45,7 +45,7 @@ class LangPrefilter(DocumentStage):
         self.labels = {LABEL_PREFIX + language for language in self.keep}
 
     def apply(self, html: str | None) -> tuple[()] | Reject:
-        text = " ".join((_resiliparse(html, None, False, "balanced", False) or "").split()) if html else ""
+        text = " ".join(resiliparse_text(html).split()) if html else ""
         if len(text) < self.min_chars:
             return ()
         labels, scores = load_model(self.model_path).predict(unicodedata.normalize("NFC", text), k=-1)

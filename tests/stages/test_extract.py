@@ -26,7 +26,7 @@ def batch() -> pa.Table:
                      "html": html + ["<html><body><script>var a;</script></body></html>", None]})
 
 
-@pytest.mark.parametrize("engine", ["trafilatura", "resiliparse"])
+@pytest.mark.parametrize("engine", ["trafilatura", "resiliparse", "plain"])
 def test_engines_extract_main_text_and_reject_empty_pages(batch, engine):
     stats = StageStats("extract")
     result = Extract(engine=engine).process(batch, stats)
@@ -37,6 +37,7 @@ def test_engines_extract_main_text_and_reject_empty_pages(batch, engine):
     assert all("<div" not in t and "<script" not in t for t in texts)
     assert {"6", "7"} <= set(result.rejected.column("id").to_pylist())
     assert set(result.rejected.column("reject_reason").to_pylist()) == {"no_text"}
+    assert set(result.kept.column("extract_engine").to_pylist()) == {engine}
 
 
 def test_extraction_is_repeatable_in_one_process(batch):
@@ -60,8 +61,8 @@ def test_an_article_laid_out_in_a_table_comes_out_as_paragraphs(corpus):
     """LWN's weekly edition puts the whole article in one table cell: without unwrapping, the article is one
     23,000-character line wrapped in `|`, which every line-level rule judges as a single line."""
     html = readability_page(corpus, "readability-0059")
-    (unwrapped,) = Extract().apply(html, None)
-    (as_table,) = Extract(unwrap_layout_tables=False).apply(html, None)
+    unwrapped, _ = Extract().apply(html, None)
+    as_table, _ = Extract(unwrap_layout_tables=False).apply(html, None)
     assert len(long_table_lines(as_table)) == 1 and not long_table_lines(unwrapped)
     assert "The Arduino has been one of the biggest success stories" in unwrapped
     assert max(len(line) for line in unwrapped.split("\n")) < 3000
@@ -69,7 +70,7 @@ def test_an_article_laid_out_in_a_table_comes_out_as_paragraphs(corpus):
 
 def test_a_data_table_with_a_header_row_stays_one_row_per_line(corpus):
     """Wikipedia's list of time-loop films has paragraphs in its description cells, but a header row: data."""
-    (text,) = Extract().apply(readability_page(corpus, "readability-0123"), None)
+    text, _ = Extract().apply(readability_page(corpus, "readability-0123"), None)
     rows = [line for line in text.split("\n") if line.startswith("| ") and line.count("|") >= 4]
     assert len(rows) > 50 and rows[1] == "| Film | Year | Description | "
     assert any(line.startswith("| Groundhog Day |") for line in rows)
@@ -102,6 +103,6 @@ def test_a_json_payload_page_is_rejected_and_prose_quoting_code_is_kept(corpus):
     assert outcome.reason == "code_payload" and outcome.detail.startswith("100%")
     prose = "A careful explanation of how the parser reads its configuration, in plain sentences.\n" * 20
     quoting = prose + '{"retries": 3, "timeout": 10, "hosts": ["a.example", "b.example"], "verbose": true}\n'
-    assert Extract().check_text(quoting) == (quoting,)
+    assert Extract().check_text(quoting, "trafilatura") == (quoting, "trafilatura")
     assert 0 < payload_share(quoting) < 0.1
     assert payload_share('{"a": [1, 2, 3], "b": {"c": "d"}, "e": "a longer string value"}') == 1.0

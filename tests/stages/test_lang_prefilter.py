@@ -1,23 +1,17 @@
 """lang_prefilter on the sample WARCs: an English pipeline keeps the same documents with and without it, and the
-pages it turns away never reach trafilatura; the extraction time limit rejects a page that runs over it."""
+pages it turns away never reach trafilatura."""
 
 from __future__ import annotations
 
 import textwrap
-import time
 from pathlib import Path
 
-import pyarrow as pa
 import pyarrow.parquet as pq
-import pytest
 
 from curate.config import load_pipeline
 from curate.dag import run_pipeline
 from curate.executors.local import LocalExecutor
-from curate.stages import extract
-from curate.stages.extract import Extract
 from curate.stages.lang_prefilter import LangPrefilter
-from curate.stats import StageStats
 from tests.warc_factory import SAMPLE_DIR
 
 
@@ -54,25 +48,3 @@ def test_a_short_page_is_never_turned_away():
     assert stage.apply("<html><body><p>Guten Tag, wie geht es?</p></body></html>") == ()
     long_german = "<html><body>" + "<p>Die Stadt liegt am Fluss, und im Sommer kommen viele Besucher.</p>" * 20
     assert stage.apply(long_german + "</body></html>").reason == "prefilter_language"
-
-
-def test_a_page_over_the_time_limit_is_rejected_alone(monkeypatch):
-    def slow_on_marker(html: str, url: str | None, *options: object) -> str:
-        if "slow" in html:
-            time.sleep(5)
-        return "some text"
-
-    monkeypatch.setitem(extract.ENGINES, "trafilatura", slow_on_marker)
-    batch = pa.table({"html": ["<p>fast</p>", "<p>slow</p>", "<p>fast again</p>"], "url": ["a", "b", "c"]})
-    started = time.perf_counter()
-    result = Extract(max_seconds=0.2).process(batch, StageStats("extract"))
-    assert time.perf_counter() - started < 2
-    assert result.kept.column("text").to_pylist() == ["some text", "some text"]
-    assert result.rejected.column("reject_reason").to_pylist() == ["extract_timeout"]
-
-
-@pytest.mark.parametrize("seconds", [0])
-def test_no_limit_when_turned_off(seconds, monkeypatch):
-    monkeypatch.setitem(extract.ENGINES, "trafilatura", lambda html, url, *options: (time.sleep(0.3), "x")[1])
-    result = Extract(max_seconds=seconds).process(pa.table({"html": ["<p>a</p>"], "url": ["u"]}), StageStats("e"))
-    assert result.kept.num_rows == 1

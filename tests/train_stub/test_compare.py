@@ -14,6 +14,7 @@ import pyarrow.parquet as pq
 from curate.cli import main
 from curate.shards import manifest_path
 from curate.storage import sha256 as file_sha256
+from train_stub.compare import difference
 from tests.shard_damage import copy_shards
 
 
@@ -46,7 +47,24 @@ def test_validate_ranks_a_worse_dataset_last(quickstart_local, tmp_path, capsys)
     assert main(["validate", worse, good, "--tokens", "16384", "--seeds", "0", "1", "--batch-size", "8"]) == 0
     out = capsys.readouterr().out
     assert "val bits/byte (mean ± std over seeds)" in out
-    assert f"better: {good} by " in out and "not a clear difference" not in out
+    assert f"better: {good} by " in out and "sigma" in out
+
+
+def test_one_seed_gives_no_verdict(quickstart_local, tmp_path, capsys):
+    """One seed has no spread: however large the gap, validate names no winner (it used to, after nine steps)."""
+    good = str(quickstart_local / "shards")
+    worse = str(scrambled_copy(quickstart_local / "shards", tmp_path / "scrambled"))
+    assert main(["validate", worse, good, "--tokens", "16384", "--seeds", "0", "--batch-size", "8"]) == 0
+    out = capsys.readouterr().out
+    assert "better:" not in out and "from one seed: no spread, no verdict" in out
+
+
+def test_a_difference_is_clear_only_beyond_the_spread():
+    assert difference([2.50, 2.52, 2.51], [2.60, 2.61, 2.59]).clear
+    assert not difference([2.50], [2.90]).clear
+    assert not difference([2.50, 2.60, 2.55], [2.52, 2.62, 2.57]).clear  # inside the spread
+    close = difference([2.500, 2.501, 2.502, 2.500, 2.501], [2.503, 2.504, 2.505, 2.503, 2.504])
+    assert close.p_value is not None and close.p_value < 0.01 and close.clear == (close.sigmas > 2)
 
 
 def test_validate_rejects_bad_arguments(tmp_path, capsys):

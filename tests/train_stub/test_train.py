@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 import torch
 
 from curate.ops.train_bpe import load_tokenizer_file
 from curate.shards import load_manifest, shard_tokenizer_path
-from train_stub.train import REFERENCE_TEXT, TrainConfig, learning_rate, train
+from train_stub.model import GPT
+from train_stub.train import REFERENCE_TEXT, EvalText, TrainConfig, bits_per_byte, learning_rate, train
 
 
 @pytest.fixture(scope="module")
@@ -20,8 +23,9 @@ def run(shards, **overrides):
     config = TrainConfig(**{"model": "tiny", "max_steps": 60, "batch_size": 8, "warmup_steps": 5,
                             "log_interval": 0, "device": "cpu", **overrides})
     text = open(REFERENCE_TEXT, encoding="utf-8").read()[:4000]
-    return train(config, shards, vocab_size=tokenizer.vocab_size, eval_tokens=tokenizer.encode(text),
-                 eval_bytes=len(text.encode()), eot_id=tokenizer.specials["<|endoftext|>"], log=lambda line: None)
+    return train(config, shards, vocab_size=tokenizer.vocab_size,
+                 evals={"wikitext": EvalText(tokenizer.encode(text), len(text.encode()))},
+                 eot_id=tokenizer.specials["<|endoftext|>"], log=lambda line: None)
 
 
 def test_loss_decreases_and_bpb_is_sane(shards):
@@ -58,3 +62,21 @@ def test_no_weight_decay_on_norms_and_embeddings():
     decay, no_decay = make_optimizer(model, TrainConfig(), torch.device("cpu")).param_groups
     assert any(p is model.embed.weight for p in no_decay["params"])
     assert all(p.dim() >= 2 for p in decay["params"]) and no_decay["weight_decay"] == 0.0
+
+
+@pytest.mark.parametrize("length", [1, 63, 64, 65, 64 * 5 + 17])
+def test_bits_per_byte_scores_every_token_once(length):
+    """Batched windows give the sum a token-by-token reference gives: each token predicted once from everything
+    before it in its window, the first from end-of-text, the ragged last window included."""
+    torch.manual_seed(0)
+    model = GPT(TrainConfig(model="tiny").model_config(100)).eval()
+    tokens = torch.randint(0, 99, (length,)).tolist()
+    stream = [99, *tokens]
+    seq_len = model.config.seq_len
+    nats = 0.0
+    for start in range(0, len(stream) - 1, seq_len):
+        window = torch.tensor(stream[start : start + seq_len + 1])
+        logits, _ = model(window[:-1].unsqueeze(0))
+        nats += float(torch.nn.functional.cross_entropy(logits[0], window[1:], reduction="sum"))
+    expected = nats / (math.log(2) * 1000)
+    assert bits_per_byte(model, tokens, 1000, 99, torch.device("cpu")) == pytest.approx(expected, rel=1e-5)

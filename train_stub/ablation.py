@@ -1,0 +1,230 @@
+"""Does curation make better training data? Runs an ablation pipeline, then trains the same proxy model on each of
+its arms with the same token budget and several seeds, and reports bits per byte on text no arm saw.
+
+    python -m train_stub.ablation pipelines/ablation/ablation.yaml --markdown docs/ablation.md   (make ablation)
+
+The arms are the pipeline's tokenize nodes named `arm_*` (pipelines/ablation/ablation.yaml: raw whole-page text,
+extracted main text, filtered, curated, and curated with one stage left out). Evaluation texts:
+- `heldout`: the gold main text of the cleaning_bench pages in HELD_OUT_WARCS, which no arm reads (checked here);
+- `wikitext`: train_stub's WikiText-2 test extract.
+The budget stays under one epoch of the smallest arm, so no arm is repeated (docs/train_stub.md shows what repetition
+does to a comparison). Seeds train two at a time in processes of one thread each, the fastest use of two cores for
+the `tiny` model; a run on one thread gives the same bits whatever else the machine does. Verdicts follow
+train_stub.compare.difference: never from one seed, only beyond the seeds' spread.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import multiprocessing
+import os
+import statistics
+import sys
+from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from curate import storage
+from curate.shards import load_manifest
+from train_stub.compare import DatasetScore, difference
+from train_stub.train import REFERENCE_TEXT, TrainConfig
+
+# cleaning_bench WARC files whose pages no arm trains on (249 pages: CleanEval's news and blog pages, Dragnet's
+# articles with their comments, CleanPortalEval's news portals); their gold texts are the `heldout` evaluation.
+HELD_OUT_WARCS = ("cleaneval-main-00004.warc.gz", "dragnet-main-00008.warc.gz", "cleanportaleval-main-00000.warc.gz")
+ARM_PREFIX = "arm_"
+BASELINE, FULL = "arm_raw", "arm_curated"
+
+
+def heldout_text(cleaning_bench: Path) -> str:
+    """The gold main texts of the held-out pages, in page-id order, one blank line apart."""
+    from warcio.archiveiterator import ArchiveIterator
+
+    texts: dict[str, str] = {}
+    for warc in HELD_OUT_WARCS:
+        dataset = warc.split("-main-")[0]
+        with open(cleaning_bench / "html" / dataset / "manifest.jsonl", encoding="utf-8") as lines:
+            gold = {entry["id"]: (entry.get("expected") or {}).get("gold_text") for entry in map(json.loads, lines)}
+        with open(cleaning_bench / "warc" / warc, "rb") as handle:
+            for record in ArchiveIterator(handle):
+                page = record.rec_headers.get_header("X-Datastage-Id")
+                text = gold.get(page) if page else None
+                if text:
+                    texts[page] = text.strip()
+    return "\n\n".join(texts[page] for page in sorted(texts))
+
+
+def check_held_out(pipeline: str) -> None:
+    """Refuse a pipeline that reads a held-out WARC file: its gold text would not be held out."""
+    from curate.config import load_pipeline
+
+    for node in load_pipeline(pipeline).nodes:
+        for path in node.input.files if node.input is not None else ():
+            if os.path.basename(path) in HELD_OUT_WARCS:
+                raise SystemExit(f"ablation: node {node.name!r} reads {path}, which is held out for evaluation")
+
+
+def arm_folders(pipeline: str) -> dict[str, str]:
+    """Each arm's tokenize folder, by node name, in the pipeline's (dependency) order."""
+    from curate.config import load_pipeline
+
+    spec = load_pipeline(pipeline)
+    return {node.name: storage.join(spec.workdir, node.name) for node in spec.nodes
+            if node.name.startswith(ARM_PREFIX) and node.operation == "tokenize"}
+
+
+def data_fingerprint(folder: str) -> str:
+    """Which tokens an arm holds: the hash of its shards' checksums (arms with equal data train once)."""
+    shards = load_manifest(folder)["shards"]
+    return hashlib.sha256("".join(shard["sha256"] for shard in shards).encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class Job:
+    arm: str
+    folder: str
+    seed: int
+
+
+def train_job(job: Job, config: TrainConfig, tokens: int, texts: dict[str, str]) -> tuple[Job, dict[str, float]]:
+    """One seed of one arm, on one thread."""
+    import torch
+
+    from train_stub.compare import compare_datasets
+
+    torch.set_num_threads(1)
+    (score,) = compare_datasets([job.folder], texts, config, [job.seed], tokens, log=lambda line: None)
+    return job, {name: values[0] for name, values in score.bits_per_byte.items()}
+
+
+def run_jobs(jobs: list[Job], config: TrainConfig, tokens: int, texts: dict[str, str],
+             processes: int) -> dict[tuple[str, int], dict[str, float]]:
+    results = {}
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=processes, mp_context=context) as pool:
+        futures = [pool.submit(train_job, job, config, tokens, texts) for job in jobs]
+        for number, future in enumerate(futures, 1):
+            job, scores = future.result()
+            results[(job.arm, job.seed)] = scores
+            print(f"ablation: [{number}/{len(jobs)}] {job.arm} seed {job.seed}: "
+                  + ", ".join(f"{name} {value:.4f}" for name, value in scores.items()), flush=True)
+    return results
+
+
+def score_arms(arms: dict[str, str], seeds: dict[str, Sequence[int]], config: TrainConfig, tokens: int,
+               texts: dict[str, str], processes: int) -> dict[str, DatasetScore]:
+    """Train every arm on its seeds (once per distinct data: an arm whose shards equal an earlier arm's shares its
+    runs) and collect the scores."""
+    first_with: dict[str, str] = {}
+    for arm, folder in arms.items():
+        first_with.setdefault(data_fingerprint(folder), arm)
+    owner = {arm: first_with[data_fingerprint(folder)] for arm, folder in arms.items()}
+    jobs = [Job(arm, arms[arm], seed) for arm in arms if owner[arm] == arm for seed in seeds[arm]]
+    results = run_jobs(jobs, config, tokens, texts, processes)
+    scores = {}
+    for arm, folder in arms.items():
+        manifest = load_manifest(folder)
+        runs = [results[(owner[arm], seed)] for seed in seeds[owner[arm]]]
+        scores[arm] = DatasetScore(folder, {name: [run[name] for run in runs] for name in texts},
+                                   tokens / manifest["tokens"], int(manifest["tokens"]))
+    return scores
+
+
+def report(scores: dict[str, DatasetScore], arms: dict[str, str], config: TrainConfig, tokens: int,
+           texts: dict[str, str], same_data: dict[str, str]) -> str:
+    """The three tables as Markdown: arms, the main comparisons, leave-one-stage-out."""
+    names = list(texts)
+    raw_docs = load_manifest(arms[BASELINE])["documents"] if BASELINE in arms else None
+    seeds = {arm: len(score.bits_per_byte[names[0]]) for arm, score in scores.items()}
+    lines = [f"Model `{config.model}`, {tokens:,} training tokens per run, batch {config.batch_size}, lr "
+             f"{config.lr}; evaluation texts: " + ", ".join(f"`{n}` ({len(t.encode()):,} bytes)" for n, t in
+                                                         texts.items()) + ".", "",
+             "| arm | documents | kept | tokens | epochs | seeds | " + " | ".join(f"{n} bits/byte" for n in names)
+             + " |", "|---|---|---|---|---|---|" + "---|" * len(names)]
+    for arm, score in scores.items():
+        manifest = load_manifest(arms[arm])
+        kept = f"{manifest['documents'] / raw_docs:.1%}" if raw_docs else "-"
+        cells = " | ".join(f"{score.mean(n):.4f} ± {score.std(n):.4f}" for n in names)
+        note = f" (= {same_data[arm]})" if arm in same_data else ""
+        lines.append(f"| {arm}{note} | {manifest['documents']:,} | {kept} | {manifest['tokens']:,} | "
+                     f"{score.epochs:.2f} | {seeds[arm]} | {cells} |")
+
+    def comparison_row(better: str, worse: str) -> str:
+        cells = " | ".join(difference(scores[better].bits_per_byte[n], scores[worse].bits_per_byte[n]).describe()
+                           for n in names)
+        return f"| {better} vs {worse} | {cells} |"
+
+    lines += ["", "Differences (positive: the first arm is better; sigma: the gap over the larger seed standard "
+              "deviation; p: Welch's t-test):", "", "| comparison | " + " | ".join(names) + " |",
+              "|---|" + "---|" * len(names)]
+    main = [arm for arm in ("arm_curated", "arm_filtered", "arm_extracted", "arm_raw") if arm in scores]
+    for position, better in enumerate(main):
+        for worse in main[position + 1 :]:
+            lines.append(comparison_row(better, worse))
+    left_out = [arm for arm in scores if arm.startswith(ARM_PREFIX + "without_")]
+    if left_out and FULL in scores:
+        lines += ["", "Leave one stage out (positive: the full pipeline is better, i.e. the stage helps):", "",
+                  "| stage left out | " + " | ".join(names) + " |", "|---|" + "---|" * len(names)]
+        for arm in left_out:
+            stage = arm.removeprefix(ARM_PREFIX + "without_")
+            if arm in same_data:
+                lines.append(f"| {stage} | " + " | ".join("no change: the same data as " + same_data[arm]
+                                                          for _ in names) + " |")
+                continue
+            lines.append(f"| {stage} | " + " | ".join(
+                difference(scores[FULL].bits_per_byte[n], scores[arm].bits_per_byte[n]).describe() for n in names)
+                + " |")
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("pipeline", help="an ablation pipeline: tokenize nodes named arm_*")
+    parser.add_argument("--model", default="tiny")
+    parser.add_argument("--tokens", type=int, default=1_000_000, help="training tokens per run")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4], help="seeds of the main arms")
+    parser.add_argument("--stage-seeds", type=int, nargs="+", default=[0, 1, 2],
+                        help="seeds of the leave-one-stage-out arms")
+    parser.add_argument("--batch-size", type=int, default=16)
+    parser.add_argument("--lr", type=float, default=3e-3)
+    parser.add_argument("--processes", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--corpus", default=os.path.join(os.path.dirname(__file__), "..", "..", "shared", "corpus"))
+    parser.add_argument("--markdown", help="write the tables here too")
+    parser.add_argument("--json", help="write every run's bits per byte here")
+    args = parser.parse_args(argv)
+
+    from curate.cli import main as curate_main
+
+    check_held_out(args.pipeline)
+    if curate_main(["run", args.pipeline, "--executor", "local", "--workers", str(args.processes)]) != 0:
+        return 1
+    arms = arm_folders(args.pipeline)
+    smallest = min(load_manifest(folder)["tokens"] for folder in arms.values())
+    if args.tokens >= smallest:
+        raise SystemExit(f"ablation: --tokens {args.tokens:,} is not below one epoch of the smallest arm "
+                         f"({smallest:,} tokens)")
+    with open(REFERENCE_TEXT, encoding="utf-8") as handle:
+        texts = {"heldout": heldout_text(Path(args.corpus) / "cleaning_bench"), "wikitext": handle.read()}
+    config = TrainConfig(model=args.model, batch_size=args.batch_size, lr=args.lr, log_interval=0, device="cpu")
+    seeds = {arm: args.stage_seeds if arm.startswith(ARM_PREFIX + "without_") else args.seeds for arm in arms}
+    scores = score_arms(arms, seeds, config, args.tokens, texts, args.processes)
+    fingerprints = {arm: data_fingerprint(folder) for arm, folder in arms.items()}
+    same_data = {arm: other for arm in arms for other in arms
+                 if other != arm and fingerprints[other] == fingerprints[arm] and list(arms).index(other) <
+                 list(arms).index(arm)}
+    table = report(scores, arms, config, args.tokens, texts, same_data)
+    print(table)
+    if args.markdown:
+        Path(args.markdown).write_text(table, encoding="utf-8")
+    if args.json:
+        Path(args.json).write_text(json.dumps({arm: asdict(score) for arm, score in scores.items()}, indent=1))
+    means = {arm: statistics.fmean(score.bits_per_byte["heldout"]) for arm, score in scores.items()}
+    print("ablation: best on heldout: " + min(means, key=means.__getitem__), file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
