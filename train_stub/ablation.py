@@ -192,6 +192,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--lr", type=float, default=3e-3)
     parser.add_argument("--processes", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--corpus", default=os.path.join(os.path.dirname(__file__), "..", "..", "shared", "corpus"))
+    parser.add_argument("--eval-chars", type=int, default=0, help="score only the first N characters of each "
+                        "evaluation text (0: all of it)")
     parser.add_argument("--markdown", help="write the tables here too")
     parser.add_argument("--json", help="write every run's bits per byte here")
     args = parser.parse_args(argv)
@@ -208,6 +210,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                          f"({smallest:,} tokens)")
     with open(REFERENCE_TEXT, encoding="utf-8") as handle:
         texts = {"heldout": heldout_text(Path(args.corpus) / "cleaning_bench"), "wikitext": handle.read()}
+    if args.eval_chars:
+        texts = {name: text[: args.eval_chars] for name, text in texts.items()}
     config = TrainConfig(model=args.model, batch_size=args.batch_size, lr=args.lr, log_interval=0, device="cpu")
     seeds = {arm: args.stage_seeds if arm.startswith(ARM_PREFIX + "without_") else args.seeds for arm in arms}
     scores = score_arms(arms, seeds, config, args.tokens, texts, args.processes)

@@ -1,8 +1,11 @@
-"""Decoding an HTML payload to text: the charset from the HTTP header, else the page's meta tag, else detection.
+"""Decoding an HTML payload to text: a byte-order mark, else the charset from the HTTP header, else the page's meta
+tag, else UTF-16 told by its NUL bytes, else UTF-8, else detection.
 
-The order follows the HTML standard's encoding sniffing (transport layer first, then the document's own declaration),
-with UTF-8 tried strictly before statistical detection because most of the web is UTF-8 and detection is slow and can
-misfire on short pages. A page that no candidate decodes cleanly is decoded as UTF-8 with replacement characters and
+The order follows the HTML standard's encoding sniffing (a BOM first, then the transport layer, then the document's
+own declaration), with UTF-8 tried strictly before statistical detection because most of the web is UTF-8 and
+detection is slow and can misfire on short pages. UTF-16 without a BOM or a label must be told apart before UTF-8
+is tried: its ASCII markup is valid UTF-8 with a NUL after (LE) or before (BE) every character, so the strict UTF-8
+decode succeeds and turns "Ļoti" into ";\x01oti". A page that no candidate decodes cleanly is decoded as UTF-8 with replacement characters and
 counted as a fallback, so it is never lost.
 """
 
@@ -19,6 +22,12 @@ import charset_normalizer
 META_SCAN_BYTES = 16_384
 # charset_normalizer reads the whole payload; a prefix is enough to decide and keeps detection O(1) per page.
 DETECT_SCAN_BYTES = 65_536
+# UTF-16 by its NULs: in the first NUL_SCAN_BYTES, at least NUL_SHARE of the bytes at odd positions (LE; even
+# positions for BE) are NUL and almost none at the other positions. HTML markup is ASCII, so a UTF-16 page's prefix
+# has a NUL in nearly every code unit; a UTF-8 or legacy page has none.
+NUL_SCAN_BYTES = 1024
+NUL_SHARE = 0.4
+BOMS = ((codecs.BOM_UTF8, "utf-8-sig"), (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16"))
 
 _HEADER_CHARSET = re.compile(rb"charset\s*=\s*[\"']?\s*([A-Za-z0-9_.:-]+)", re.IGNORECASE)
 _META_CHARSET = re.compile(rb"<meta[^>]+charset\s*=\s*[\"']?\s*([A-Za-z0-9_.:-]+)", re.IGNORECASE)
@@ -57,17 +66,41 @@ def _strict(payload: bytes, codec: str | None) -> str | None:
         return None
 
 
+def utf16_by_nuls(payload: bytes) -> str | None:
+    """"utf-16-le" or "utf-16-be" when the payload's prefix has UTF-16's NUL pattern, else None.
+
+    Example: utf16_by_nuls("<html>".encode("utf-16-le")) -> "utf-16-le"; utf16_by_nuls(b"<html>") -> None
+    """
+    head = payload[:NUL_SCAN_BYTES]
+    even, odd = head[0::2], head[1::2]
+    if len(odd) < 2:
+        return None
+    even_nuls, odd_nuls = even.count(0) / len(even), odd.count(0) / len(odd)
+    if odd_nuls >= NUL_SHARE and even_nuls < 0.05:
+        return "utf-16-le"
+    if even_nuls >= NUL_SHARE and odd_nuls < 0.05:
+        return "utf-16-be"
+    return None
+
+
 def decode_html(payload: bytes, content_type: str | None) -> Decoded:
-    """Decode an HTML payload, trying the HTTP charset, the meta charset, UTF-8, then detection.
+    """Decode an HTML payload, trying a byte-order mark, the HTTP charset, the meta charset, UTF-16 by its NULs,
+    UTF-8, then detection.
 
     >>> decode_html("café".encode("cp1252"), "text/html; charset=windows-1252").text
     'café'
     """
+    for bom, codec in BOMS:
+        if payload.startswith(bom):
+            text = _strict(payload, codec)
+            if text is not None:
+                return Decoded(text, codecs.lookup(codec).name, "bom")
     header_match = _HEADER_CHARSET.search(content_type.encode("latin-1", "ignore")) if content_type else None
     meta_match = _META_CHARSET.search(payload[:META_SCAN_BYTES])
     candidates = (
         ("header", _codec_name(header_match.group(1) if header_match else None)),
         ("meta", _codec_name(meta_match.group(1) if meta_match else None)),
+        ("nul_pattern", utf16_by_nuls(payload)),
         ("utf-8", "utf-8"),
     )
     for source, codec in candidates:

@@ -165,6 +165,7 @@ def _iter_local_records(
                             if not pending[1] or stream.err_count > errors_seen:
                                 break
                             yield pending[0]
+                            pending = None  # yielded: a failure on the next record must not yield it again
                         errors_before = stream.err_count
                         loaded, complete = _load(record, wants_payload(record), max_payload)
                         # get_record_offset() reads the record to its end (so the payload must be read first) and

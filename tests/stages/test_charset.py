@@ -32,3 +32,19 @@ def test_wrong_header_falls_through_to_utf8():
 def test_bytes_no_charset_decodes_are_kept_with_replacement():
     decoded = decode_html(b"<p>\xff\xfe\xfd\x00\x81</p>", "text/html; charset=utf-8")
     assert decoded.source in ("detected", "fallback") and decoded.text.startswith("<p>")
+
+
+LATVIAN = "<html><body><p>Ļoti labi, paldies! Šī lapa ir latviešu valodā.</p></body></html>"
+
+
+def test_utf16_without_a_bom_or_label_is_told_by_its_nuls():
+    """Its ASCII markup is valid UTF-8 with NULs between, so trying UTF-8 first read "Ļoti" as ";\\x01oti"."""
+    for codec in ("utf-16-le", "utf-16-be"):
+        decoded = decode_html(LATVIAN.encode(codec), None)
+        assert (decoded.text, decoded.charset, decoded.source) == (LATVIAN, codec, "nul_pattern")
+
+
+def test_a_byte_order_mark_comes_first():
+    for encoded in (LATVIAN.encode("utf-16"), b"\xef\xbb\xbf" + LATVIAN.encode("utf-8")):
+        decoded = decode_html(encoded, "text/html; charset=windows-1252")
+        assert decoded.text == LATVIAN and decoded.source == "bom"

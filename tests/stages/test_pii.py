@@ -58,3 +58,17 @@ def test_look_alikes_are_left_alone():
     rows = run(NOT_PII, phones=True)
     assert [r["text"] for r in rows] == NOT_PII
     assert all(r["pii_emails"] == r["pii_ips"] == r["pii_phones"] == 0 for r in rows)
+
+
+def test_an_address_that_ends_a_sentence_or_sits_in_quotes_is_replaced_whole():
+    rows = run(["The attack came from 93.184.216.34. Then it stopped.", "Write to ('sam9@company.co.uk') today.",
+                "Its address was 185.199.108.153.", "Plus-addressing: jane.doe+news@example.org works."])
+    assert [r["text"] for r in rows] == ["The attack came from 192.0.2.1. Then it stopped.",
+                                         "Write to ('email@example.com') today.", "Its address was 192.0.2.1.",
+                                         "Plus-addressing: email@example.com works."]
+    assert [(r["pii_emails"], r["pii_ips"]) for r in rows] == [(0, 1), (1, 0), (0, 1), (1, 0)]
+
+
+def test_multicast_groups_and_longer_dotted_numbers_stay():
+    texts = ["mDNS answers on 224.0.0.251 and SSDP on 239.255.255.250.", "Build 10.20.30.40.50 is out."]
+    assert [r["text"] for r in run(texts)] == texts

@@ -1,0 +1,79 @@
+"""train_stub.ablation: the held-out pages stay out of every arm, and one command runs a pipeline's arms and reports
+bits per byte with their spread, sharing the runs of arms that hold the same data."""
+
+from __future__ import annotations
+
+import json
+import textwrap
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("torch")
+
+from tests.warc_factory import SAMPLE_DIR  # noqa: E402
+from train_stub import ablation  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_the_shipped_ablation_reads_no_held_out_page_and_has_the_main_arms(corpus):
+    pipeline = str(ROOT / "pipelines" / "ablation" / "ablation.yaml")
+    ablation.check_held_out(pipeline)
+    arms = ablation.arm_folders(pipeline)
+    assert {"arm_raw", "arm_extracted", "arm_filtered", "arm_curated"} <= set(arms)
+    assert sum(arm.startswith("arm_without_") for arm in arms) == 8
+
+
+def test_a_pipeline_reading_a_held_out_file_is_refused(corpus, tmp_path):
+    pipeline = tmp_path / "p.yaml"
+    pipeline.write_text(textwrap.dedent(f"""
+        workdir: {tmp_path / "out"}
+        nodes:
+          text:
+            input: {{warc: "{corpus}/cleaning_bench/warc/dragnet-main-0000[7-8].warc.gz"}}
+            steps: [extract]
+    """))
+    with pytest.raises(SystemExit, match="dragnet-main-00008.warc.gz, which is held out"):
+        ablation.check_held_out(str(pipeline))
+
+
+def test_the_held_out_text_is_the_gold_text_of_the_held_out_pages(corpus):
+    text = ablation.heldout_text(corpus / "cleaning_bench")
+    pages = text.split("\n\n")
+    assert len(text) > 2_000_000 and len(pages) >= 249
+    manifest = corpus / "cleaning_bench" / "html" / "cleanportaleval" / "manifest.jsonl"
+    first = json.loads(manifest.read_text().splitlines()[0])["expected"]["gold_text"].strip()
+    assert first in text
+
+
+def test_one_command_trains_every_arm_and_reports_the_spread(corpus, tmp_path, capsys):
+    """Two arms of the sample WARCs (whole-page text and main text) and a third equal to the second: the third
+    trains no run of its own and says so."""
+    pipeline = tmp_path / "ablation.yaml"
+    pipeline.write_text(textwrap.dedent(f"""
+        workdir: {tmp_path / "out"}
+        nodes:
+          raw:
+            input: {{warc: "{SAMPLE_DIR}/*.warc*"}}
+            steps: [{{extract: {{engine: plain}}}}]
+          extracted:
+            input: {{warc: "{SAMPLE_DIR}/*.warc*"}}
+            steps: [extract]
+          bpe: {{train_bpe: {{input: extracted, vocab_size: 512}}}}
+          arm_raw: {{tokenize: {{input: raw, tokenizer: bpe}}}}
+          arm_curated: {{tokenize: {{input: extracted, tokenizer: bpe}}}}
+          arm_without_nothing: {{tokenize: {{input: extracted, tokenizer: bpe}}}}
+    """))
+    results = tmp_path / "runs.json"
+    assert ablation.main([str(pipeline), "--tokens", "4096", "--seeds", "0", "1", "--stage-seeds", "0", "1",
+                          "--batch-size", "4", "--processes", "2", "--corpus", str(corpus), "--eval-chars", "20000",
+                          "--markdown", str(tmp_path / "table.md"), "--json", str(results)]) == 0
+    table = (tmp_path / "table.md").read_text()
+    assert "| arm_curated vs arm_raw |" in table and "sigma" in table
+    assert "| nothing | no change: the same data as arm_curated |" in table
+    runs = json.loads(results.read_text())
+    assert set(runs) == {"arm_raw", "arm_curated", "arm_without_nothing"}
+    assert runs["arm_without_nothing"]["bits_per_byte"] == runs["arm_curated"]["bits_per_byte"]
+    assert all(len(values) == 2 for run in runs.values() for values in run["bits_per_byte"].values())
+    assert runs["arm_raw"]["bits_per_byte"]["heldout"] != runs["arm_curated"]["bits_per_byte"]["heldout"]
