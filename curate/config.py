@@ -363,13 +363,33 @@ def _resolve_model_steps(node: NodeSpec, nodes: Mapping[str, NodeSpec], workdir:
     return dataclasses.replace(node, steps=tuple(steps), model_nodes=tuple(used), model_options=tuple(named))
 
 
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """YAML's safe loader, refusing a key given twice in one mapping: PyYAML keeps the last silently, so a second
+    `text:` under `nodes:` would replace the first node without a word."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: set[Any] = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"the key {key!r} is given twice in one mapping", key_node.start_mark)
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
 def load_pipeline(path: str, workdir: str | None = None) -> PipelineSpec:
     """Read and validate the pipeline file at `path`; `workdir` overrides the file's own."""
     try:
         with open(path, encoding="utf-8") as handle:
-            data = yaml.safe_load(handle)
+            data = yaml.load(handle, Loader=_UniqueKeyLoader)  # noqa: S506 (a SafeLoader subclass)
     except FileNotFoundError:
         raise ConfigError(f"{path}: no such pipeline file") from None
+    except IsADirectoryError:
+        raise ConfigError(f"{path}: is a folder, not a pipeline file") from None
+    except UnicodeDecodeError as error:
+        raise ConfigError(f"{path}: not UTF-8 text (byte {error.start}: {error.object[error.start:error.start + 1]!r}); "
+                          "save the pipeline file as UTF-8") from None
     except yaml.YAMLError as error:
         raise ConfigError(f"{path}: not valid YAML: {' '.join(str(error).split())}") from None
     return parse_pipeline(data, path, workdir)

@@ -62,10 +62,21 @@ def test_nodes_are_ordered_by_dependency(tmp_path):
     ("nodez: {}", "unknown field 'nodez' (did you mean 'nodes'?)"),
     ("nodes: [a, b]", "'nodes' must be a non-empty mapping"),
     ("nodes: {a: {input: {warc: x}}\n  bad", "not valid YAML"),
+    ("nodes:\n  text: {input: {warc: sample.warc.gz}}\n  text: {input: {jsonl: sample.warc.gz}}",
+     "the key 'text' is given twice in one mapping"),
 ])
 def test_mistakes_are_one_line_errors_that_say_where(tmp_path, text, expected):
     message = error_of(tmp_path, text)
     assert expected in message and "p.yaml" in message
+
+
+def test_a_pipeline_file_that_is_not_utf8_is_one_line(tmp_path):
+    path = tmp_path / "p.yaml"
+    path.write_bytes(b"name: caf\xe9\nnodes: {}\n")
+    with pytest.raises(ConfigError, match=r"p.yaml: not UTF-8 text \(byte 9"):
+        load_pipeline(str(path))
+    with pytest.raises(ConfigError, match="is a folder"):
+        load_pipeline(str(tmp_path))
 
 
 def test_missing_pipeline_file():
