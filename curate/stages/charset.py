@@ -90,11 +90,11 @@ def decode_html(payload: bytes, content_type: str | None) -> Decoded:
     >>> decode_html("café".encode("cp1252"), "text/html; charset=windows-1252").text
     'café'
     """
-    for bom, codec in BOMS:
+    for bom, bom_codec in BOMS:
         if payload.startswith(bom):
-            text = _strict(payload, codec)
-            if text is not None:
-                return Decoded(text, codecs.lookup(codec).name, "bom")
+            decoded = _strict(payload, bom_codec)
+            if decoded is not None:
+                return Decoded(decoded, codecs.lookup(bom_codec).name, "bom")
     header_match = _HEADER_CHARSET.search(content_type.encode("latin-1", "ignore")) if content_type else None
     meta_match = _META_CHARSET.search(payload[:META_SCAN_BYTES])
     candidates = (
