@@ -51,6 +51,26 @@ def url_words(url: str) -> set[str]:
     return {word for word in NON_ALPHANUMERIC.split(url.lower()) if word}
 
 
+def ascii_host(host: str) -> str:
+    """A host in its ASCII (IDNA, punycode) form, so that a list entry and a URL match whichever form each uses.
+
+    Example: ascii_host("bücher.example") -> "xn--bcher-kva.example"; ascii_host("example.com") -> "example.com"
+    """
+    if host.isascii():
+        return host
+    try:
+        return host.encode("idna").decode("ascii")
+    except UnicodeError:  # a label IDNA 2003 refuses: compared as written
+        return host
+
+
+def ascii_url_entry(entry: str) -> str:
+    """A `host/path` list entry with its host in ASCII form. Example: "bücher.example/a" -> "xn--bcher-kva.example/a"
+    """
+    host, slash, rest = entry.partition("/")
+    return ascii_host(host) + slash + rest
+
+
 def parent_domains(host: str) -> list[str]:
     """Example: parent_domains("a.b.example.com") -> ["a.b.example.com", "b.example.com", "example.com", "com"]"""
     labels = host.split(".")
@@ -86,6 +106,8 @@ class UrlFilter(DocumentStage):
     def lists(self) -> dict[str, frozenset[str]]:
         if self._lists is None:
             self._lists = {option: load_lists(getattr(self, option), f"{option} file") for option in self.file_options}
+            self._lists["domain_lists"] = frozenset(map(ascii_host, self._lists["domain_lists"]))
+            self._lists["url_lists"] = frozenset(map(ascii_url_entry, self._lists["url_lists"]))
             subwords = sorted(NON_ALPHANUMERIC.sub("", w) for w in self._lists["banned_subwords"])
             if any(subwords):  # one alternation: a single scan of the URL whatever the list's length
                 self._subwords = re.compile("|".join(re.escape(w) for w in subwords if w))
@@ -96,12 +118,13 @@ class UrlFilter(DocumentStage):
             return ()  # a document without a URL (a JSON Lines corpus) has nothing to check
         lists = self.lists()
         parts = urlsplit(url.strip().lower())
-        host = (parts.hostname or "").rstrip(".")
+        host = ascii_host((parts.hostname or "").rstrip("."))
         for domain in parent_domains(host) if host else []:
             if domain in lists["domain_lists"]:
                 return Reject("blocked_domain", domain)
         if lists["url_lists"]:
-            bare = (parts.netloc + parts.path + (f"?{parts.query}" if parts.query else "")).removeprefix("www.")
+            # the host alone: a port or user name in the URL does not hide it from its entry
+            bare = (host + parts.path + (f"?{parts.query}" if parts.query else "")).removeprefix("www.")
             if bare in lists["url_lists"] or bare.rstrip("/") in lists["url_lists"]:
                 return Reject("blocked_url", bare)
         words = url_words(url)

@@ -13,7 +13,7 @@ import pytest
 from curate.config import load_pipeline
 from curate.dag import run_pipeline
 from curate.executors.local import LocalExecutor
-from curate.stages.url_filter import UrlFilter, parent_domains, url_words
+from curate.stages.url_filter import UrlFilter, ascii_host, parent_domains, url_words
 from tests.warc_factory import SAMPLE_DIR
 
 LISTS = {
@@ -80,3 +80,19 @@ def test_rules_on_their_own():
                                                                      "big", "x", "1"}
     with pytest.raises(ValueError, match="give at least one list"):
         UrlFilter()
+
+
+def test_ports_user_names_and_either_form_of_an_international_host_match(tmp_path):
+    domains = tmp_path / "domains"
+    domains.write_text("bücher.example\nxn--80ak6aa92e.com\n")
+    urls = tmp_path / "urls"
+    urls.write_text("shop.example/casino/win\nxn--mnchen-3ya.example/spiel\n")
+    stage = UrlFilter(domain_lists=[str(domains)], url_lists=[str(urls)])
+    assert stage.apply("https://shop.example:8443/casino/win").reason == "blocked_url"
+    assert stage.apply("http://guest:pw@shop.example/casino/win").reason == "blocked_url"
+    assert stage.apply("https://münchen.example/spiel").reason == "blocked_url"
+    assert stage.apply("https://www.xn--bcher-kva.example/").reason == "blocked_domain"
+    assert stage.apply("https://a.bücher.example:81/").reason == "blocked_domain"
+    assert stage.apply("https://аррӏе.com/").reason == "blocked_domain"  # Cyrillic look-alike, listed as punycode
+    assert stage.apply("https://shop.example/casino/lose") == ()
+    assert ascii_host("bücher.example") == "xn--bcher-kva.example"
