@@ -77,3 +77,18 @@ def test_one_command_trains_every_arm_and_reports_the_spread(corpus, tmp_path, c
     assert runs["arm_without_nothing"]["bits_per_byte"] == runs["arm_curated"]["bits_per_byte"]
     assert all(len(values) == 2 for run in runs.values() for values in run["bits_per_byte"].values())
     assert runs["arm_raw"]["bits_per_byte"]["heldout"] != runs["arm_curated"]["bits_per_byte"]["heldout"]
+
+
+def test_an_unknown_arm_is_refused_before_training(corpus, tmp_path):
+    pipeline = tmp_path / "ablation.yaml"
+    pipeline.write_text(textwrap.dedent(f"""
+        workdir: {tmp_path / "out"}
+        nodes:
+          text:
+            input: {{warc: "{SAMPLE_DIR}/sample-0000.warc.gz"}}
+            steps: [{{extract: {{engine: plain}}}}]
+          bpe: {{train_bpe: {{input: text, vocab_size: 300}}}}
+          arm_raw: {{tokenize: {{input: text, tokenizer: bpe}}}}
+    """))
+    with pytest.raises(SystemExit, match="no arm arm_curated in .*; arms: arm_raw"):
+        ablation.main([str(pipeline), "--arms", "arm_curated", "--corpus", str(corpus)])
