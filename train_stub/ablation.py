@@ -114,14 +114,21 @@ def run_jobs(jobs: list[Job], config: TrainConfig, tokens: int, texts: dict[str,
     return results
 
 
-def score_arms(arms: dict[str, str], seeds: dict[str, Sequence[int]], config: TrainConfig, tokens: int,
-               texts: dict[str, str], processes: int) -> dict[str, DatasetScore]:
-    """Train every arm on its seeds (once per distinct data: an arm whose shards equal an earlier arm's shares its
-    runs) and collect the scores."""
+def data_owners(arms: dict[str, str]) -> dict[str, str]:
+    """For each arm, the first arm (itself, usually) whose shards hold the same tokens: that arm's runs are its runs.
+
+    Example: a stage that removes nothing (exact dedup after MinHash found every exact duplicate) gives
+    {"arm_curated": "arm_curated", "arm_without_exact_dedup": "arm_curated"}."""
     first_with: dict[str, str] = {}
     for arm, folder in arms.items():
         first_with.setdefault(data_fingerprint(folder), arm)
-    owner = {arm: first_with[data_fingerprint(folder)] for arm, folder in arms.items()}
+    return {arm: first_with[data_fingerprint(folder)] for arm, folder in arms.items()}
+
+
+def score_arms(arms: dict[str, str], seeds: dict[str, Sequence[int]], config: TrainConfig, tokens: int,
+               texts: dict[str, str], processes: int) -> dict[str, DatasetScore]:
+    """Train every arm on its seeds, once per distinct data (data_owners), and collect the scores."""
+    owner = data_owners(arms)
     jobs = [Job(arm, arms[arm], seed) for arm in arms if owner[arm] == arm for seed in seeds[arm]]
     results = run_jobs(jobs, config, tokens, texts, processes)
     scores = {}
@@ -223,10 +230,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     config = TrainConfig(model=args.model, batch_size=args.batch_size, lr=args.lr, log_interval=0, device="cpu")
     seeds = {arm: args.stage_seeds if arm.startswith(ARM_PREFIX + "without_") else args.seeds for arm in arms}
     scores = score_arms(arms, seeds, config, args.tokens, texts, args.processes)
-    fingerprints = {arm: data_fingerprint(folder) for arm, folder in arms.items()}
-    same_data = {arm: other for arm in arms for other in arms
-                 if other != arm and fingerprints[other] == fingerprints[arm] and list(arms).index(other) <
-                 list(arms).index(arm)}
+    same_data = {arm: owner for arm, owner in data_owners(arms).items() if owner != arm}
     table = report(scores, arms, config, args.tokens, texts, same_data)
     print(table)
     if args.markdown:
