@@ -74,9 +74,10 @@ def test_bits_per_byte_scores_every_token_once(length):
     stream = [99, *tokens]
     seq_len = model.config.seq_len
     nats = 0.0
-    for start in range(0, len(stream) - 1, seq_len):
-        window = torch.tensor(stream[start : start + seq_len + 1])
-        logits, _ = model(window[:-1].unsqueeze(0))
-        nats += float(torch.nn.functional.cross_entropy(logits[0], window[1:], reduction="sum"))
+    with torch.no_grad():
+        for start in range(0, len(stream) - 1, seq_len):
+            window = torch.tensor(stream[start : start + seq_len + 1])
+            logits, _ = model(window[:-1].unsqueeze(0))
+            nats += float(torch.nn.functional.cross_entropy(logits[0], window[1:], reduction="sum"))
     expected = nats / (math.log(2) * 1000)
     assert bits_per_byte(model, tokens, 1000, 99, torch.device("cpu")) == pytest.approx(expected, rel=1e-5)
