@@ -39,9 +39,17 @@ def resiliparse_text(html: str, *, main_content: bool = True) -> str:
                               preserve_formatting=True)
 
 
+# Engines whose modules this process has imported: a property of the process, not of a stage object (a stage
+# pickled to another process must import there again).
+_IMPORTED_ENGINES: set[str] = set()
+
+
 def import_engine(engine: Engine) -> None:
-    """Import an engine's modules up front, so that no page's processing runs an import (trafilatura imports some of
-    its dependencies on first use): an interrupt during a page can then never leave a library half-imported."""
+    """Import an engine's modules up front, once a process, so that no page's processing runs an import (trafilatura
+    imports some of its dependencies on first use): an interrupt during a page can then never leave a library
+    half-imported."""
+    if engine in _IMPORTED_ENGINES:
+        return
     if engine == "trafilatura":
         import trafilatura
         from trafilatura.utils import load_html
@@ -49,6 +57,7 @@ def import_engine(engine: Engine) -> None:
         trafilatura.extract(load_html("<html><body><article><p>warm-up</p></article></body></html>"), fast=True)
     else:
         resiliparse_text("<p>warm-up</p>")
+    _IMPORTED_ENGINES.add(engine)
 
 
 @dataclass
@@ -78,12 +87,9 @@ class Extract(DocumentStage):
             raise ValueError(f"engine must be trafilatura, resiliparse or plain, not {self.engine!r}")
         if self.max_elements < 1:
             raise ValueError("max_elements must be at least 1")
-        self._imported = False
 
     def process(self, batch: pa.Table, stats: StageStats) -> StageResult:
-        if not self._imported:
-            import_engine(self.engine)
-            self._imported = True
+        import_engine(self.engine)
         return super().process(batch, stats)
 
     def apply(self, html: str | None, url: str | None) -> tuple[str, str] | Reject:
