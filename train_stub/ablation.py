@@ -37,6 +37,7 @@ from train_stub.train import REFERENCE_TEXT, TrainConfig
 HELD_OUT_WARCS = ("cleaneval-main-00004.warc.gz", "dragnet-main-00008.warc.gz", "cleanportaleval-main-00000.warc.gz")
 ARM_PREFIX = "arm_"
 BASELINE, FULL = "arm_raw", "arm_curated"
+RUNS_FOLDER = "_ablation_runs"  # in the pipeline's workdir: one JSON of scores per finished run (run_key)
 
 
 def heldout_text(cleaning_bench: Path) -> str:
@@ -100,16 +101,38 @@ def train_job(job: Job, config: TrainConfig, tokens: int, texts: dict[str, str])
     return job, {name: values[0] for name, values in score.bits_per_byte.items()}
 
 
-def run_jobs(jobs: list[Job], config: TrainConfig, tokens: int, texts: dict[str, str],
-             processes: int) -> dict[tuple[str, int], dict[str, float]]:
+def run_key(job: Job, config: TrainConfig, tokens: int, texts: dict[str, str]) -> str:
+    """What decides a run's scores: the arm's tokens, the seed, the training config, the budget and the evaluation
+    texts. A run on one thread is deterministic, so a run with the same key need not train again."""
+    described = json.dumps({"data": data_fingerprint(job.folder), "seed": job.seed, "config": asdict(config),
+                            "tokens": tokens, "texts": {name: hashlib.sha256(text.encode()).hexdigest()
+                                                        for name, text in texts.items()}}, sort_keys=True)
+    return hashlib.sha256(described.encode()).hexdigest()[:32]
+
+
+def run_jobs(jobs: list[Job], config: TrainConfig, tokens: int, texts: dict[str, str], processes: int,
+             runs_folder: Path) -> dict[tuple[str, int], dict[str, float]]:
+    """Train each job, or read its scores from `runs_folder` where a run with the same key finished before (an
+    ablation stopped half-way resumes; adding an arm trains only that arm)."""
     results = {}
+    keys = {job: run_key(job, config, tokens, texts) for job in jobs}
+    for job, key in keys.items():
+        if (runs_folder / f"{key}.json").exists():
+            results[(job.arm, job.seed)] = json.loads((runs_folder / f"{key}.json").read_text())
+    to_train = [job for job in jobs if (job.arm, job.seed) not in results]
+    print(f"ablation: {len(jobs)} runs, {len(jobs) - len(to_train)} done before, {len(to_train)} to train",
+          flush=True)
+    runs_folder.mkdir(parents=True, exist_ok=True)
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(max_workers=processes, mp_context=context) as pool:
-        futures = [pool.submit(train_job, job, config, tokens, texts) for job in jobs]
+        futures = [pool.submit(train_job, job, config, tokens, texts) for job in to_train]
         for number, future in enumerate(futures, 1):
             job, scores = future.result()
             results[(job.arm, job.seed)] = scores
-            print(f"ablation: [{number}/{len(jobs)}] {job.arm} seed {job.seed}: "
+            partial = runs_folder / f"{keys[job]}.json.partial"
+            partial.write_text(json.dumps(scores))
+            partial.replace(runs_folder / f"{keys[job]}.json")
+            print(f"ablation: [{number}/{len(to_train)}] {job.arm} seed {job.seed}: "
                   + ", ".join(f"{name} {value:.4f}" for name, value in scores.items()), flush=True)
     return results
 
@@ -126,11 +149,11 @@ def data_owners(arms: dict[str, str]) -> dict[str, str]:
 
 
 def score_arms(arms: dict[str, str], seeds: dict[str, Sequence[int]], config: TrainConfig, tokens: int,
-               texts: dict[str, str], processes: int) -> dict[str, DatasetScore]:
+               texts: dict[str, str], processes: int, runs_folder: Path) -> dict[str, DatasetScore]:
     """Train every arm on its seeds, once per distinct data (data_owners), and collect the scores."""
     owner = data_owners(arms)
     jobs = [Job(arm, arms[arm], seed) for arm in arms if owner[arm] == arm for seed in seeds[arm]]
-    results = run_jobs(jobs, config, tokens, texts, processes)
+    results = run_jobs(jobs, config, tokens, texts, processes, runs_folder)
     scores = {}
     for arm, folder in arms.items():
         manifest = load_manifest(folder)
@@ -209,6 +232,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     from curate.cli import main as curate_main
+    from curate.config import load_pipeline
 
     check_held_out(args.pipeline)
     if curate_main(["run", args.pipeline, "--executor", "local", "--workers", str(args.processes)]) != 0:
@@ -229,7 +253,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         texts = {name: text[: args.eval_chars] for name, text in texts.items()}
     config = TrainConfig(model=args.model, batch_size=args.batch_size, lr=args.lr, log_interval=0, device="cpu")
     seeds = {arm: args.stage_seeds if arm.startswith(ARM_PREFIX + "without_") else args.seeds for arm in arms}
-    scores = score_arms(arms, seeds, config, args.tokens, texts, args.processes)
+    runs_folder = Path(load_pipeline(args.pipeline).workdir) / RUNS_FOLDER
+    scores = score_arms(arms, seeds, config, args.tokens, texts, args.processes, runs_folder)
     same_data = {arm: owner for arm, owner in data_owners(arms).items() if owner != arm}
     table = report(scores, arms, config, args.tokens, texts, same_data)
     print(table)

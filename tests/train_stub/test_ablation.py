@@ -4,6 +4,7 @@ bits per byte with their spread, sharing the runs of arms that hold the same dat
 from __future__ import annotations
 
 import json
+import os
 import textwrap
 from pathlib import Path
 
@@ -77,6 +78,16 @@ def test_one_command_trains_every_arm_and_reports_the_spread(corpus, tmp_path, c
     assert runs["arm_without_nothing"]["bits_per_byte"] == runs["arm_curated"]["bits_per_byte"]
     assert all(len(values) == 2 for run in runs.values() for values in run["bits_per_byte"].values())
     assert runs["arm_raw"]["bits_per_byte"]["heldout"] != runs["arm_curated"]["bits_per_byte"]["heldout"]
+    assert "4 runs, 0 done before, 4 to train" in capsys.readouterr().out
+
+    # run again: every run is read back from the workdir, none trains, the figures are the same
+    (tmp_path / "out" / ablation.RUNS_FOLDER / next(iter(os.listdir(tmp_path / "out" / ablation.RUNS_FOLDER)))
+     ).unlink()
+    assert ablation.main([str(pipeline), "--tokens", "4096", "--seeds", "0", "1", "--stage-seeds", "0", "1",
+                          "--batch-size", "4", "--processes", "2", "--corpus", str(corpus), "--eval-chars", "20000",
+                          "--json", str(results)]) == 0
+    assert "4 runs, 3 done before, 1 to train" in capsys.readouterr().out
+    assert json.loads(results.read_text()) == runs
 
 
 def test_an_unknown_arm_is_refused_before_training(corpus, tmp_path):
