@@ -41,7 +41,8 @@ from curate.stages.base import Reject  # noqa: E402
 from curate.stages.charset import decode_html  # noqa: E402
 from curate.stages.extract import Extract  # noqa: E402
 
-ENGINES = {"trafilatura": {"engine": "trafilatura"},
+ENGINES = {"blocks": {"engine": "blocks"},
+           "trafilatura": {"engine": "trafilatura"},
            "traf-fast": {"engine": "trafilatura", "fallback": False},
            "resiliparse": {"engine": "resiliparse"},
            "plain": {"engine": "plain"}}

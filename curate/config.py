@@ -218,7 +218,7 @@ def _parse_steps(raw: Any, base_dir: str, where: str) -> tuple[StepSpec, ...]:
         stage = build_dataclass(cls, options, step_where)
         for option in cls.file_options:
             value = getattr(stage, option)
-            for path in [value] if isinstance(value, str) else value:
+            for path in [value] if isinstance(value, str) else value or ():  # (None: an option the step left unset)
                 if option not in cls.model_inputs and not storage.is_file(path):
                     raise ConfigError(f"{step_where}: field {option!r}: no such file {path!r}")
         steps.append(StepSpec(name=name, options=options))

@@ -13,7 +13,7 @@ come out one row per line.
 
 from __future__ import annotations
 
-from lxml.html import HtmlElement  # type: ignore[import-untyped]
+from lxml.html import HtmlElement
 
 BLOCK_TAGS = frozenset({"table", "p", "div", "h1", "h2", "h3", "h4", "h5", "h6", "ul", "ol", "dl", "blockquote",
                         "pre", "article", "section"})

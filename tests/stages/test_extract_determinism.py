@@ -53,20 +53,21 @@ def largest_pages(corpus: Path, dataset: str, count: int) -> pa.Table:
     return pa.table({"id": [e["id"] for e in entries], "url": [e.get("url") for e in entries], "html": html})
 
 
-def extracted(batch: pa.Table) -> tuple[pa.Table, pa.Table]:
+def extracted(batch: pa.Table, engine: str) -> tuple[pa.Table, pa.Table]:
     stats = StageStats("extract")
-    result = Extract().process(batch, stats)
+    result = Extract(engine=engine).process(batch, stats)  # type: ignore[arg-type]
     assert stats.is_balanced()
     return result.kept, result.rejected
 
 
-def test_a_loaded_machine_gets_the_idle_machines_bytes(corpus):
+@pytest.mark.parametrize("engine", ["trafilatura", "blocks"])
+def test_a_loaded_machine_gets_the_idle_machines_bytes(corpus, engine):
     """Every core busy with other work makes each page slower, never different (a wall-clock limit per page, as
     curate had, rejected the slowest of these pages under load and kept them when idle)."""
     batch = pa.concat_tables([largest_pages(corpus, "readability", 6), largest_pages(corpus, "trafilatura", 6)])
-    idle = extracted(batch)
+    idle = extracted(batch, engine)
     with busy_cores(4):
-        loaded = extracted(batch)
+        loaded = extracted(batch, engine)
     assert idle[0].num_rows >= 10
     assert idle[0].equals(loaded[0]) and idle[1].equals(loaded[1])
 
@@ -95,7 +96,8 @@ def test_the_element_cap_is_validated():
         Extract(engine="boilerpipe")  # type: ignore[arg-type]
 
 
-def test_no_page_runs_an_import(corpus):
+@pytest.mark.parametrize("engine", ["trafilatura", "blocks"])
+def test_no_page_runs_an_import(corpus, engine):
     """In a fresh interpreter, processing pages imports nothing: the engine's modules (trafilatura imports some of
     its dependencies on first use) are loaded before the first page, so an interrupt during a page cannot leave a
     library half-imported (a timer that fired inside trafilatura's first call once left `urllib3.util` missing and
@@ -108,7 +110,7 @@ def test_no_page_runs_an_import(corpus):
         from tests.stages.test_extract_determinism import largest_pages
         from pathlib import Path
 
-        stage = Extract()
+        stage = Extract(engine={engine!r})
         apply = stage.apply
         imported = []
         def watched(*values):

@@ -1,0 +1,243 @@
+"""Which blocks of a page are its main text: the `blocks` extraction engine's classifier.
+
+Each block (curate/stages/html_blocks.py) becomes a vector of shallow features: its own (words, link density,
+sentence punctuation, tag), its context (structural ancestors, class/id keyword groups, whether it lies in the
+page's densest prose container, the way readability picks its candidate) and its neighbours' (boilerpipe's finding:
+the blocks around a block say as much as the block itself; Kohlschütter et al. 2010). A small two-layer network
+scores the vector; blocks scoring above the model's threshold are the main text, in page order, one per line.
+
+The network is trained by curate from pages with gold main text (models/train_block_classifier.py, on the `tune`
+half of the extraction benchmarks; docs/extraction.md) and ships as models/block_classifier.json, a few thousand
+numbers, evaluated with numpy: no model is downloaded and no torch is needed at run time.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from dataclasses import dataclass
+from functools import cache
+
+import numpy as np
+
+from curate.stages.html_blocks import CONTEXT_TAGS, KEYWORD_BITS, KEYWORD_GROUPS, TAG_BITS, Block
+
+DEFAULT_MODEL = os.path.normpath(os.path.join(os.path.dirname(__file__), "..", "..", "models",
+                                              "block_classifier.json"))
+TAG_GROUPS = (("p",), ("h1", "h2", "h3", "h4", "h5", "h6"), ("li", "dd", "dt"), ("td", "th"), ("div",),
+              ("pre", "blockquote"), ("body", "article", "section", "main", "center", "form"))
+NEIGHBOUR_OFFSETS = (-2, -1, 1, 2)
+
+
+def _character_classes() -> np.ndarray:
+    """A class bit set for each code point of the Basic Multilingual Plane (see character_counts)."""
+    points = np.arange(0x10000)
+    classes = np.zeros(0x10000, dtype=np.uint8)
+    classes[48:58] |= _DIGIT
+    upper = np.zeros(0x10000, dtype=bool)
+    upper[65:91] = upper[0xC0:0xDF] = upper[0x410:0x430] = True
+    upper[0xD7] = False
+    classes[upper] |= _UPPER
+    word = upper | ((points >= 48) & (points <= 57)) | ((points >= 97) & (points <= 122)) | (points == 95)
+    word |= ((points >= 0xC0) & ~((points >= 0x2000) & (points <= 0x2BFF)) & ~((points >= 0x3000) & (points <= 0x303F))
+             & ~((points >= 0xFF00) & (points <= 0xFF0F)) & ~((points >= 0xD800) & (points <= 0xDFFF)))
+    word[0xFFFF] = True
+    classes[word] |= _WORD
+    classes[[ord(mark) for mark in ".!?。！？"]] |= _SENTENCE_END
+    classes[[ord(mark) for mark in ".!?。！？\"”’)»:"]] |= _CLOSING
+    return classes
+
+
+_DIGIT, _UPPER, _WORD, _SENTENCE_END, _CLOSING = 1, 2, 4, 8, 16
+_CHARACTER_CLASSES = _character_classes()
+# Readability.js scores a paragraph of at least 25 characters into its parent (full) and grandparent (half); the
+# densest container is the candidate, and its content is the article.
+MIN_CANDIDATE_CHARS = 25
+ANCESTOR_SHARES = (1.0, 0.5, 1 / 3)
+
+_OWN = ("log_words", "log_chars", "link_density", "sentence_ends_per_word", "ends_sentence", "commas_per_word",
+        "capitalised_share", "digit_share", "mean_word_length", "depth", "position", "chars_before",
+        "page_share", "in_candidate", "candidate_prose_share", "before_candidate", "after_candidate",
+        "container_log_words", "container_link_density", "container_blocks", "starts_in_link",
+        "page_has_article_body", "page_has_marked_article", "page_has_article_tag")
+FEATURE_NAMES = (_OWN + tuple(f"tag_{group[0]}" for group in TAG_GROUPS)
+                 + tuple(f"in_{tag}" for tag in CONTEXT_TAGS) + tuple(f"kw_{name}" for name in KEYWORD_GROUPS)
+                 + tuple(f"own_kw_{name}" for name in KEYWORD_GROUPS)
+                 + tuple(f"n{offset:+d}_{name}" for offset in NEIGHBOUR_OFFSETS
+                         for name in ("log_words", "link_density", "sibling", "absent"))
+                 + ("page_log_words", "page_link_share", "page_log_blocks"))
+
+
+def block_features(blocks: list[Block]) -> np.ndarray:
+    """The feature matrix of a page's blocks, one row each, columns as FEATURE_NAMES."""
+    count = len(blocks)
+    texts = [block.text for block in blocks]
+    counts = character_counts(texts)
+    word_counts = counts["words"]
+    per_word = np.maximum(word_counts, 1.0)
+    lengths = np.array([len(text) for text in texts], dtype=np.float64)
+    chars = np.array([max(block.chars, 1) for block in blocks], dtype=np.float64)
+    links = np.array([block.link_chars for block in blocks], dtype=np.float64) / chars
+    total_words = max(float(word_counts.sum()), 1.0)
+
+    # readability's candidate: the block element holding the most prose, counting into ancestors with decay
+    scores: dict[int, float] = {}
+    for block, text, density in zip(blocks, texts, links):
+        if len(text) < MIN_CANDIDATE_CHARS or density > 0.5:
+            continue
+        points = 1 + text.count(",") + min(len(text) / 100, 3)
+        for share, number in zip(ANCESTOR_SHARES, reversed(block.path[1:])):
+            scores[number] = scores.get(number, 0.0) + share * points
+    candidate = max(scores, key=scores.__getitem__) if scores else -1
+    in_candidate = np.array([candidate in block.path for block in blocks], dtype=np.float64)
+    inside = np.flatnonzero(in_candidate)
+    order = np.arange(count)
+    before = (order < inside[0]) if len(inside) else np.zeros(count, dtype=bool)
+    after = (order > inside[-1]) if len(inside) else np.zeros(count, dtype=bool)
+    # the container: the blocks that share the block's parent element (a menu's items, an article's paragraphs)
+    parents = [block.path[:-1] for block in blocks]
+    container_of: dict[tuple[int, ...], int] = {}
+    container = np.array([container_of.setdefault(parent, len(container_of)) for parent in parents], dtype=np.int64)
+    container_words = np.bincount(container, weights=word_counts)
+    container_chars = np.bincount(container, weights=chars)
+    container_links = np.bincount(container, weights=links * chars)
+    container_blocks = np.bincount(container)
+
+    columns = [
+        np.log1p(word_counts), np.log1p(chars), links,
+        counts["sentence_ends"] / per_word, counts["ends_sentence"], counts["commas"] / per_word,
+        counts["capitalised"] / per_word, counts["digits"] / lengths,
+        np.minimum(counts["word_chars"] / per_word, 20) / 10,
+        np.minimum(np.array([len(block.path) for block in blocks], dtype=np.float64), 40) / 20,
+        np.arange(count) / max(count - 1, 1),
+        (np.cumsum(chars) - chars) / chars.sum(),
+        word_counts / total_words, in_candidate,
+        np.full(count, float(word_counts[in_candidate > 0].sum()) / total_words), before.astype(np.float64),
+        after.astype(np.float64), np.log1p(container_words[container]),
+        container_links[container] / container_chars[container], np.log1p(container_blocks[container]),
+        np.array([block.starts_in_link for block in blocks], dtype=np.float64)]
+    keywords_anywhere = 0
+    tags_anywhere = 0
+    for block in blocks:
+        keywords_anywhere |= block.keyword_bits
+        tags_anywhere |= block.tag_bits
+    columns += [np.full(count, float(bool(keywords_anywhere & KEYWORD_BITS["article_body"]))),
+                np.full(count, float(bool(keywords_anywhere & KEYWORD_BITS["marked_article"]))),
+                np.full(count, float(bool(tags_anywhere & TAG_BITS["article"])))]
+    tags = [block.tag for block in blocks]
+    columns += [np.array([tag in group for tag in tags], dtype=np.float64) for group in TAG_GROUPS]
+    for bits, width in (([block.tag_bits for block in blocks], len(CONTEXT_TAGS)),
+                        ([block.keyword_bits for block in blocks], len(KEYWORD_GROUPS)),
+                        ([block.own_keyword_bits for block in blocks], len(KEYWORD_GROUPS))):
+        columns += list(((np.array(bits, dtype=np.int64)[:, None] >> np.arange(width)) & 1).T.astype(np.float64))
+    log_words = np.log1p(word_counts)
+    for offset in NEIGHBOUR_OFFSETS:
+        others = np.arange(count) + offset
+        present = (others >= 0) & (others < count)
+        clipped = np.clip(others, 0, max(count - 1, 0))
+        columns += [np.where(present, log_words[clipped], 0.0), np.where(present, links[clipped], 0.0),
+                    (present & (container[clipped] == container)).astype(np.float64), (~present).astype(np.float64)]
+    columns += [np.full(count, math.log1p(total_words)), np.full(count, float((links * chars).sum() / chars.sum())),
+                np.full(count, math.log1p(count))]
+    return np.stack(columns, axis=1)
+
+
+def character_counts(texts: list[str]) -> dict[str, np.ndarray]:
+    """Per text: words, word characters, capitalised words, digits, commas, sentence ends, and whether the text ends
+    like a sentence, counted over the code points of all texts at once with numpy (a regular expression per text
+    costs more than the rest of the features together).
+
+    A word is a run of word characters, as `\\w+` finds them, approximated by code point: ASCII letters, digits and
+    `_`, and every code point from U+00C0 on except general, CJK and full-width punctuation; a capitalised word starts
+    with a Latin or Cyrillic capital. Example: character_counts(["Hi, Bob 42."]) -> words 3, capitalised 2,
+    digits 2, commas 1, sentence ends 1, ends like a sentence."""
+    if not texts:
+        return {name: np.zeros(0) for name in ("words", "word_chars", "capitalised", "digits", "commas",
+                                               "sentence_ends", "ends_sentence")}
+    joined = "\n".join(texts)
+    # code points above the Basic Multilingual Plane (CJK extensions, emoji) read as U+FFFF, a word character
+    points = np.minimum(np.frombuffer(joined.encode("utf-32-le", "surrogatepass"), dtype=np.uint32), 0xFFFF)
+    classes = _CHARACTER_CLASSES[points]
+    starts = np.concatenate(([0], np.cumsum([len(text) + 1 for text in texts])[:-1]))
+    word = (classes & _WORD) > 0
+    word_start = word & ~np.concatenate(([False], word[:-1]))
+
+    def per_text(values: np.ndarray) -> np.ndarray:
+        return np.add.reduceat(values.astype(np.float64), starts)
+
+    ends = starts + np.array([len(text) for text in texts], dtype=np.int64) - 1
+    return {"words": per_text(word_start), "word_chars": per_text(word),
+            "capitalised": per_text(word_start & ((classes & _UPPER) > 0)), "digits": per_text((classes & _DIGIT) > 0),
+            "commas": per_text(points == ord(",")), "sentence_ends": per_text((classes & _SENTENCE_END) > 0),
+            "ends_sentence": ((classes[np.maximum(ends, 0)] & _CLOSING) > 0).astype(np.float64)}
+
+
+@dataclass(frozen=True)
+class Network:
+    """An average of small two-layer networks over standardised inputs (an ensemble of seeds: one network's verdict
+    on a page flips with its seed, the average's far less). For member m,
+    p_m = sigmoid(w2[m] . relu(w1[m] (x - mean) / scale + b1[m]) + b2[m]); p = mean of p_m."""
+
+    mean: np.ndarray  # (inputs,)
+    scale: np.ndarray  # (inputs,)
+    w1: np.ndarray  # (members, hidden, inputs)
+    b1: np.ndarray  # (members, hidden)
+    w2: np.ndarray  # (members, hidden)
+    b2: np.ndarray  # (members,)
+
+    def probabilities(self, inputs: np.ndarray) -> np.ndarray:
+        members, hidden_units, _ = self.w1.shape
+        standard = (inputs - self.mean) / self.scale
+        # all members' first layers in one product: (blocks, inputs) x (inputs, members * hidden)
+        hidden = np.maximum(standard @ self.w1.reshape(members * hidden_units, -1).T + self.b1.reshape(-1), 0.0)
+        logits = np.einsum("bmh,mh->bm", hidden.reshape(len(inputs), members, hidden_units), self.w2) + self.b2
+        return (1.0 / (1.0 + np.exp(-logits))).mean(axis=1)
+
+    def to_json(self) -> dict:
+        return {key: getattr(self, key).tolist() for key in ("mean", "scale", "w1", "b1", "w2", "b2")}
+
+    @classmethod
+    def from_json(cls, data: dict) -> Network:
+        return cls(*(np.array(data[key], dtype=np.float64) for key in ("mean", "scale", "w1", "b1", "w2", "b2")))
+
+
+@dataclass(frozen=True)
+class BlockClassifier:
+    """The network and the probability above which a block is main text (chosen by cross-validation on the
+    training pages)."""
+
+    network: Network
+    threshold: float
+
+    def keep(self, features: np.ndarray) -> np.ndarray:
+        return keep_blocks(self.network.probabilities(features), self.threshold)
+
+    def to_json(self) -> dict:
+        return {"features": list(FEATURE_NAMES), "network": self.network.to_json(), "threshold": self.threshold}
+
+    @classmethod
+    def from_json(cls, data: dict) -> BlockClassifier:
+        if tuple(data["features"]) != FEATURE_NAMES:
+            raise ValueError("block classifier: the model was trained on other features than this curate computes; "
+                             "retrain it with models/train_block_classifier.py")
+        return cls(Network.from_json(data["network"]), float(data["threshold"]))
+
+
+def keep_blocks(probabilities: np.ndarray, threshold: float) -> np.ndarray:
+    """Which blocks are main text: those above the threshold; when none is, those within half of the page's best
+    probability, so that a page keeps its likeliest text rather than losing it all."""
+    kept = probabilities > threshold
+    return kept if kept.any() else probabilities >= 0.5 * probabilities.max()
+
+
+@cache
+def load_classifier(path: str = DEFAULT_MODEL) -> BlockClassifier:
+    """The classifier, once a process. BLAS is held to one thread in this process: a page's product is small, and
+    OpenBLAS's threads, once woken, spin on every core after each one (measured: twice the CPU per page with two
+    cores, the second spent spinning); curate's workers are one process a core anyway."""
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(limits=1, user_api="blas")
+    with open(path, encoding="utf-8") as handle:
+        return BlockClassifier.from_json(json.load(handle))

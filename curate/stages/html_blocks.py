@@ -1,0 +1,198 @@
+"""A page cut into text blocks, each with what a boilerplate classifier needs to judge it: the `blocks` extraction
+engine's first half (curate/stages/block_classifier.py is the second).
+
+A block is the text between two block-level tag boundaries (a paragraph, a heading, a list item, a table cell, the
+text of a <div> before its first nested block ...), in document order, as boilerpipe (Kohlschütter et al. 2010,
+"Boilerplate Detection using Shallow Text Features") and Dragnet (Peters and Lecocq 2013) cut pages. Each block
+records its words, how many of its characters are link text, its tag, and its context: which structural tags
+(nav, footer, article, li ...) and which class/id keywords (comment, sidebar, share, content ...) its ancestors
+carry (inline elements, such as <span> and <b>, add their text and nothing else: their classes are style, rarely
+structure). One pass of lxml's C-level tree walk (`etree.iterwalk`) collects all of it; elements that never hold
+prose (script, style, forms' controls, SVG ...) are skipped with their subtrees.
+
+Example: `<div class="post"><h1>Title</h1><p>Text with <a href="/">a link</a>.</p></div>` gives two blocks,
+("Title", tag h1) and ("Text with a link.", tag p, 6 of 17 characters link text), both inside class "post".
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from lxml import etree
+
+# Elements whose start and end cut the text into blocks (HTML's block-level and table elements).
+BLOCK_TAGS = frozenset({
+    "address", "article", "aside", "blockquote", "body", "caption", "center", "dd", "details", "dialog", "dir", "div",
+    "dl", "dt", "fieldset", "figcaption", "figure", "footer", "form", "h1", "h2", "h3", "h4", "h5", "h6", "header",
+    "hgroup", "hr", "html", "legend", "li", "main", "menu", "nav", "ol", "p", "pre", "section", "summary", "table",
+    "tbody", "td", "tfoot", "th", "thead", "tr", "ul"})
+# Elements whose subtree holds no prose; skipped whole.
+SKIP_TAGS = frozenset({
+    "audio", "button", "canvas", "datalist", "embed", "head", "iframe", "input", "map", "math", "meter", "noscript",
+    "object", "option", "progress", "script", "select", "style", "svg", "template", "textarea", "video"})
+
+# Structural tags an ancestor may be, one context bit each.
+CONTEXT_TAGS = ("nav", "footer", "header", "aside", "article", "main", "form", "li", "table", "blockquote", "figure",
+                "a", "h")
+# Class and id keyword groups, one context bit each. The lists gather the names readability (Mozilla's
+# Readability.js, `unlikelyCandidates` / `positive` / `negative`) and trafilatura's boilerplate XPaths look for.
+KEYWORD_GROUPS = {
+    "comment": r"comment|disqus|respond|reply|discussion",
+    "navigation": r"nav|menu|breadcrumb|pagination|pager|skip|toc\b|tabs?\b|dropdown",
+    "page_frame": r"footer|header|masthead|copyright|legal|bottom|top-?bar|banner",
+    "sidebar": r"sidebar|side\b|aside|widget|rail|column-?right|col-?right|secondary",
+    "social": r"share|sharing|social|facebook|twitter|follow|subscribe|newsletter|signup|sign-up|login|rss",
+    "related": r"related|recommend|popular|trending|more-?stories|read-?more|also|teaser|promo|outbrain|taboola",
+    "ads": r"\bads?\b|advert|sponsor|cookie|consent|popup|modal|overlay|gdpr",
+    "metadata": r"meta\b|byline|author|date|time|tags?\b|categor|caption|credit|infobox|label",
+    "content": r"article|content|entry|main|post|story|text|body|blog|prose|paragraph|hentry|single",
+    # the article containers trafilatura's BODY_XPATH names (post-body, entry-content, article-body, ...)
+    "article_body": (r"post[-_]?(?:text|body|entry|content|inner)|entry[-_]?content|article[-_]?(?:text|body|content)"
+                     r"|article__(?:content|body|container)|story[-_]?(?:body|text|content)|body[-_]?text"
+                     r"|(?:page|text|art|main)[-_]content|^post\b|^entry\b"),
+    # schema.org's itemprop="articleBody" and ARIA's role="main" / role="article" name the article outright
+    "marked_article": r"articlebody|\bmain\b|\barticle\b|\btext\b|\bdescription\b",
+}
+_KEYWORD_PATTERNS = [(1 << position, re.compile(pattern))
+                     for position, pattern in enumerate(KEYWORD_GROUPS.values())]
+KEYWORD_BITS = {name: 1 << position for position, name in enumerate(KEYWORD_GROUPS)}
+TAG_BITS = {tag: 1 << position for position, tag in enumerate(CONTEXT_TAGS)}
+TAG_BITS.update(dict.fromkeys(("h1", "h2", "h3", "h4", "h5", "h6"), TAG_BITS["h"]))
+_LINK_BIT = TAG_BITS["a"]
+
+
+@dataclass(slots=True)
+class Block:
+    """One block of text, its link share and its context (see the module docstring)."""
+
+    tag: str  # the innermost block element around the text
+    path: tuple[int, ...]  # numbers of the enclosing block elements, outermost first (0 is the document)
+    tag_bits: int  # CONTEXT_TAGS of the element itself and its ancestors
+    keyword_bits: int  # KEYWORD_GROUPS found in the class or id of the element or an ancestor
+    own_keyword_bits: int  # KEYWORD_GROUPS in the class or id of the innermost block element alone
+    parts: list[str] = field(default_factory=list)
+    link_chars: int = 0
+    chars: int = 0
+    starts_in_link: bool = False  # its first text is link text (a teaser's headline, a menu entry)
+    text: str = ""  # the parts joined once the walk is done: spaces collapsed, a <br> starts a new line
+
+    def join_parts(self) -> None:
+        joined = "".join(self.parts)
+        self.chars = len(joined) - joined.count(" ") - joined.count("\n")
+        if "\n" not in joined:
+            self.text = " ".join(joined.split())
+            return
+        self.text = "\n".join(line for line in (" ".join(raw.split()) for raw in joined.split("\n")) if line)
+
+
+@dataclass(slots=True)
+class _Open:
+    """A block element whose end the walk has not reached yet."""
+
+    number: int
+    path: tuple[int, ...]  # the numbers of the open block elements down to this one
+    tag: str
+    tag_bits: int
+    keyword_bits: int
+    own_keyword_bits: int
+    block: Block | None = None  # its current block; None until text arrives (and again after a nested block)
+
+
+# (class, id, itemprop or role) seen in this process, with their bits: pages of a site share them
+_KNOWN_NAMES: dict[tuple[str | None, str | None, str | None], int] = {}
+_MAX_KNOWN_NAMES = 200_000
+_MARKED_BIT = KEYWORD_BITS["marked_article"]
+
+
+def keyword_bits(element: etree._Element) -> int:
+    """The KEYWORD_GROUPS in an element's class and id, and `marked_article` when its itemprop or role names the
+    article (itemprop="articleBody", role="main"). Example: <div class="entry-content"> -> the content and
+    article_body bits."""
+    key = (element.get("class"), element.get("id"), element.get("itemprop") or element.get("role"))
+    known = _KNOWN_NAMES.get(key)
+    if known is not None:
+        return known
+    names = f"{key[0] or ''} {key[1] or ''}".lower()
+    bits = 0
+    for bit, pattern in _KEYWORD_PATTERNS:
+        if bit == _MARKED_BIT:
+            if key[2] and pattern.search(key[2].lower()):
+                bits |= bit
+        elif pattern.search(names):
+            bits |= bit
+    if len(_KNOWN_NAMES) >= _MAX_KNOWN_NAMES:
+        _KNOWN_NAMES.clear()
+    _KNOWN_NAMES[key] = bits
+    return bits
+
+
+def page_blocks(tree: etree._Element) -> list[Block]:
+    """The blocks of a parsed page, in document order (see the module docstring)."""
+    blocks: list[Block] = []
+    document = _Open(0, (0,), "html", 0, 0, 0)
+    opened: list[_Open] = [document]
+    # for every block, context or skipped element whose start has been walked and end not yet: (tag bits, keyword
+    # bits) in force inside it
+    context: list[tuple[int, int]] = [(0, 0)]
+    numbers = 0
+
+    def add(text: str, in_link: bool) -> None:
+        current = opened[-1]
+        block = current.block
+        if block is None:
+            if text.isspace():  # the indentation between tags starts no block
+                return
+            tag_bits, keywords = context[-1]
+            block = current.block = Block(current.tag, current.path, tag_bits, keywords, current.own_keyword_bits,
+                                          starts_in_link=in_link)
+            blocks.append(block)
+        block.parts.append(text)
+        if in_link:
+            block.link_chars += len(text) - text.count(" ") - text.count("\n")
+
+    # comments and processing instructions come only when asked for; their tails are page text
+    walk = etree.iterwalk(tree, events=("start", "end", "comment", "pi"))
+    for event, element in walk:
+        if event == "comment" or event == "pi":
+            if element.tail:
+                add(element.tail, bool(context[-1][0] & _LINK_BIT))
+            continue
+        tag = element.tag  # libxml2's HTML parser lower-cases element names
+        if event == "start":
+            if tag in SKIP_TAGS:  # its end event still comes, and pops this
+                walk.skip_subtree()
+                context.append(context[-1])
+                continue
+            if tag not in BLOCK_TAGS and tag not in TAG_BITS:  # an inline element: its parent's context holds
+                if tag == "br":
+                    add("\n", False)
+                if element.text:
+                    add(element.text, bool(context[-1][0] & _LINK_BIT))
+                continue
+            parent_tags, parent_keywords = context[-1]
+            own_keywords = keyword_bits(element)
+            tag_bits = parent_tags | TAG_BITS[tag] if tag in TAG_BITS else parent_tags
+            context.append((tag_bits, parent_keywords | own_keywords))
+            if tag in BLOCK_TAGS:
+                parent = opened[-1]
+                parent.block = None
+                numbers += 1
+                opened.append(_Open(numbers, parent.path + (numbers,), tag, tag_bits, parent_keywords | own_keywords,
+                                    own_keywords))
+            if element.text:
+                add(element.text, bool(tag_bits & _LINK_BIT))
+        else:
+            if tag in BLOCK_TAGS or tag in TAG_BITS or tag in SKIP_TAGS:  # (inline elements pushed no context)
+                context.pop()
+            if tag in BLOCK_TAGS and len(opened) > 1:
+                opened.pop()
+                opened[-1].block = None
+                tail = element.tail
+                if tail and not tail.isspace():  # (no block is open here: indentation would start none)
+                    add(tail, bool(context[-1][0] & _LINK_BIT))
+            elif element.tail:
+                add(element.tail, bool(context[-1][0] & _LINK_BIT))
+    for block in blocks:
+        block.join_parts()
+    return [block for block in blocks if block.text]  # (text of format characters alone collapses to nothing)
