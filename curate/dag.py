@@ -36,7 +36,7 @@ from curate.stages.plugins import code_digest, is_import_path
 from curate.stats import NodeReport, StageStats, merge_stage_lists
 
 # Bump when the layout or meaning of outputs changes, so that old workdirs are recomputed rather than misread.
-OUTPUT_FORMAT_VERSION = 4
+OUTPUT_FORMAT_VERSION = 5
 FAILURES_FILE = "_failures.jsonl"
 # A node fails when more than this share of the documents entering one of its steps failed (an exception, not a
 # decision), even though no single partition failed whole: the output would be mostly missing.

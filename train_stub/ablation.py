@@ -194,6 +194,12 @@ def report(scores: dict[str, DatasetScore], arms: dict[str, str], config: TrainC
     for position, better in enumerate(main):
         for worse in main[position + 1 :]:
             lines.append(comparison_row(better, worse))
+    variants = [(arm, base) for arm in scores for base in scores
+                if arm != base and arm.startswith(base + "_") and not arm.startswith(ARM_PREFIX + "without_")]
+    if variants:
+        lines += ["", "Variants (an arm named after another plus a suffix; positive: the variant is better):", "",
+                  "| comparison | " + " | ".join(names) + " |", "|---|" + "---|" * len(names)]
+        lines += [comparison_row(arm, base) for arm, base in variants]
     left_out = [arm for arm in scores if arm.startswith(ARM_PREFIX + "without_")]
     if left_out and FULL in scores:
         lines += ["", "Leave one stage out (positive: the full pipeline is better, i.e. the stage helps):", "",

@@ -38,7 +38,11 @@ _SENTENCE_END = re.compile(r"[.!?]+(?=\s|$)")
 class C4Filter(DocumentStage):
     name: ClassVar[str] = "c4"
     reads: ClassVar[tuple[str, ...]] = ("text",)
-    writes: ClassVar[tuple[pa.Field, ...]] = (pa.field("text", pa.string()),)
+    # the rewritten text; how many lines the line rules dropped, by rule ("short" 12, "javascript" 1; kept and
+    # rejected rows alike, a rejected row keeping its text); the sentences of the kept lines
+    writes: ClassVar[tuple[pa.Field, ...]] = (pa.field("text", pa.string()),
+                                              pa.field("c4_dropped_lines", pa.map_(pa.string(), pa.int32())),
+                                              pa.field("c4_sentences", pa.int32()))
 
     min_words_per_line: int = 3  # C4: "only retained lines that contained at least 3 words"
     min_sentences: int = 5  # C4: "discarded any page with fewer than 5 sentences"
@@ -49,33 +53,54 @@ class C4Filter(DocumentStage):
     drop_javascript_lines: bool = True
     drop_policy_lines: bool = True
 
-    def apply(self, text: str | None) -> tuple[str] | Reject:
+    def apply(self, text: str | None) -> tuple[str, dict[str, int], int] | Reject:
         kept: list[str] = []
+        dropped: dict[str, int] = {}
+        page_rule: Reject | None = None
         for raw in (text or "").split("\n"):
             line = raw.strip()
-            words = split_words(line)
-            if any(len(word) > self.max_word_length for word in words):
+            if not line:
                 continue
-            if self.remove_citations:
-                line = CITATION.sub("", line)
-            if self.terminal_punctuation and (not line.endswith(TERMINAL_PUNCTUATION) or line.endswith(ELLIPSIS)):
-                continue
-            if len(words) < self.min_words_per_line:
-                continue
-            lower = line.lower()
-            if "lorem ipsum" in lower:
-                return Reject("c4_lorem_ipsum")
-            if self.drop_javascript_lines and "javascript" in lower:
-                continue
-            if self.curly_bracket and "{" in line:
-                return Reject("c4_curly_bracket", line[:80])
-            if self.drop_policy_lines and any(p in lower for p in POLICY_SUBSTRINGS):
-                continue
-            kept.append(line)
-        if not kept:
-            return Reject("c4_no_lines_left")
+            rule = self._line_rule(line)
+            if rule is None:
+                line = CITATION.sub("", line) if self.remove_citations else line
+                lower = line.lower()
+                # datatrove's order: lorem ipsum, then javascript lines, then curly brackets, then notices
+                if page_rule is None and "lorem ipsum" in lower:
+                    page_rule = Reject("c4_lorem_ipsum", f"'lorem ipsum' in a line: {line[:80]}")
+                if self.drop_javascript_lines and "javascript" in lower:
+                    rule = "javascript"
+                else:
+                    if page_rule is None and self.curly_bracket and "{" in line:
+                        page_rule = Reject("c4_curly_bracket", f"'{{' in a line: {line[:80]}")
+                    if self.drop_policy_lines and any(p in lower for p in POLICY_SUBSTRINGS):
+                        rule = "policy"
+            if rule is None:
+                kept.append(line)
+            else:
+                dropped[rule] = dropped.get(rule, 0) + 1
         cleaned = "\n".join(kept)
         sentences = len(_SENTENCE_END.findall(cleaned))
+        values = (text or "", dropped, sentences)
+        if page_rule is not None:
+            return Reject(page_rule.reason, page_rule.detail, values)
+        if not kept:
+            return Reject("c4_no_lines_left", ("every line dropped: " + ", ".join(
+                f"{count} {rule}" for rule, count in sorted(dropped.items()))) if dropped else "0 lines with text",
+                values)
         if sentences < self.min_sentences:
-            return Reject("c4_too_few_sentences", f"{sentences} < {self.min_sentences}")
-        return (cleaned,)
+            return Reject("c4_too_few_sentences", f"{sentences} sentences < {self.min_sentences}", values)
+        return cleaned, dropped, sentences
+
+    def _line_rule(self, line: str) -> str | None:
+        """The line rule that drops a line before its page-level checks, or None: a word over `max_word_length`
+        ("long_word"), no terminal punctuation ("unpunctuated"), fewer than `min_words_per_line` words ("short")."""
+        words = split_words(line)
+        if any(len(word) > self.max_word_length for word in words):
+            return "long_word"
+        cited = CITATION.sub("", line) if self.remove_citations else line
+        if self.terminal_punctuation and (not cited.endswith(TERMINAL_PUNCTUATION) or cited.endswith(ELLIPSIS)):
+            return "unpunctuated"
+        if len(words) < self.min_words_per_line:
+            return "short"
+        return None

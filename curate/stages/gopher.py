@@ -1,6 +1,10 @@
 """Gopher's quality and repetition rules (Rae et al. 2021, "Scaling Language Models: Methods, Analysis & Insights
 from Training Gopher", arXiv:2112.11446, appendix A.1.1 and table A1), as two filter stages.
 
+Every measured value is a column of the stage's output, on kept and rejected rows alike, and every rejection names
+its value and the threshold it crossed, so that a threshold can be tuned from the output and `_rejected/` alone (as
+NeMo Curator's ScoreFilter keeps its scores).
+
 Words are whitespace-separated tokens, except that each Han or kana character of Chinese and Japanese text is one
 (curate/stages/words.py); lines split on newlines; paragraphs on blank lines. Each rule rejects with its own reason,
 so the rejected output shows which rule fired. For Chinese and Japanese, set `min_mean_word_length: 1` and stop words
@@ -12,6 +16,8 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import ClassVar
+
+import pyarrow as pa
 
 from curate.stages.base import DocumentStage, Reject
 from curate.stages.words import split_words
@@ -26,6 +32,11 @@ GOPHER_STOP_WORDS = ("the", "be", "to", "of", "and", "that", "have", "with")
 class GopherQuality(DocumentStage):
     name: ClassVar[str] = "gopher_quality"
     reads: ClassVar[tuple[str, ...]] = ("text",)
+    writes: ClassVar[tuple[pa.Field, ...]] = (
+        pa.field("gopher_words", pa.int64()), pa.field("gopher_mean_word_length", pa.float32()),
+        pa.field("gopher_symbol_word_ratio", pa.float32()), pa.field("gopher_bullet_lines_ratio", pa.float32()),
+        pa.field("gopher_ellipsis_lines_ratio", pa.float32()), pa.field("gopher_alpha_words_ratio", pa.float32()),
+        pa.field("gopher_stop_words", pa.int64()))
 
     # All defaults: Rae et al. 2021, appendix A.1.1.
     min_words: int = 50
@@ -39,32 +50,43 @@ class GopherQuality(DocumentStage):
     min_stop_words: int = 2
     stop_words: list[str] = field(default_factory=lambda: list(GOPHER_STOP_WORDS))
 
-    def apply(self, text: str | None) -> tuple[()] | Reject:
+    def apply(self, text: str | None) -> tuple[int, float, float, float, float, float, int] | Reject:
         text = text or ""
         words = split_words(text)
         n = len(words)
-        if n < self.min_words:
-            return Reject("gopher_short_doc", f"{n} words < {self.min_words}")
-        if n > self.max_words:
-            return Reject("gopher_long_doc", f"{n} words > {self.max_words}")
-        mean_length = sum(map(len, words)) / n
-        if not self.min_mean_word_length <= mean_length <= self.max_mean_word_length:
-            return Reject("gopher_word_length", f"mean word length {mean_length:.2f}")
-        symbols = text.count("#") + sum(text.count(e) for e in ELLIPSES)
-        if symbols / n > self.max_symbol_word_ratio:
-            return Reject("gopher_symbol_ratio", f"{symbols / n:.3f} symbols per word")
+        per_word = max(n, 1)
+        mean_length = sum(map(len, words)) / per_word
+        symbols = (text.count("#") + sum(text.count(e) for e in ELLIPSES)) / per_word
         lines = [line.strip() for line in text.split("\n") if line.strip()]
-        if lines and sum(line.startswith(BULLETS) for line in lines) / len(lines) > self.max_bullet_lines_ratio:
-            return Reject("gopher_bullet_lines")
-        if lines and sum(line.endswith(ELLIPSES) for line in lines) / len(lines) > self.max_ellipsis_lines_ratio:
-            return Reject("gopher_ellipsis_lines")
-        alpha = sum(any(ch.isalpha() for ch in word) for word in words) / n
-        if alpha < self.min_alpha_words_ratio:
-            return Reject("gopher_alpha_words", f"{alpha:.2f} of words alphabetic")
+        per_line = max(len(lines), 1)
+        bullets = sum(line.startswith(BULLETS) for line in lines) / per_line
+        ellipses = sum(line.endswith(ELLIPSES) for line in lines) / per_line
+        alpha = sum(any(ch.isalpha() for ch in word) for word in words) / per_word
         stop_words = set(self.stop_words)
-        if sum(word.lower() in stop_words for word in words) < self.min_stop_words:
-            return Reject("gopher_stop_words")
-        return ()
+        stops = sum(word.lower() in stop_words for word in words)
+        values = (n, mean_length, symbols, bullets, ellipses, alpha, stops)
+        if n < self.min_words:
+            return Reject("gopher_short_doc", f"{n} words < {self.min_words}", values)
+        if n > self.max_words:
+            return Reject("gopher_long_doc", f"{n} words > {self.max_words}", values)
+        if not self.min_mean_word_length <= mean_length <= self.max_mean_word_length:
+            return Reject("gopher_word_length", f"mean word length {mean_length:.2f} outside "
+                          f"[{self.min_mean_word_length}, {self.max_mean_word_length}]", values)
+        if symbols > self.max_symbol_word_ratio:
+            return Reject("gopher_symbol_ratio", f"{symbols:.3f} symbols per word > {self.max_symbol_word_ratio}",
+                          values)
+        if bullets > self.max_bullet_lines_ratio:
+            return Reject("gopher_bullet_lines", f"{bullets:.2f} of lines start with a bullet > "
+                          f"{self.max_bullet_lines_ratio}", values)
+        if ellipses > self.max_ellipsis_lines_ratio:
+            return Reject("gopher_ellipsis_lines", f"{ellipses:.2f} of lines end in an ellipsis > "
+                          f"{self.max_ellipsis_lines_ratio}", values)
+        if alpha < self.min_alpha_words_ratio:
+            return Reject("gopher_alpha_words", f"{alpha:.2f} of words alphabetic < {self.min_alpha_words_ratio}",
+                          values)
+        if stops < self.min_stop_words:
+            return Reject("gopher_stop_words", f"{stops} stop words < {self.min_stop_words}", values)
+        return values
 
 
 def duplicate_count_and_chars(items: list[str]) -> tuple[int, int]:
@@ -107,8 +129,17 @@ def duplicate_ngram_chars(words: list[str], n: int) -> int:
 
 @dataclass
 class GopherRepetition(DocumentStage):
+    """Columns: the duplicate paragraph and line shares (by count and by characters), and per n the character share
+    of the most frequent n-gram (`gopher_top_ngram_char_ratio`) and of duplicated n-grams
+    (`gopher_dup_ngram_char_ratio`), as maps from n."""
+
     name: ClassVar[str] = "gopher_repetition"
     reads: ClassVar[tuple[str, ...]] = ("text",)
+    writes: ClassVar[tuple[pa.Field, ...]] = (
+        pa.field("gopher_dup_paragraph_ratio", pa.float32()), pa.field("gopher_dup_paragraph_char_ratio", pa.float32()),
+        pa.field("gopher_dup_line_ratio", pa.float32()), pa.field("gopher_dup_line_char_ratio", pa.float32()),
+        pa.field("gopher_top_ngram_char_ratio", pa.map_(pa.int8(), pa.float32())),
+        pa.field("gopher_dup_ngram_char_ratio", pa.map_(pa.int8(), pa.float32())))
 
     # All defaults: Rae et al. 2021, table A1.
     max_dup_line_fraction: float = 0.30
@@ -119,24 +150,34 @@ class GopherRepetition(DocumentStage):
     max_dup_ngram_char_fraction: dict[int, float] = field(
         default_factory=lambda: {5: 0.15, 6: 0.14, 7: 0.13, 8: 0.12, 9: 0.11, 10: 0.10})
 
-    def apply(self, text: str | None) -> tuple[()] | Reject:
+    def apply(self, text: str | None) -> tuple[float, float, float, float, dict[int, float], dict[int, float]] | Reject:
         text = text or ""
         size = max(len(text), 1)
         paragraphs = [p.strip() for p in text.split("\n\n") if p.strip()]
         lines = [line.strip() for line in text.split("\n") if line.strip()]
-        for unit, items, max_fraction, max_chars in (
-                ("paragraph", paragraphs, self.max_dup_paragraph_fraction, self.max_dup_paragraph_char_fraction),
-                ("line", lines, self.max_dup_line_fraction, self.max_dup_line_char_fraction)):
+        shares: dict[str, tuple[float, float]] = {}
+        for unit, items in (("paragraph", paragraphs), ("line", lines)):
             count, chars = duplicate_count_and_chars(items)
-            if items and count / len(items) > max_fraction:
-                return Reject(f"gopher_dup_{unit}s", f"{count} of {len(items)} {unit}s repeat")
-            if chars / size > max_chars:
-                return Reject(f"gopher_dup_{unit}_chars", f"{chars / size:.2f} of characters")
+            shares[unit] = (count / max(len(items), 1), chars / size)
         words = split_words(text)
+        top = {n: top_ngram_chars(words, n) / size for n in sorted(self.max_top_ngram_char_fraction)}
+        duplicated = {n: duplicate_ngram_chars(words, n) / size for n in sorted(self.max_dup_ngram_char_fraction)}
+        values = (*shares["paragraph"], *shares["line"], top, duplicated)
+        for unit, max_fraction, max_chars in (
+                ("paragraph", self.max_dup_paragraph_fraction, self.max_dup_paragraph_char_fraction),
+                ("line", self.max_dup_line_fraction, self.max_dup_line_char_fraction)):
+            fraction, chars = shares[unit]
+            if fraction > max_fraction:
+                return Reject(f"gopher_dup_{unit}s", f"{fraction:.2f} of {unit}s repeat > {max_fraction}", values)
+            if chars > max_chars:
+                return Reject(f"gopher_dup_{unit}_chars", f"{chars:.2f} of characters in repeated {unit}s > "
+                              f"{max_chars}", values)
         for n, limit in sorted(self.max_top_ngram_char_fraction.items()):
-            if top_ngram_chars(words, n) / size > limit:
-                return Reject(f"gopher_top_{n}gram")
+            if top[n] > limit:
+                return Reject(f"gopher_top_{n}gram", f"{top[n]:.3f} of characters in the top {n}-gram > {limit}",
+                              values)
         for n, limit in sorted(self.max_dup_ngram_char_fraction.items()):
-            if duplicate_ngram_chars(words, n) / size > limit:
-                return Reject(f"gopher_dup_{n}grams")
-        return ()
+            if duplicated[n] > limit:
+                return Reject(f"gopher_dup_{n}grams", f"{duplicated[n]:.3f} of characters in repeated {n}-grams > "
+                              f"{limit}", values)
+        return values

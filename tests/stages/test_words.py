@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from curate.stages.base import Reject
 from curate.stages.gopher import GopherQuality
 from curate.stages.words import split_words
 from tests.conftest import CORPUS
@@ -37,5 +38,5 @@ def test_cjk_declaration_counts_characters_as_words(code, low, high):
 def test_gopher_counts_a_chinese_article_in_words_it_can_judge():
     text = udhr("cmn_hans")
     chinese = GopherQuality(min_mean_word_length=1, stop_words=["的", "和", "人"], max_symbol_word_ratio=0.1)
-    assert chinese.apply(text) == ()
+    assert not isinstance(chinese.apply(text), Reject)
     assert GopherQuality().apply(text).reason == "gopher_word_length"  # English thresholds: a mean of 1 character

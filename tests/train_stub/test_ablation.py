@@ -65,6 +65,7 @@ def test_one_command_trains_every_arm_and_reports_the_spread(corpus, tmp_path, c
           arm_raw: {{tokenize: {{input: raw, tokenizer: bpe}}}}
           arm_curated: {{tokenize: {{input: extracted, tokenizer: bpe}}}}
           arm_without_nothing: {{tokenize: {{input: extracted, tokenizer: bpe}}}}
+          arm_raw_copy: {{tokenize: {{input: raw, tokenizer: bpe}}}}
     """))
     results = tmp_path / "runs.json"
     assert ablation.main([str(pipeline), "--tokens", "4096", "--seeds", "0", "1", "--stage-seeds", "0", "1",
@@ -73,8 +74,9 @@ def test_one_command_trains_every_arm_and_reports_the_spread(corpus, tmp_path, c
     table = (tmp_path / "table.md").read_text()
     assert "| arm_curated vs arm_raw |" in table and "sigma" in table
     assert "| nothing | no change: the same data as arm_curated |" in table
+    assert "| arm_raw_copy vs arm_raw | +0.0000 bits/byte" in table  # a variant: an arm's name plus a suffix
     runs = json.loads(results.read_text())
-    assert set(runs) == {"arm_raw", "arm_curated", "arm_without_nothing"}
+    assert set(runs) == {"arm_raw", "arm_curated", "arm_without_nothing", "arm_raw_copy"}
     assert runs["arm_without_nothing"]["bits_per_byte"] == runs["arm_curated"]["bits_per_byte"]
     assert all(len(values) == 2 for run in runs.values() for values in run["bits_per_byte"].values())
     assert runs["arm_raw"]["bits_per_byte"]["heldout"] != runs["arm_curated"]["bits_per_byte"]["heldout"]
