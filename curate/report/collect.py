@@ -40,16 +40,19 @@ THRESHOLDS = {("langid", "min_score"): ("lang_score", "min"), ("fasttext_quality
 
 
 def numeric_summary(values: np.ndarray, edges: np.ndarray, docs: int) -> dict[str, Any]:
-    """Quantiles and a histogram of a sample of `values` on `edges`, scaled to the `docs` documents it samples.
+    """Quantiles and a histogram of a sample of `values` on `edges`, scaled to the `docs` documents it samples. A
+    document without the signal (NaN: rejected by a stage before the one that writes it) is in the sample and in no
+    bin, so the bins count only the documents that have the signal.
 
-    Example: numeric_summary(np.array([1., 2., 3., 4.]), np.array([0., 2., 4.]), 8)["histogram"]["counts"] -> [2, 6]
+    Example: numeric_summary(np.array([1., 2., 3., 4.]), np.array([0., 2., 4.]), 8)["histogram"]["counts"] -> [2, 6];
+    numeric_summary(np.array([1., nan, nan, nan]), np.array([0., 2.]), 8) -> count 2, counts [2] (not 8).
     """
+    scale = docs / max(len(values), 1)
     values = values[np.isfinite(values)]
     if len(values) == 0:
         return {"count": 0}
     counts, _ = np.histogram(np.clip(values, edges[0], edges[-1]), bins=edges)
-    scale = docs / len(values)
-    return {"count": docs, "sampled": int(len(values)), "mean": float(values.mean()),
+    return {"count": int(round(len(values) * scale)), "sampled": int(len(values)), "mean": float(values.mean()),
             "quantiles": {str(q): float(np.quantile(values, q)) for q in QUANTILES},
             "histogram": {"counts": [int(round(c * scale)) for c in counts]}}
 

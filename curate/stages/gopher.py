@@ -157,8 +157,8 @@ class GopherRepetition(DocumentStage):
         lines = [line.strip() for line in text.split("\n") if line.strip()]
         shares: dict[str, tuple[float, float]] = {}
         for unit, items in (("paragraph", paragraphs), ("line", lines)):
-            count, chars = duplicate_count_and_chars(items)
-            shares[unit] = (count / max(len(items), 1), chars / size)
+            count, repeated_chars = duplicate_count_and_chars(items)
+            shares[unit] = (count / max(len(items), 1), repeated_chars / size)
         words = split_words(text)
         top = {n: top_ngram_chars(words, n) / size for n in sorted(self.max_top_ngram_char_fraction)}
         duplicated = {n: duplicate_ngram_chars(words, n) / size for n in sorted(self.max_dup_ngram_char_fraction)}
@@ -166,11 +166,11 @@ class GopherRepetition(DocumentStage):
         for unit, max_fraction, max_chars in (
                 ("paragraph", self.max_dup_paragraph_fraction, self.max_dup_paragraph_char_fraction),
                 ("line", self.max_dup_line_fraction, self.max_dup_line_char_fraction)):
-            fraction, chars = shares[unit]
+            fraction, char_share = shares[unit]
             if fraction > max_fraction:
                 return Reject(f"gopher_dup_{unit}s", f"{fraction:.2f} of {unit}s repeat > {max_fraction}", values)
-            if chars > max_chars:
-                return Reject(f"gopher_dup_{unit}_chars", f"{chars:.2f} of characters in repeated {unit}s > "
+            if char_share > max_chars:
+                return Reject(f"gopher_dup_{unit}_chars", f"{char_share:.2f} of characters in repeated {unit}s > "
                               f"{max_chars}", values)
         for n, limit in sorted(self.max_top_ngram_char_fraction.items()):
             if top[n] > limit:

@@ -46,6 +46,11 @@ def test_funnel_signals_domains_and_samples(quickstart_local):
     assert length["kept"]["quantiles"]["0.5"] == float(np.median(kept_lengths))
     assert length["kept"]["quantiles"]["0.05"] >= 200 > length["rejected"]["quantiles"]["0.95"]
     assert abs(sum(length["kept"]["histogram"]["counts"]) - length["kept"]["count"]) <= 1
+    # the rejected histogram counts the documents that have a length (those min_length rejected), not the 17
+    # rejected documents scaled up from them (extract's rejections have no text)
+    stages = [r["reject_stage"] for r in rows_of(quickstart_local / "_rejected" / "text", ["reject_stage"])]
+    assert length["rejected"]["count"] == stages.count("min_length") == sum(length["rejected"]["histogram"]["counts"])
+    assert 0 < stages.count("min_length") < len(stages)
     urls = [r["url"] for r in rows_of(quickstart_local / "text", ["url"])]
     removed = [r["url"] or "" for r in rows_of(quickstart_local / "_rejected" / "text", ["url"])]
     assert text["domains"][0] == ["data.gov.uk", sum("data.gov.uk" in u for u in urls),
