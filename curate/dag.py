@@ -26,6 +26,7 @@ from curate.cpu import peak_rss_mib
 from curate.errors import RunError
 from curate.executors.base import Executor
 from curate.layout import NodeLayout
+from curate.options_diff import config_changes
 from curate.ops import OPERATIONS
 from curate.ops.base import OperationContext, PartitionRef
 from curate.partition import PartitionTask, run_partition
@@ -449,6 +450,27 @@ def _remove_temp_files(layout: NodeLayout) -> None:
                     os.remove(os.path.join(folder, name))
 
 
+def _reasons(plan: NodePlan, todo: dict[str, str]) -> list[str]:
+    """Why the node's partitions must be computed, one line per reason shared by more than a few partitions (a
+    config change recomputes them all: one line naming the options, not one a partition)."""
+    record = read_json(plan.layout.commit_record) or {}
+    committed = record.get("config")
+    changed = config_changes(committed, node_config(plan.node)) if committed else []
+    labels = {ref.key: ref.label or ref.key for ref in plan.partitions}
+    by_reason: dict[str, list[str]] = {}
+    for key, why in sorted(todo.items()):
+        if why == "inputs or config changed":
+            why = ("options changed: " + "; ".join(changed)) if changed else "its input changed (upstream or file)"
+        by_reason.setdefault(why, []).append(key)
+    lines = []
+    for why, keys in by_reason.items():
+        if len(keys) > 3:
+            lines.append(f"  compute {len(keys)} partitions: {why}")
+        else:
+            lines += [f"  compute {labels[key]} ({key}): {why}" for key in keys]
+    return lines
+
+
 def dry_run(spec: PipelineSpec, verify: bool = False) -> list[str]:
     """What `curate run` would do, node by node: partitions to compute (and why), to reuse, and files to delete.
 
@@ -464,8 +486,7 @@ def dry_run(spec: PipelineSpec, verify: bool = False) -> list[str]:
         if plan.partitions:
             lines.append(f"node {name} ({kind}): compute {len(todo)} of {len(plan.partitions)} partitions, "
                          f"reuse {len(plan.partitions) - len(todo)}")
-            labels = {ref.key: ref.label or ref.key for ref in plan.partitions}
-            lines += [f"  compute {labels[key]} ({key}): {why}" for key, why in sorted(todo.items())]
+            lines += _reasons(plan, todo)
         else:
             lines.append(f"node {name} ({kind}): run ({todo['artefacts']})")
         keys = {ref.key for ref in plan.partitions}

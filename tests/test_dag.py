@@ -184,7 +184,8 @@ def test_dry_run_says_what_would_change_and_changes_nothing(tmp_path):
     assert lines[0] == "node text (map): compute 1 of 3 partitions, reuse 2"
     assert lines[1].startswith("  compute ") and "warcfile.warc.gz" in lines[1] and "is missing" in lines[1]
     assert lines[2] == "node clean (map): compute 3 of 3 partitions, reuse 0"
-    assert all("inputs or config changed" in line for line in lines[3:6])
+    # the option that changed, named (it used to say "inputs or config changed" for each partition)
+    assert all(line.endswith("options changed: step 1 normalize: form: 'NFD' -> 'NFC'") for line in lines[3:6])
     assert sorted(p for p in (tmp_path / "out").rglob("*")) == before
 
 

@@ -12,6 +12,8 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from curate.options_diff import config_changes
+
 # Piped output (CI logs, files) has no terminal width; rich would fall back to 80 columns and truncate the tables.
 PIPED_WIDTH = 150
 
@@ -140,8 +142,8 @@ def print_report(report: dict[str, Any], console: Console | None = None) -> None
 
 
 def print_comparison(first: dict[str, Any], second: dict[str, Any], console: Console | None = None) -> None:
-    """Two runs (or two nodes) side by side: each node's documents and tokens, then each shared signal's
-    quantiles, kept in A against kept in B."""
+    """Two runs (or two nodes) side by side: each node's documents and tokens, the options that differ between
+    their configs, then each shared signal's quantiles, kept in A against kept in B."""
     console = _console(console)
     console.print(f"[bold]curate inspect --compare[/bold]\n  A {escape(first['path'])}\n  B {escape(second['path'])}")
     by_name = [{n["name"]: n for n in report["nodes"]} for report in (first, second)]
@@ -158,6 +160,15 @@ def print_comparison(first: dict[str, Any], second: dict[str, Any], console: Con
         table.add_row(escape(name), number(a["docs_in"] if a else None), number(out[0]),
                       number(b["docs_in"] if b else None), number(out[1]), ratio)
     console.print(table)
+    changes = [(name, change) for name in names if by_name[0].get(name) and by_name[1].get(name)
+               for change in config_changes(by_name[0][name].get("config") or {}, by_name[1][name].get("config") or {})]
+    if changes:
+        options = Table(title="options that differ (A -> B)", title_justify="left")
+        options.add_column("node")
+        options.add_column("option: A -> B")
+        for name, change in changes:
+            options.add_row(escape(name), escape(change))
+        console.print(options)
     shifts = Table(title="signal shifts (kept documents: A -> B)", title_justify="left")
     for column in ("node", "signal", "p5", "p50", "p95", "mean"):
         shifts.add_column(column, justify="left" if column in ("node", "signal") else "right")

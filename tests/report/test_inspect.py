@@ -90,6 +90,7 @@ def test_compare_two_nodes(quickstart_local, capsys):
     assert main(["inspect", str(quickstart_local / "text"), "--compare", str(quickstart_local / "unique")]) == 0
     out = capsys.readouterr().out
     assert "A vs B" in out and "0.98x" in out  # 260 documents out of text, 256 out of unique
+    assert "options that differ (A -> B)" in out and "min_length: min_chars: 200 -> '(none)'" in out
     assert "length" in out and "signal shifts" in out
 
 
