@@ -122,7 +122,7 @@ def _inspect(args: argparse.Namespace) -> int:
         from curate.report.terminal import print_comparison
 
         print_comparison(report, other)
-    else:
+    elif not args.html:  # with --html the page is the report; the terminal gets the one line that says where
         from curate.report.terminal import print_report
 
         print_report(report)

@@ -158,8 +158,10 @@ def png_is_not_blank(path: Path) -> bool:
 @pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed (.ci/run installs it)")
 def test_html_report_renders_in_a_browser(quickstart_local, tmp_path):
     page = tmp_path / "report.html"
-    assert subprocess.run([sys.executable, "-m", "curate.cli", "inspect", str(quickstart_local), "--html", str(page)],
-                          cwd=ROOT, capture_output=True).returncode == 0
+    done = subprocess.run([sys.executable, "-m", "curate.cli", "inspect", str(quickstart_local), "--html", str(page)],
+                          cwd=ROOT, capture_output=True, text=True)
+    assert done.returncode == 0
+    assert done.stdout == "" and done.stderr.strip() == f"curate: wrote {page}"  # the page, not the terminal report too
     html = page.read_text()
     assert html.count("<svg") >= 5 and "http" not in html.split("<body>")[0]  # no external resources
     assert "min 200 (min_length)" in html and 'stroke-dasharray="4 3"' in html  # the threshold, drawn
