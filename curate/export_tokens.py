@@ -4,7 +4,10 @@
   version, token count), then the tokens; at most 100M tokens a file, the first file the validation split, named
   `<name>_val_000000.bin`, `<name>_train_000001.bin`, ...
 - **nanogpt**: nanoGPT's `train.bin` and `val.bin` (karpathy/nanoGPT, data/openwebtext/prepare.py): raw uint16 tokens,
-  no header (nanoGPT's train.py memory-maps them as uint16 from byte 0).
+  no header (nanoGPT's train.py memory-maps them as uint16 from byte 0), and `meta.pkl` (data/shakespeare_char/
+  prepare.py's keys): `vocab_size`, which train.py sizes the model by (without it, GPT-2's 50304), and `itos`/`stoi`,
+  which sample.py decodes with (without them, as GPT-2). `itos` maps each id to its token's text (bytes that end
+  inside a character read as U+FFFD); sample.py encodes a prompt one character at a time through `stoi`.
 - **megatron**: Megatron-LM's indexed dataset, `PREFIX.bin` (tokens) and `PREFIX.idx` (one sequence per document;
   megatron/core/datasets/indexed_dataset.py). Megatron splits train/valid/test itself (`--split`), so one dataset.
 
@@ -15,6 +18,7 @@ not at all, and nothing is overwritten without `force`.
 
 from __future__ import annotations
 
+import pickle
 import re
 import struct
 from collections.abc import Iterator
@@ -26,12 +30,17 @@ import numpy as np
 
 from curate import storage
 from curate.errors import CurateError
-from curate.shards import iter_documents, iter_token_batches, load_manifest, verify
+from curate.shards import iter_documents, iter_token_batches, load_manifest, shard_tokenizer_path, verify
 
 FORMATS = ("llmc", "nanogpt", "megatron")
 # llm.c's FineWeb script: shard_size = 10**8 tokens, and the first shard is the validation split.
 LLMC_SHARD_TOKENS = 10**8
 LLMC_HEADER = {"uint16": (20240520, 1), "uint32": (20240801, 7)}  # dtype -> (magic, version), data_common.py
+# llm.c's C loader (llmc/dataloader.h) accepts magic 20240520 version 1 only; the uint32 files are read by
+# train_llama3.py alone
+LLMC_UINT32_NOTE = ("note: a vocabulary of more than 65,536 ids needs llm.c's uint32 files (magic 20240801, version 7), "
+                    "which its train_llama3.py reads; its C trainers (train_gpt2.c, train_gpt2.cu) read only uint16 "
+                    "files (magic 20240520): tokenize with a vocabulary of at most 65,536 ids for those")
 LLMC_HEADER_INTS = 256
 # Without --val-tokens: 10% of the tokens (nanoGPT's shakespeare split), at most llm.c's one 100M-token shard.
 DEFAULT_VAL_SHARE = 0.1
@@ -45,9 +54,11 @@ class Exported:
 
     files: list[tuple[str, int]]
     val_documents: int
+    note: str = ""  # what the user must know to load them (which reader takes these files)
 
     def summary(self) -> str:
-        return "; ".join(f"{storage.basename(path)}: {tokens:,} tokens" for path, tokens in self.files)
+        files = "; ".join(f"{storage.basename(path)}: {tokens:,} tokens" for path, tokens in self.files)
+        return f"{files}\n{self.note}" if self.note else files
 
 
 def default_val_tokens(total_tokens: int) -> int:
@@ -149,7 +160,7 @@ def export_llmc(shard_dir: str, out_dir: str, *, name: str | None = None, val_to
         written.append(current.write())
     for stale in set(earlier) - {path for path, _ in written}:  # files of a longer earlier export (--force)
         storage.remove(stale)
-    return Exported(written, val_documents)
+    return Exported(written, val_documents, LLMC_UINT32_NOTE if manifest["dtype"] == "uint32" else "")
 
 
 def export_nanogpt(shard_dir: str, out_dir: str, *, val_tokens: int | None = None, force: bool = False
@@ -161,7 +172,7 @@ def export_nanogpt(shard_dir: str, out_dir: str, *, val_tokens: int | None = Non
                           "files; use --format llmc (uint32 files) or megatron")
     val_tokens = _val_tokens(manifest, val_tokens)
     paths = {True: storage.join(out_dir, "val.bin"), False: storage.join(out_dir, "train.bin")}
-    _refuse_existing(list(paths.values()), force)
+    _refuse_existing([*paths.values(), storage.join(out_dir, "meta.pkl")], force)
     counts = {True: 0, False: 0}
     val_documents = 0
     with ExitStack() as stack:
@@ -171,7 +182,21 @@ def export_nanogpt(shard_dir: str, out_dir: str, *, val_tokens: int | None = Non
             sinks[in_val].write(document.astype(np.uint16, copy=False).tobytes())
             counts[in_val] += len(document)
             val_documents += in_val
+    meta = storage.join(out_dir, "meta.pkl")
+    with storage.atomic_output(meta) as sink:
+        sink.write(pickle.dumps(nanogpt_meta(shard_dir, manifest)))
     return Exported([(paths[False], counts[False]), (paths[True], counts[True])], val_documents)
+
+
+def nanogpt_meta(shard_dir: str, manifest: dict[str, Any]) -> dict[str, Any]:
+    """nanoGPT's meta.pkl for these shards (see the module docstring)."""
+    from curate.ops.train_bpe import load_tokenizer_file
+
+    tokenizer = load_tokenizer_file(shard_tokenizer_path(shard_dir, manifest))
+    itos = {index: piece.decode("utf-8", "replace") for index, piece in enumerate(tokenizer.vocab)}
+    itos.update({index: name for name, index in tokenizer.specials.items()})
+    stoi = {text: index for index, text in sorted(itos.items(), reverse=True)}  # a shared text: its lowest id
+    return {"vocab_size": int(manifest["vocab_size"]), "itos": itos, "stoi": stoi}
 
 
 def megatron_prefix(out: str) -> str:

@@ -4,6 +4,7 @@ Megatron's .bin/.idx named by prefix; nothing overwritten without --force."""
 from __future__ import annotations
 
 import json
+import pickle
 from pathlib import Path
 
 import numpy as np
@@ -53,7 +54,15 @@ def test_nanogpt_files_are_raw_uint16_without_a_header(quickstart_local, tmp_pat
     assert np.array_equal(val, np.concatenate(documents[: exported.val_documents]))
     assert np.array_equal(train, np.concatenate(documents[exported.val_documents :]))
     assert int(total * 0.1) <= len(val) < int(total * 0.1) + max(map(len, documents))  # default: 10% of the tokens
-    assert val[-1] == train[-1] == load_manifest(str(quickstart_local / "shards"))["eot_id"]
+    manifest = load_manifest(str(quickstart_local / "shards"))
+    assert val[-1] == train[-1] == manifest["eot_id"]
+    # meta.pkl as nanoGPT reads it: train.py sizes the model by vocab_size, sample.py decodes through itos
+    with open(tmp_path / "meta.pkl", "rb") as handle:
+        meta = pickle.load(handle)
+    assert meta["vocab_size"] == manifest["vocab_size"] and meta["itos"][manifest["eot_id"]] == "<|endoftext|>"
+    first = documents[exported.val_documents]
+    decoded = "".join(meta["itos"][int(i)] for i in first[:-1])
+    assert len(decoded) > 100 and " the " in decoded and meta["stoi"]["\n"] == 10
 
 
 def test_megatron_names_files_by_prefix(quickstart_local, tmp_path, documents):
@@ -99,5 +108,10 @@ def test_bad_requests_are_refused_in_one_line(quickstart_local, tmp_path):
     manifest_file.write_text(json.dumps({**json.loads(manifest_file.read_text()), "dtype": "uint32"}))
     with pytest.raises(CurateError, match="does not fit nanoGPT's uint16"):
         export_nanogpt(str(wide), str(tmp_path / "out"))
+    # llm.c's uint32 files are written, and the summary says which of llm.c's readers takes them
+    exported = export_llmc(str(wide), str(tmp_path / "llmc"))
+    assert np.fromfile(exported.files[0][0], dtype=np.int32, count=2).tolist() == [20240801, 7]
+    assert "train_llama3.py" in exported.summary() and "uint16" in exported.summary()
+    assert "note" not in export_llmc(shards, str(tmp_path / "llmc16")).summary()
     with pytest.raises(CurateError, match="not a token shard folder"):
         export_llmc(str(tmp_path / "nothing"), str(tmp_path / "out"))
