@@ -159,12 +159,12 @@ def _partition_check(plan: NodePlan, ref: PartitionRef, verify: bool) -> tuple[d
 def node_status(plan: NodePlan, verify: bool = False) -> tuple[bool, dict[str, str]]:
     """(whether the node is committed and current, {partition key: why it must be computed}) for every partition
     that is not. An operation that does not produce documents reports its artefacts under the key "artefacts"."""
-    success, why = check_commit(plan.layout.commit_record, plan.layout.workdir, plan.fingerprint, full=verify)
+    committed, why = check_commit(plan.layout.commit_record, plan.layout.workdir, plan.fingerprint, full=verify)
     todo = {ref.key: reason for ref in plan.partitions
             if (reason := _partition_check(plan, ref, verify)[1])}
-    if success is None and not plan.partitions:
+    if committed is None and not plan.partitions:
         todo["artefacts"] = why
-    return success is not None and not todo, todo
+    return committed is not None and not todo, todo
 
 
 def _committed_files(plan: NodePlan, records: dict[str, dict[str, Any]] | None = None) -> set[str]:
@@ -243,8 +243,8 @@ def run_map_node(plan: NodePlan, executor: Executor, log: Callable[[str], None],
             todo.append(task)
         else:
             records[task.key] = accounting(record)
-    success, _ = check_commit(plan.layout.commit_record, plan.layout.workdir, plan.fingerprint)
-    if success is None or todo:
+    committed, _ = check_commit(plan.layout.commit_record, plan.layout.workdir, plan.fingerprint)
+    if committed is None or todo:
         log(f"node {node.name}: {len(todo)} of {len(plan.tasks)} partitions to compute")
     progress.start(node.name, len(todo))
     failed = []
@@ -272,7 +272,7 @@ def run_map_node(plan: NodePlan, executor: Executor, log: Callable[[str], None],
     report = NodeReport(node.name, len(plan.tasks), len(todo), len(plan.tasks) - len(todo), stages,
                         sum(r["docs_out"] for r in ordered), sum(r["rejected_out"] for r in ordered),
                         time.perf_counter() - started)
-    if success is None or todo:
+    if committed is None or todo:
         _commit_node(plan, report, None, _committed_files(plan, records))
     return report
 
@@ -315,10 +315,10 @@ def run_operation_node(plan: NodePlan, context: OperationContext, verify: bool) 
     node = plan.node
     done, _ = node_status(plan, verify)
     if done:
-        success = read_json(plan.layout.commit_record) or {}
+        committed = read_json(plan.layout.commit_record) or {}
         return NodeReport(node.name, len(plan.partitions) or 1, 0, len(plan.partitions) or 1,
-                          [StageStats.from_json(s) for s in success.get("stages", [])], success.get("docs_out", 0),
-                          success.get("rejected_out", 0), 0.0)
+                          [StageStats.from_json(s) for s in committed.get("stages", [])], committed.get("docs_out", 0),
+                          committed.get("rejected_out", 0), 0.0)
     storage.makedirs(plan.layout.data)
     # Everything but the scratch of this fingerprint (resume inside a phase) and the partitions already committed
     # for it (resume inside the write phase) is from another config or input: delete it before writing anew.

@@ -38,8 +38,8 @@ LLMC_SHARD_TOKENS = 10**8
 LLMC_HEADER = {"uint16": (20240520, 1), "uint32": (20240801, 7)}  # dtype -> (magic, version), data_common.py
 # llm.c's C loader (llmc/dataloader.h) accepts magic 20240520 version 1 only; the uint32 files are read by
 # train_llama3.py alone
-LLMC_UINT32_NOTE = ("note: a vocabulary of more than 65,536 ids needs llm.c's uint32 files (magic 20240801, version 7), "
-                    "which its train_llama3.py reads; its C trainers (train_gpt2.c, train_gpt2.cu) read only uint16 "
+LLMC_UINT32_NOTE = ("note: a vocabulary of more than 65,536 ids needs llm.c's uint32 files (magic 20240801, "
+                    "version 7), which its train_llama3.py reads; its C trainers (train_gpt2.c, train_gpt2.cu) read only uint16 "
                     "files (magic 20240520): tokenize with a vocabulary of at most 65,536 ids for those")
 LLMC_HEADER_INTS = 256
 # Without --val-tokens: 10% of the tokens (nanoGPT's shakespeare split), at most llm.c's one 100M-token shard.

@@ -1,6 +1,7 @@
 """Every path is a URI: local paths, `file://`, `s3://`, `gs://` through pyarrow's filesystems, and what fsspec knows
 where pyarrow has no filesystem (`hf://`, read-only `https://`). No storage client is written here; this module only
-names the few operations curate needs, so that no other module touches `os` or `open` for data.
+names the few operations curate needs, so that no other module touches `os` or `open` for data files (dag.py removes
+a killed attempt's temporary files from local folders itself: object stores have none).
 
 Credentials and endpoints come from where the libraries look: the environment (`AWS_ACCESS_KEY_ID`,
 `AWS_ENDPOINT_URL`, `AWS_PROFILE`...), the AWS config and credentials files, instance metadata. A public bucket is
@@ -93,16 +94,6 @@ def resolve(path: str) -> tuple[pafs.FileSystem, str]:
     else:
         inner = f"{parts.scheme}://{parts.netloc}{parts.path}"
     return _filesystem(parts.scheme, parts.netloc, parts.query), inner
-
-
-def _outer(path: str, inner: str) -> str:
-    """The URI of `inner` (a path within the filesystem of `path`)."""
-    if not is_uri(path):
-        return inner
-    parts = urlsplit(path)
-    if parts.scheme in PYARROW_SCHEMES:
-        return f"{parts.scheme}://{inner}" + (f"?{parts.query}" if parts.query else "")
-    return inner
 
 
 def join(base: str, *names: str) -> str:

@@ -58,10 +58,3 @@ def band_keys(signatures: np.ndarray, bands: int, rows: int) -> np.ndarray:
     for row in range(rows):
         keys = fmix(keys * MIX + slots[:, :, row])
     return keys
-
-
-def s_curve_table(bands: int, rows: int, similarities: tuple[float, ...] = (0.5, 0.6, 0.7, 0.75, 0.8, 0.85, 0.9, 0.95,
-                                                                            1.0)) -> str:
-    """The S-curve as text, one similarity a line. Example line: 's=0.80  P(candidate)=0.924'."""
-    return "\n".join(f"s={s:.2f}  P(candidate)={float(detection_probability(s, bands, rows)):.3f}"
-                     for s in similarities)

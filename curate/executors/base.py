@@ -72,7 +72,7 @@ class Executor(ABC):
     @property
     def parallel(self) -> bool:
         """True when tasks run in other processes, several at a time: the driver then runs independent nodes
-        side by side (curate/dag.py, run_concurrently), and `map` may be called from several threads at once."""
+        side by side (curate/dag.py, ConcurrentRun), and `map` may be called from several threads at once."""
         return False
 
     @abstractmethod

@@ -155,35 +155,35 @@ def _partition_records(layout: NodeLayout) -> list[dict[str, Any]]:
 
 def node_report(layout: NodeLayout, full_check: bool = False) -> dict[str, Any]:
     """Everything about one node's outputs, from its commit record (or, uncommitted, its partitions' records)."""
-    success = read_json(layout.commit_record)
-    records = [] if success else _partition_records(layout)
-    if success:
-        stages = [StageStats.from_json(s) for s in success.get("stages", [])]
-        summary = success.get("summary")
+    committed = read_json(layout.commit_record)
+    records = [] if committed else _partition_records(layout)
+    if committed:
+        stages = [StageStats.from_json(s) for s in committed.get("stages", [])]
+        summary = committed.get("summary")
     else:
         stages = merge_stage_lists([StageStats.from_json(s) for s in r["stages"]] for r in records)
         summary = merge(r["summary"] for r in records if r.get("summary")) if records else None
     cpu = sum(s.cpu_s for s in stages)
     report: dict[str, Any] = {
         "name": layout.node,
-        "complete": success is not None,
-        "operation": (success or {}).get("operation"),
-        "partitions": len((success or {}).get("partitions") or {}) or len(records),
+        "complete": committed is not None,
+        "operation": (committed or {}).get("operation"),
+        "partitions": len((committed or {}).get("partitions") or {}) or len(records),
         "docs_in": stages[0].docs_in if stages else 0,
-        "docs_out": (success or {}).get("docs_out", sum(r["docs_out"] for r in records)),
-        "rejected_out": (success or {}).get("rejected_out", sum(r["rejected_out"] for r in records)),
+        "docs_out": (committed or {}).get("docs_out", sum(r["docs_out"] for r in records)),
+        "rejected_out": (committed or {}).get("rejected_out", sum(r["rejected_out"] for r in records)),
         "bytes_in": stages[0].bytes_out if stages and stages[0].stage == "warc" else None,
-        "wall_s": (success or {}).get("wall_s", sum(r.get("wall_s", 0.0) for r in records)),
+        "wall_s": (committed or {}).get("wall_s", sum(r.get("wall_s", 0.0) for r in records)),
         "cpu_s": cpu,
         "stages": [s.to_json() for s in stages],
-        "committed_at": (success or {}).get("committed_at"),
-        "fingerprint": (success or {}).get("fingerprint"),
-        "config": (success or {}).get("config"),
-        "run": (success or {}).get("run"),
+        "committed_at": (committed or {}).get("committed_at"),
+        "fingerprint": (committed or {}).get("fingerprint"),
+        "config": (committed or {}).get("config"),
+        "run": (committed or {}).get("run"),
     }
     report["docs_per_cpu_second"] = report["docs_in"] / cpu if cpu else None
-    top_lists = (success or {}).get("top_lists") or merge_records(records)["top_lists"]
-    report["peak_rss_mib"] = (success or {}).get("peak_rss_mib") or max(
+    top_lists = (committed or {}).get("top_lists") or merge_records(records)["top_lists"]
+    report["peak_rss_mib"] = (committed or {}).get("peak_rss_mib") or max(
         (r.get("peak_rss_mib", 0.0) for r in records), default=None)
     report.update({name: items for name, items in top_lists.items() if items})
     if storage.exists(layout.manifest):

@@ -14,7 +14,7 @@ import pyarrow.parquet as pq
 import pytest
 from scipy import sparse
 
-from curate.dedup.lsh import s_curve_table
+from curate.dedup.lsh import detection_probability
 from curate.dedup.minhash import shingles
 from curate.executors import make_executor
 from tests.conftest import ROOT, output_files
@@ -26,6 +26,12 @@ THRESHOLD = 0.8
 # toss for any MinHash method.
 LEVELS_ABOVE = (0.9, 0.95, 1.0)
 LEVELS_BELOW = (0.3, 0.5, 0.7)
+
+
+def s_curve_table(bands: int, rows: int) -> str:
+    """The S-curve as text, one similarity a line. Example line: 's=0.80  P(candidate)=0.924'."""
+    return "\n".join(f"s={s:.2f}  P(candidate)={float(detection_probability(s, bands, rows)):.3f}"
+                     for s in (0.5, 0.6, 0.7, 0.75, 0.8, 0.85, 0.9, 0.95, 1.0))
 
 
 def jaccard(a: set, b: set) -> float:
