@@ -229,10 +229,11 @@ class Decontaminate(Operation):
                         f"distinct {self.n}-grams, {counts['skipped_short_items']} items too short)")
         tasks = [ScoreTask(ref.path, index_dir, context.layout, ref.key, context.output_fingerprints[i], self.n,
                            self.min_ngrams, self.action) for i, ref in enumerate(refs)]
-        context.map(score_documents, tasks, lambda t: context.partition_committed(t.record_path, t.fingerprint))
+        written = context.map(score_documents, tasks,
+                              lambda t: context.partition_committed(t.record_path, t.fingerprint))
         stage, docs_out = merged_partitions([t.record_path for t in tasks], self.name, started, cpu_started)
         hits = stage.events["flagged"] if self.action == "flag" else stage.docs_in - docs_out
         context.log(f"node {context.node}: {hits} of {stage.docs_in} documents share {self.n}-grams with a benchmark "
                     f"item ({'flagged' if self.action == 'flag' else 'removed'})")
-        return NodeReport(context.node, len(refs), len(refs), 0, [stage], docs_out, stage.docs_in - docs_out,
-                          stage.wall_s)
+        return NodeReport(context.node, len(refs), written, len(refs) - written, [stage], docs_out,
+                          stage.docs_in - docs_out, stage.wall_s)

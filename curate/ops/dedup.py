@@ -134,13 +134,14 @@ class Deduplication(Operation):
         writes = [DedupWriteTask(ref.path, assignment_path(assignments_dir, i), context.layout, ref.key,
                                  context.output_fingerprints[i], self.name, self.reason,
                                  self.signature_path(scratch, i)) for i, ref in enumerate(refs)]
-        context.map(write_deduplicated, writes, lambda t: context.partition_committed(t.stats_path, t.fingerprint))
+        written = context.map(write_deduplicated, writes,
+                              lambda t: context.partition_committed(t.stats_path, t.fingerprint))
 
         stage, docs_out = merged_partitions([t.stats_path for t in writes], self.name, started, cpu_started)
         context.log(f"node {context.node}: kept {docs_out} of {stage.docs_in} documents "
                     f"({stage.docs_in - docs_out} {self.reason})")
-        return NodeReport(context.node, len(inputs), len(inputs), 0, [stage], docs_out, stage.docs_in - docs_out,
-                          stage.wall_s)
+        return NodeReport(context.node, len(inputs), written, len(inputs) - written, [stage], docs_out,
+                          stage.docs_in - docs_out, stage.wall_s)
 
 
 def read_reduced(scratch: str, schema: pa.Schema) -> pa.Table:

@@ -245,9 +245,9 @@ class Dsir(Operation):
         selects = [SelectTask(ref.path, tasks[i].weights_path, context.layout, ref.key, cutoff,
                               context.output_fingerprints[i], self.num_buckets,
                               scratch_file(scratch, i, ".kept.npy")) for i, ref in enumerate(refs)]
-        context.map(select_partition, selects,
-                    lambda t: (context.partition_committed(t.layout.partition_files(t.key)[2], t.fingerprint)
-                               and storage.exists(t.kept_counts_path)))
+        written = context.map(select_partition, selects,
+                              lambda t: (context.partition_committed(t.layout.partition_files(t.key)[2], t.fingerprint)
+                                         and storage.exists(t.kept_counts_path)))
         kept_counts = np.sum([load_array(t.kept_counts_path) for t in selects] or [np.zeros(self.num_buckets)],
                              axis=0)
         # What decided, for `curate evaluate`: a labelled document is kept when its key reaches the same cut-off.
@@ -262,4 +262,5 @@ class Dsir(Operation):
         context.log(f"node {context.node}: kept {keep} of {len(keys)} documents ({keep / max(1, len(keys)):.0%}) "
                     f"and {bytes_kept:.0%} of the bytes; KL(target || input) {kl_divergence(target, raw):.4f} -> "
                     f"KL(target || selected) {kl_divergence(target, kept_counts):.4f} (cut-off key {cutoff:.3f})")
-        return NodeReport(context.node, len(refs), len(refs), 0, [stage], keep, len(keys) - keep, stage.wall_s)
+        return NodeReport(context.node, len(refs), written, len(refs) - written, [stage], keep, len(keys) - keep,
+                          stage.wall_s)

@@ -211,10 +211,11 @@ class RepeatedLines(Operation):
         context.map(reduce_units, reduces, file_done(lambda t: t.reduced_path))
         writes = [LinesTask(self, i, scratch, ranges, len(inputs), ref.path, context.layout, ref.key,
                             context.output_fingerprints[i]) for i, ref in enumerate(refs)]
-        context.map(write_partition, writes, lambda t: context.partition_committed(t.record_path, t.fingerprint))
+        written = context.map(write_partition, writes,
+                              lambda t: context.partition_committed(t.record_path, t.fingerprint))
 
         stage, docs_out = merged_partitions([t.record_path for t in writes], self.name, started, cpu_started)
         context.log(f"node {context.node}: removed {stage.events[f'{self.unit}s_removed']} repeated {self.unit}s "
                     f"from {stage.events['documents_changed']} documents; {stage.docs_in - docs_out} left empty")
-        return NodeReport(context.node, len(inputs), len(inputs), 0, [stage], docs_out, stage.docs_in - docs_out,
-                          stage.wall_s)
+        return NodeReport(context.node, len(inputs), written, len(inputs) - written, [stage], docs_out,
+                          stage.docs_in - docs_out, stage.wall_s)

@@ -69,3 +69,14 @@ nodes:
         run_pipeline(load_pipeline(str(pipeline)), executor, log=lambda line: None)
     assert "has no column 'text'" in str(caught.value) and "extract text" in str(caught.value)
     assert "\n" not in str(caught.value)
+
+
+def test_a_resumed_run_reports_what_it_reused(tmp_path):
+    """One output partition lost: the rerun writes that one and says so (it reported every partition computed and
+    none reused, whatever it reused)."""
+    write_partitions(tmp_path / "data", DOCUMENTS, 3)
+    first = run_dedup(tmp_path, tmp_path / "data", "{exact_dedup: {input: docs}}")[-1]
+    assert (first.computed, first.reused) == (3, 0)
+    next((tmp_path / "out" / "deduped").glob("*.parquet")).unlink()
+    again = run_dedup(tmp_path, tmp_path / "data", "{exact_dedup: {input: docs}}")[-1]
+    assert (again.computed, again.reused) == (1, 2)
