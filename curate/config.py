@@ -114,8 +114,11 @@ class PipelineSpec:
     base_dir: str = "."  # the pipeline file's folder: input files are named relative to it
 
     def input_label(self, path: str) -> str:
-        """How an input file is named in messages and commit records: relative to the pipeline file."""
-        return os.path.relpath(path, self.base_dir)
+        """How an input file is named in messages and commit records: a local file relative to the pipeline file, a
+        URI as it is (relative to a local folder it read `../../s3:/bucket/in/...`, changing with the folder).
+
+        Example: with base_dir "/p": "/p/in/a.warc.gz" -> "in/a.warc.gz"; "s3://b/in/a.warc.gz" -> the same URI."""
+        return path if storage.is_uri(path) else os.path.relpath(path, self.base_dir)
 
     def node(self, name: str) -> NodeSpec:
         return next(n for n in self.nodes if n.name == name)

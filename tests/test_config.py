@@ -98,3 +98,12 @@ def test_shipped_pipelines_parse_in_dependency_order(corpus, tmp_path):
     assert len(cc_en.node("extracted").input.files) == 46
     compare = load_pipeline(str(ROOT / "pipelines" / "compare.yaml"), workdir=str(tmp_path))
     assert {"raw_shards", "curated_shards"} <= {n.name for n in compare.nodes}
+
+
+def test_an_input_uri_is_labelled_as_written():
+    """A URI is not a path relative to the pipeline's folder: its label is the URI (it read ../../s3:/bucket/...)."""
+    from curate.config import PipelineSpec
+
+    spec = PipelineSpec(path="/p/p.yaml", name="p", workdir="/p/out", nodes=(), base_dir="/p")
+    assert spec.input_label("s3://bucket/in/a.warc.gz") == "s3://bucket/in/a.warc.gz"
+    assert spec.input_label("/p/in/a.warc.gz") == "in/a.warc.gz"
