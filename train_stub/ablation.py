@@ -235,13 +235,16 @@ def main(argv: Sequence[str] | None = None) -> int:
                         "evaluation text (0: all of it)")
     parser.add_argument("--markdown", help="write the tables here too")
     parser.add_argument("--json", help="write every run's bits per byte here")
+    parser.add_argument("--no-run", action="store_true", help="use the arms the workdir holds, without running the "
+                        "pipeline first (for instance to report the runs kept from a stopped ablation)")
     args = parser.parse_args(argv)
 
     from curate.cli import main as curate_main
     from curate.config import load_pipeline
 
     check_held_out(args.pipeline)
-    if curate_main(["run", args.pipeline, "--executor", "local", "--workers", str(args.processes)]) != 0:
+    if not args.no_run and curate_main(["run", args.pipeline, "--executor", "local", "--workers",
+                                        str(args.processes)]) != 0:
         return 1
     arms = arm_folders(args.pipeline)
     if args.arms:

@@ -80,15 +80,18 @@ def test_one_command_trains_every_arm_and_reports_the_spread(corpus, tmp_path, c
     assert runs["arm_without_nothing"]["bits_per_byte"] == runs["arm_curated"]["bits_per_byte"]
     assert all(len(values) == 2 for run in runs.values() for values in run["bits_per_byte"].values())
     assert runs["arm_raw"]["bits_per_byte"]["heldout"] != runs["arm_curated"]["bits_per_byte"]["heldout"]
-    assert "4 runs, 0 done before, 4 to train" in capsys.readouterr().out
+    first = capsys.readouterr()
+    assert "4 runs, 0 done before, 4 to train" in first.out and "node arm_raw" in first.out + first.err
 
     # run again: every run is read back from the workdir, none trains, the figures are the same
     (tmp_path / "out" / ablation.RUNS_FOLDER / next(iter(os.listdir(tmp_path / "out" / ablation.RUNS_FOLDER)))
      ).unlink()
     assert ablation.main([str(pipeline), "--tokens", "4096", "--seeds", "0", "1", "--stage-seeds", "0", "1",
                           "--batch-size", "4", "--processes", "2", "--corpus", str(corpus), "--eval-chars", "20000",
-                          "--json", str(results)]) == 0
-    assert "4 runs, 3 done before, 1 to train" in capsys.readouterr().out
+                          "--json", str(results), "--no-run"]) == 0
+    again = capsys.readouterr()
+    assert "4 runs, 3 done before, 1 to train" in again.out
+    assert "node arm_raw" not in again.out + again.err  # --no-run: the pipeline is not run
     assert json.loads(results.read_text()) == runs
 
 
