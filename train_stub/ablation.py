@@ -187,13 +187,14 @@ def report(scores: dict[str, DatasetScore], arms: dict[str, str], config: TrainC
                            for n in names)
         return f"| {better} vs {worse} | {cells} |"
 
-    lines += ["", "Differences (positive: the first arm is better; sigma: the gap over the larger seed standard "
-              "deviation; p: Welch's t-test):", "", "| comparison | " + " | ".join(names) + " |",
-              "|---|" + "---|" * len(names)]
     main = [arm for arm in ("arm_curated", "arm_filtered", "arm_extracted", "arm_raw") if arm in scores]
-    for position, better in enumerate(main):
-        for worse in main[position + 1 :]:
-            lines.append(comparison_row(better, worse))
+    if len(main) > 1:
+        lines += ["", "Differences (positive: the first arm is better; sigma: the gap over the larger seed standard "
+                  "deviation; p: Welch's t-test):", "", "| comparison | " + " | ".join(names) + " |",
+                  "|---|" + "---|" * len(names)]
+        for position, better in enumerate(main):
+            for worse in main[position + 1 :]:
+                lines.append(comparison_row(better, worse))
     variants = [(arm, base) for arm in scores for base in scores
                 if arm != base and arm.startswith(base + "_") and not arm.startswith(ARM_PREFIX + "without_")]
     if variants:
