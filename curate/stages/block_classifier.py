@@ -15,14 +15,15 @@ numbers, evaluated with numpy: no model is downloaded and no torch is needed at 
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import os
 from dataclasses import dataclass
-from functools import cache
 
 import numpy as np
 
+from curate import storage
 from curate.stages.html_blocks import CONTEXT_TAGS, KEYWORD_BITS, KEYWORD_GROUPS, TAG_BITS, Block
 
 DEFAULT_MODEL = os.path.normpath(os.path.join(os.path.dirname(__file__), "..", "..", "models",
@@ -233,13 +234,30 @@ def keep_blocks(probabilities: np.ndarray, threshold: float) -> np.ndarray:
     return kept if kept.any() else probabilities >= 0.5 * probabilities.max()
 
 
-@cache
-def load_classifier(path: str = DEFAULT_MODEL) -> BlockClassifier:
-    """The classifier, once a process. BLAS is held to one thread in this process: a page's product is small, and
-    OpenBLAS's threads, once woken, spin on every core after each one (measured: twice the CPU per page with two
-    cores, the second spent spinning); curate's workers are one process a core anyway."""
+# Classifiers by the SHA-256 of their file, and the digest each path held when last read: a file changed in place (a
+# retrained model) is read again at the next batch, never served from a stale cache in a long-lived worker.
+_BY_CONTENT: dict[str, BlockClassifier] = {}
+_LAST_READ: dict[str, str] = {}
+
+
+def read_classifier(path: str = DEFAULT_MODEL) -> BlockClassifier:
+    """The classifier in `path` as the file is now (`extract` reads it once a batch), parsed once per content.
+
+    BLAS is held to one thread in this process: a page's product is small, and OpenBLAS's threads, once woken, spin
+    on every core after each one (measured: twice the CPU per page with two cores, the second spent spinning);
+    curate's workers are one process a core anyway."""
     from threadpoolctl import threadpool_limits
 
-    threadpool_limits(limits=1, user_api="blas")
-    with open(path, encoding="utf-8") as handle:
-        return BlockClassifier.from_json(json.load(handle))
+    data = storage.read_bytes(path)
+    digest = hashlib.sha256(data).hexdigest()
+    if digest not in _BY_CONTENT:
+        threadpool_limits(limits=1, user_api="blas")
+        _BY_CONTENT[digest] = BlockClassifier.from_json(json.loads(data))
+    _LAST_READ[path] = digest
+    return _BY_CONTENT[digest]
+
+
+def load_classifier(path: str = DEFAULT_MODEL) -> BlockClassifier:
+    """The classifier `path` held when this process last read it (read_classifier), reading it if it never did."""
+    digest = _LAST_READ.get(path)
+    return _BY_CONTENT[digest] if digest is not None else read_classifier(path)

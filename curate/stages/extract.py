@@ -25,7 +25,7 @@ import pyarrow as pa
 from lxml import etree
 
 from curate.stages.base import DocumentStage, Reject, StageResult
-from curate.stages.block_classifier import DEFAULT_MODEL, block_features, load_classifier
+from curate.stages.block_classifier import DEFAULT_MODEL, block_features, load_classifier, read_classifier
 from curate.stages.html_blocks import page_blocks
 from curate.stages.layout_tables import unwrap_layout_tables
 from curate.stages.payload import MAX_PAYLOAD_SHARE, payload_share
@@ -126,7 +126,7 @@ class Extract(DocumentStage):
     def process(self, batch: pa.Table, stats: StageStats) -> StageResult:
         import_engine(self.engine)
         if self.model is not None:
-            load_classifier(self.model)  # read before the first page, as the engines' modules are
+            read_classifier(self.model)  # as the file is now, read before the first page as the engines' modules are
         return super().process(batch, stats)
 
     def apply(self, html: str | None, url: str | None) -> tuple[str, str] | Reject:

@@ -11,6 +11,7 @@ from collections import Counter
 from pathlib import Path
 
 import numpy as np
+import pyarrow.parquet as pq
 import pytest
 
 from curate.stages.base import Reject
@@ -151,7 +152,11 @@ nodes:
             return run_pipeline(load_pipeline(str(path)), executor, log=lambda line: None)[0].computed
 
     assert computed() > 0 and computed() == 0
+    before = pq.read_table(tmp_path / "out" / "pages", columns=["text"]).column(0).to_pylist()
     data = json.loads(model.read_text())
-    data["threshold"] = 0.9
+    data["threshold"] = 0.99
     model.write_text(json.dumps(data))
     assert computed() > 0
+    # and the new file decided, not the one this process read before (the local executor runs in this process)
+    after = pq.read_table(tmp_path / "out" / "pages", columns=["text"]).column(0).to_pylist()
+    assert sum(map(len, after)) < sum(map(len, before))
