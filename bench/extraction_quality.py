@@ -11,7 +11,8 @@ curate's charset decoding) against ground truth in the shared corpus, one table:
   whose F1 is under LOST_F1 is counted as lost.
 
 Pages are split by a keyed hash of their id into `tune` and `test` halves; figures are reported on `test` unless
---split says otherwise, so that an engine tuned on these benchmarks is judged on pages it was not tuned on.
+--split says otherwise, so that an engine tuned on these benchmarks is judged on pages it was not tuned on (the
+`blocks` engine's classifier is trained on `tune` only, by models/train_block_classifier.py).
 CPU milliseconds per page are the extraction's alone (process time, one process), comparable within one run.
 
     python bench/extraction_quality.py [--split test|tune|all] [--limit N] [--engines NAME ...]
