@@ -93,8 +93,6 @@ class _Open:
     number: int
     path: tuple[int, ...]  # the numbers of the open block elements down to this one
     tag: str
-    tag_bits: int
-    keyword_bits: int
     own_keyword_bits: int
     block: Block | None = None  # its current block; None until text arrives (and again after a nested block)
 
@@ -130,7 +128,7 @@ def keyword_bits(element: etree._Element) -> int:
 def page_blocks(tree: etree._Element) -> list[Block]:
     """The blocks of a parsed page, in document order (see the module docstring)."""
     blocks: list[Block] = []
-    document = _Open(0, (0,), "html", 0, 0, 0)
+    document = _Open(0, (0,), "html", 0)
     opened: list[_Open] = [document]
     # for every block, context or skipped element whose start has been walked and end not yet: (tag bits, keyword
     # bits) in force inside it
@@ -178,8 +176,7 @@ def page_blocks(tree: etree._Element) -> list[Block]:
                 parent = opened[-1]
                 parent.block = None
                 numbers += 1
-                opened.append(_Open(numbers, parent.path + (numbers,), tag, tag_bits, parent_keywords | own_keywords,
-                                    own_keywords))
+                opened.append(_Open(numbers, parent.path + (numbers,), tag, own_keywords))
             if element.text:
                 add(element.text, bool(tag_bits & _LINK_BIT))
         else:
