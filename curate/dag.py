@@ -26,11 +26,11 @@ from curate.cpu import peak_rss_mib
 from curate.errors import RunError
 from curate.executors.base import Executor
 from curate.layout import NodeLayout
-from curate.options_diff import config_changes
 from curate.ops import OPERATIONS
 from curate.ops.base import OperationContext, PartitionRef
+from curate.options_diff import config_changes
 from curate.partition import PartitionTask, run_partition
-from curate.report.progress import NoProgress, RunProgress
+from curate.progress import NoProgress, RunProgress
 from curate.sketch import merge_records
 from curate.stages import step_class
 from curate.stages.plugins import code_digest, is_import_path

@@ -230,7 +230,7 @@ class _DsirFit:
 
     def __init__(self, workdir: str, node: str) -> None:
         from curate.ops.dsir import FIT_FILE, FIT_LOG_RATIO
-        from curate.partition import load_array
+        from curate.tables import load_array
 
         fit = NodeLayout(workdir, node).fit
         try:

@@ -190,7 +190,7 @@ def export_nanogpt(shard_dir: str, out_dir: str, *, val_tokens: int | None = Non
 
 def nanogpt_meta(shard_dir: str, manifest: dict[str, Any]) -> dict[str, Any]:
     """nanoGPT's meta.pkl for these shards (see the module docstring)."""
-    from curate.ops.train_bpe import load_tokenizer_file
+    from curate.shards import load_tokenizer_file
 
     tokenizer = load_tokenizer_file(shard_tokenizer_path(shard_dir, manifest))
     itos = {index: piece.decode("utf-8", "replace") for index, piece in enumerate(tokenizer.vocab)}

@@ -8,39 +8,30 @@ are the partition's commit record: they hold the partition's fingerprint and the
 
 from __future__ import annotations
 
-import io
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
-import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from curate import storage
-from curate.commit import commit
 from curate.cpu import peak_rss_mib
 from curate.errors import RunError
 from curate.layout import NodeLayout
+from curate.partition_output import commit_partition
 from curate.sketch import SummaryBuilder
 from curate.stages.base import FAILED_PREFIX, Reader, StageResult, conform
 from curate.stats import StageStats, StageTimer
+from curate.tables import PARQUET_COMPRESSION
 
 if TYPE_CHECKING:
     from curate.config import NodeSpec
 
-PARQUET_COMPRESSION = "zstd"
 # A partition fails (rather than committing rows that are all `error:...`) when at least this many documents
 # entered a step and every one failed with the same exception: a missing model, a bug, not bad input.
 ALL_FAILED_MIN_DOCS = 2
-
-
-def scratch_file(folder: str, index: int, suffix: str = ".parquet") -> str:
-    """The scratch file of the task for input partition `index`: numbered by input position, which is fixed for one
-    fingerprint (scratch folders never outlive theirs). Example: scratch_file("s", 3, ".npy") -> "s/part-00003.npy"
-    """
-    return storage.join(folder, f"part-{index:05d}{suffix}")
 
 
 @dataclass(frozen=True)
@@ -82,74 +73,6 @@ class NodeInputReader(Reader):
             stats.docs_in += batch.num_rows
             stats.kept += batch.num_rows
             yield StageResult(pa.Table.from_batches([batch], schema=self.schema), empty_rejected)
-
-
-def read_table(path: str, columns: list[str] | None = None) -> pa.Table:
-    """A Parquet file (or the named columns of it), local or on object storage. Opened as one file, not as a
-    dataset: dataset discovery would list and stat its folder first (requests on object storage)."""
-    with storage.open_input(path) as handle:
-        return pq.read_table(handle, columns=columns)
-
-
-def parquet_rows(path: str) -> int:
-    """The row count in a Parquet file's footer."""
-    with storage.open_input(path) as handle:
-        return pq.read_metadata(handle).num_rows
-
-
-def read_columns(path: str, columns: list[str]) -> pa.Table:
-    """The named columns of a node's partition file; a ValueError naming the missing ones (e.g. a node read for its
-    text that has no extract step) instead of Arrow's schema dump."""
-    with storage.open_input(path) as handle:
-        available = pq.read_schema(handle).names
-    missing = [c for c in columns if c not in available]
-    if missing:
-        raise ValueError(f"{storage.basename(path)} has no column {', '.join(map(repr, missing))} (it has "
-                         f"{', '.join(available)}); does the node it comes from extract text?")
-    return read_table(path, columns)
-
-
-def write_parquet_atomic(table: pa.Table, path: str) -> None:
-    """Write `table` to `path` (zstd), whole or not at all (storage.atomic_output). An empty table is written with
-    no row group, as run_partition writes one: a row group of 0 rows breaks readers that size their batches by the
-    first row group (HF datasets: "BatchSize must be greater than 0")."""
-    with storage.atomic_output(path) as sink, pq.ParquetWriter(sink, table.schema,
-                                                               compression=PARQUET_COMPRESSION) as writer:
-        if table.num_rows:
-            writer.write_table(table)
-
-
-def save_array_atomic(path: str, array: np.ndarray) -> None:
-    """`np.save` to `path`, whole or not at all."""
-    buffer = io.BytesIO()
-    np.save(buffer, array)
-    storage.write_bytes(path, buffer.getvalue())
-
-
-def load_array(path: str) -> np.ndarray:
-    """An array written by save_array_atomic."""
-    return np.load(io.BytesIO(storage.read_bytes(path)))
-
-
-def commit_partition(layout: NodeLayout, key: str, fingerprint: str, record: dict[str, Any]) -> dict[str, Any]:
-    """Write partition `key`'s stats as its commit record (last: the partition now counts as done)."""
-    data, rejected, record_path = layout.partition_files(key)
-    return commit(record_path, layout.workdir, fingerprint, [layout.relative(p) for p in (data, rejected)], **record)
-
-
-def write_operation_partition(layout: NodeLayout, key: str, fingerprint: str, input_path: str, kept: pa.Table,
-                              rejected: pa.Table, stats: StageStats, extra: dict[str, Any] | None = None) -> None:
-    """Write partition `key` of an operation node that outputs documents (dsir, dedup) as a map node's: kept rows,
-    rejected rows, then the commit record (with `extra`, what the operation reports per partition)."""
-    data_path, rejected_path, _ = layout.partition_files(key)
-    write_parquet_atomic(kept, data_path)
-    write_parquet_atomic(rejected, rejected_path)
-    summary = SummaryBuilder()
-    summary.add(kept, rejected)
-    commit_partition(layout, key, fingerprint, {"summary": summary.to_json(),
-        "node": layout.node, "partition": key, "input": storage.basename(input_path),
-        "stages": [stats.to_json()], "docs_out": kept.num_rows, "rejected_out": rejected.num_rows,
-        "wall_s": round(stats.wall_s, 4), "peak_rss_mib": round(peak_rss_mib(), 1), **(extra or {})})
 
 
 def _all_failed(stats: StageStats, first_error: dict[str, str]) -> str | None:

@@ -20,6 +20,7 @@ import pyarrow.parquet as pq
 
 from curate import storage
 from curate.layout import node_layout_of
+from tokenizer.bpe import Tokenizer
 
 MANIFEST_FORMAT = "curate-token-shards"
 TOKENIZER_COPY = "tokenizer.curate.json"  # the tokenizer the shards were encoded with, beside their manifest
@@ -49,6 +50,11 @@ def load_manifest(shard_dir: str) -> dict[str, Any]:
 def shard_tokenizer_path(shard_dir: str, manifest: dict[str, Any]) -> str:
     """The tokenizer file the shards were encoded with (curate's format), kept beside the manifest."""
     return storage.join(storage.dirname(manifest_path(shard_dir)), manifest["tokenizer_file"])
+
+
+def load_tokenizer_file(path: str) -> Tokenizer:
+    """A tokenizer file in curate's format: a train_bpe node's, or the copy a tokenize node keeps beside its shards."""
+    return Tokenizer.from_json(json.loads(storage.read_bytes(path)), source=path)
 
 
 def verify(shard_dir: str, full: bool = True) -> list[str]:

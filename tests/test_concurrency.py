@@ -16,7 +16,7 @@ from curate.dag import ConcurrentRun, run_pipeline
 from curate.errors import RunError
 from curate.executors.local import LocalExecutor
 from curate.ops.base import OperationContext
-from curate.report.progress import NoProgress
+from curate.progress import NoProgress
 from curate.stats import NodeReport
 from tests.conftest import output_files
 from tests.warc_factory import SAMPLE_DIR

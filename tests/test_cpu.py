@@ -10,7 +10,7 @@ import time
 from curate.cpu import Measured, children_cpu
 from curate.executors.local import LocalExecutor
 from curate.ops.base import OperationContext
-from curate.report.progress import NoProgress
+from curate.progress import NoProgress
 
 
 def burn(seconds: float) -> int:

@@ -14,7 +14,7 @@ import statistics
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
-from curate.ops.train_bpe import load_tokenizer_file
+from curate.shards import load_tokenizer_file
 from curate.shards import load_manifest, shard_tokenizer_path
 from train_stub.train import EvalText, TrainConfig, train
 

@@ -211,7 +211,7 @@ def train(config: TrainConfig, shard_dir: str, *, vocab_size: int, evals: Mappin
 
 
 def main() -> None:
-    from curate.ops.train_bpe import load_tokenizer_file
+    from curate.shards import load_tokenizer_file
     from curate.shards import load_manifest, shard_tokenizer_path
 
     parser = argparse.ArgumentParser(description="Train the proxy GPT on curate token shards.")

@@ -16,15 +16,10 @@ import pyarrow as pa
 from curate import storage
 from curate.dedup.shuffle import split_doc_numbers
 from curate.layout import NodeLayout
-from curate.partition import (
-    load_array,
-    read_table,
-    scratch_file,
-    write_operation_partition,
-    write_parquet_atomic,
-)
+from curate.partition_output import write_operation_partition
 from curate.stages.base import Reject, rejected_rows
 from curate.stats import StageStats
+from curate.tables import load_array, read_table, scratch_file, write_parquet_atomic
 
 ASSIGNMENT_SCHEMA = pa.schema([
     pa.field("doc", pa.uint64()),

@@ -21,7 +21,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from curate import storage
-from curate.partition import PARQUET_COMPRESSION, scratch_file
+from curate.tables import PARQUET_COMPRESSION, scratch_file
 
 # Records a reduce task holds. Measured with bench/dedup_scale.py at 1M documents (14M MinHash band records): with
 # 8M records a range the run peaked at 1,226 MiB (a reducer sorts its records and loads the signatures of every

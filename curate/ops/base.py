@@ -24,9 +24,9 @@ from curate.cpu import Measured, driver_cpu
 from curate.errors import RunError
 from curate.executors.base import Executor, RayOptions
 from curate.layout import NodeLayout
-from curate.partition import read_columns, save_array_atomic
-from curate.report.progress import RunProgress
+from curate.progress import RunProgress
 from curate.stats import NodeReport, StageStats, merge_stage_lists
+from curate.tables import read_columns, save_array_atomic
 
 
 @dataclass(frozen=True)

@@ -37,9 +37,10 @@ from curate import storage
 from curate.cpu import driver_cpu
 from curate.layout import NodeLayout
 from curate.ops.base import Operation, OperationContext, merged_partitions
-from curate.partition import load_array, read_table, save_array_atomic, write_operation_partition
+from curate.partition_output import write_operation_partition
 from curate.stages.base import Reject, rejected_rows
 from curate.stats import NodeReport, StageStats
+from curate.tables import load_array, read_table, save_array_atomic
 
 WORD = re.compile(r"\w+")
 NUMBER = re.compile(r"\d+")

@@ -28,8 +28,8 @@ from curate.dedup.output import (
 )
 from curate.dedup.shuffle import map_file, ranges_for
 from curate.ops.base import Operation, OperationContext, file_done, merged_partitions
-from curate.partition import parquet_rows, read_table
 from curate.stats import NodeReport
+from curate.tables import parquet_rows, read_table
 
 RESOLVED = "_RESOLVED.json"  # the commit record of the resolution's assignment files
 

@@ -38,19 +38,12 @@ from curate.commit import write_json_atomic
 from curate.cpu import driver_cpu
 from curate.layout import NodeLayout
 from curate.ops.base import Operation, OperationContext, file_done
-from curate.partition import (
-    load_array,
-    read_columns,
-    read_table,
-    save_array_atomic,
-    scratch_file,
-    write_operation_partition,
-    write_parquet_atomic,
-)
+from curate.partition_output import write_operation_partition
 from curate.processes import run_in_child
 from curate.stages.base import Reject, rejected_rows
 from curate.stages.jsonl import iter_texts
 from curate.stats import NodeReport, StageStats
+from curate.tables import load_array, read_columns, read_table, save_array_atomic, scratch_file, write_parquet_atomic
 
 _WORD = re.compile(r"\w+")
 FIT_FILE, FIT_LOG_RATIO = "dsir.json", "log_ratio.npy"  # in the node's fit folder (curate/layout.py)

@@ -20,7 +20,7 @@ from curate.dedup.output import ASSIGNMENT_SCHEMA
 from curate.dedup.shuffle import doc_numbers, group_bounds, read_range, write_ranges
 from curate.ops.base import OperationContext
 from curate.ops.dedup import Deduplication, DedupTask, read_reduced
-from curate.partition import read_columns, write_parquet_atomic
+from curate.tables import read_columns, write_parquet_atomic
 
 KEY_BYTES = 16
 

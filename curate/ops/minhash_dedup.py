@@ -32,14 +32,7 @@ from curate.dedup.shuffle import (
 )
 from curate.ops.base import OperationContext
 from curate.ops.dedup import Deduplication, DedupTask, read_reduced
-from curate.partition import (
-    load_array,
-    read_columns,
-    read_table,
-    save_array_atomic,
-    scratch_file,
-    write_parquet_atomic,
-)
+from curate.tables import load_array, read_columns, read_table, save_array_atomic, scratch_file, write_parquet_atomic
 
 EDGE_SCHEMA = pa.schema([pa.field("a", pa.uint64()), pa.field("b", pa.uint64())])
 

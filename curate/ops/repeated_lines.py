@@ -37,9 +37,10 @@ from curate.cpu import driver_cpu
 from curate.dedup.shuffle import doc_numbers, group_bounds, ranges_for, read_range, split_doc_numbers, write_ranges
 from curate.layout import NodeLayout
 from curate.ops.base import Operation, OperationContext, file_done, merged_partitions
-from curate.partition import parquet_rows, read_table, scratch_file, write_operation_partition
+from curate.partition_output import write_operation_partition
 from curate.stages.base import Reject, rejected_rows
 from curate.stats import NodeReport, StageStats
+from curate.tables import parquet_rows, read_table, scratch_file
 
 PUNCTUATION = re.compile(r"[^\w\s]|_")
 DIGIT = re.compile(r"\d")

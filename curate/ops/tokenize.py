@@ -31,11 +31,18 @@ from curate.commit import write_json_atomic
 from curate.cpu import driver_cpu
 from curate.errors import RunError
 from curate.ops.base import Operation, OperationContext, file_done
-from curate.ops.train_bpe import TOKENIZER_FILE, load_tokenizer, load_tokenizer_file
-from curate.partition import load_array, read_columns, read_table, save_array_atomic, scratch_file, write_parquet_atomic
-from curate.shards import MANIFEST_FORMAT, TOKEN_STATS, TOKENIZER_COPY, token_dtype
+from curate.ops.train_bpe import TOKENIZER_FILE, load_tokenizer
+from curate.shards import MANIFEST_FORMAT, TOKEN_STATS, TOKENIZER_COPY, load_tokenizer_file, token_dtype
 from curate.sketch import bottom_sample, row_key
 from curate.stats import NodeReport, StageStats
+from curate.tables import (
+    load_array,
+    read_columns,
+    read_table,
+    save_array_atomic,
+    scratch_file,
+    write_parquet_atomic,
+)
 from tokenizer.fast import encode_batch
 
 EOT = "<|endoftext|>"

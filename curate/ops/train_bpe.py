@@ -20,14 +20,9 @@ from curate import storage, timeline
 from curate.cpu import driver_cpu
 from curate.errors import RunError
 from curate.ops.base import Operation, OperationContext, file_done
-from curate.partition import (
-    parquet_rows,
-    read_columns,
-    read_table,
-    scratch_file,
-    write_parquet_atomic,
-)
+from curate.shards import load_tokenizer_file
 from curate.stats import NodeReport, StageStats
+from curate.tables import parquet_rows, read_columns, read_table, scratch_file, write_parquet_atomic
 from tokenizer.bpe import Tokenizer
 from tokenizer.export import special_roles, to_huggingface, to_huggingface_config, to_tiktoken_ranks
 from tokenizer.pretokenize import PATTERNS, count_pretokens
@@ -63,10 +58,6 @@ def count_partition(task: CountTask) -> int:
 def load_tokenizer(node_dir: str) -> Tokenizer:
     """The tokenizer a train_bpe node wrote (or the copy a tokenize node keeps beside its shards)."""
     return load_tokenizer_file(storage.join(node_dir, TOKENIZER_FILE))
-
-
-def load_tokenizer_file(path: str) -> Tokenizer:
-    return Tokenizer.from_json(json.loads(storage.read_bytes(path)), source=path)
 
 
 @dataclass

@@ -33,12 +33,12 @@ from curate.commit import read_json, write_json_atomic
 from curate.cpu import driver_cpu
 from curate.errors import RunError
 from curate.ops.base import Operation, OperationContext, ScoreTask, file_done, score_partition
-from curate.partition import load_array, read_columns, scratch_file
 from curate.processes import run_in_child
 from curate.stages.jsonl import iter_texts
 from curate.stages.langid import load_model
 from curate.stages.quality import NEGATIVE, POSITIVE, QUANTILES_FILE, hq_probability
 from curate.stats import NodeReport, StageStats
+from curate.tables import load_array, read_columns, scratch_file
 
 MODEL_FILE = "model.bin"
 SAVE_PROBES = 200  # training lines a saved model must score exactly as the trained one

@@ -40,11 +40,11 @@ from curate.commit import write_json_atomic
 from curate.cpu import driver_cpu
 from curate.errors import RunError
 from curate.ops.base import Operation, OperationContext, ScoreTask, file_done, score_partition
-from curate.partition import load_array, scratch_file
 from curate.processes import child_setup, run_in_child
 from curate.stages.jsonl import iter_texts
 from curate.stages.perplexity import CUTOFFS_FILE, doc_perplexity, lm_tokens, load_kenlm
 from curate.stats import NodeReport, StageStats
+from curate.tables import load_array, scratch_file
 
 MODEL_FILE = "model.binary"
 

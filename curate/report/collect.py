@@ -20,7 +20,7 @@ import numpy as np
 from curate import storage
 from curate.commit import read_json
 from curate.layout import COMMIT_FILE, PARTITIONS_DIR, STATE_ROOT, NodeLayout, node_layout_of
-from curate.ops.train_bpe import load_tokenizer_file
+from curate.shards import load_tokenizer_file
 from curate.shards import TOKEN_STATS, load_manifest, shard_tokenizer_path, verify
 from curate.sketch import empty_side, merge, merge_records
 from curate.stats import StageStats, merge_stage_lists

@@ -13,32 +13,11 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from types import TracebackType
-from typing import Protocol
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeRemainingColumn
 
-MAP_PHASE = "partitions"
-
-
-class RunProgress(Protocol):
-    def start(self, node: str, total: int, phase: str = MAP_PHASE) -> None: ...
-
-    def advance(self, node: str, docs: int) -> None: ...
-
-    def finish(self, node: str) -> None: ...
-
-
-class NoProgress:
-    def start(self, node: str, total: int, phase: str = MAP_PHASE) -> None:
-        pass
-
-    def advance(self, node: str, docs: int) -> None:
-        pass
-
-    def finish(self, node: str) -> None:
-        pass
-
+from curate.progress import MAP_PHASE
 
 class LogProgress:
     """Plain lines, for output that is not a terminal."""

@@ -17,7 +17,7 @@ from curate.config import load_pipeline
 from curate.dag import run_pipeline
 from curate.executors.local import LocalExecutor
 from curate.ops.tokenize import shard_cuts
-from curate.ops.train_bpe import load_tokenizer_file
+from curate.shards import load_tokenizer_file
 from curate.shards import load_manifest, shard_tokenizer_path, verify
 from tests.conftest import QUICKSTART
 from tests.shard_damage import DAMAGES, damaged_copy

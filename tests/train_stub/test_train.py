@@ -7,7 +7,7 @@ import math
 import pytest
 import torch
 
-from curate.ops.train_bpe import load_tokenizer_file
+from curate.shards import load_tokenizer_file
 from curate.shards import load_manifest, shard_tokenizer_path
 from train_stub.model import GPT
 from train_stub.train import REFERENCE_TEXT, EvalText, TrainConfig, bits_per_byte, learning_rate, train
