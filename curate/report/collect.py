@@ -75,9 +75,9 @@ def _sample_values(side: dict[str, Any], column: str) -> np.ndarray:
     return np.array([np.nan if v is None else float(v) for v in raw], dtype=np.float64)
 
 
-def thresholds(config: dict[str, Any] | None) -> dict[str, list[dict[str, Any]]]:
+def thresholds(config: dict[str, Any] | None, workdir: str | None = None) -> dict[str, list[dict[str, Any]]]:
     """The thresholds a node's steps set, by signal. Example: {"lang_score": [{"step": "langid", "kind": "min",
-    "value": 0.65}]}"""
+    "value": 0.65}]}. With the run's `workdir`, also the cuts its model nodes decided at run time (model_cuts)."""
     found: dict[str, list[dict[str, Any]]] = {}
     for name, options in (config or {}).get("steps", []):
         for (step, option), (signal, kind) in THRESHOLDS.items():
@@ -88,13 +88,45 @@ def thresholds(config: dict[str, Any] | None) -> dict[str, list[dict[str, Any]]]
                 if options.get(kind) is not None:
                     found.setdefault(options["column"], []).append({"step": "where", "kind": kind,
                                                                     "value": options[kind]})
+        if workdir is not None:
+            for signal, cut in model_cuts(name, options, workdir):
+                found.setdefault(signal, []).append(cut)
     return found
 
 
-def documents_section(summary: dict[str, Any], config: dict[str, Any] | None) -> dict[str, Any]:
+def model_cuts(step: str, options: dict[str, Any], workdir: str) -> list[tuple[str, dict[str, Any]]]:
+    """The cuts a step took from its model node's files at run time, as (signal, threshold): fasttext_quality's raw
+    score at `min_quantile` ("min 0.0036 (fasttext_quality, quantile 0.02)"), kenlm_perplexity's head and tail
+    bucket cut-offs ("head 660", "tail 3300"; a rejection only for the buckets it does not keep). The model file is
+    looked up in this workdir (the record names the path the run used, which a moved workdir no longer has); none
+    when it is gone."""
+    from curate.stages.perplexity import KenLMPerplexity
+    from curate.stages.quality import FastTextQuality
+
+    if step not in ("fasttext_quality", "kenlm_perplexity") or not options.get("model"):
+        return []
+    model = options["model"]
+    moved = {**options, "model": storage.join(workdir, storage.basename(storage.dirname(model)),
+                                              storage.basename(model))}
+    try:
+        if step == "fasttext_quality":
+            if options.get("min_quantile") is None:
+                return []  # a min_score is drawn from the options (THRESHOLDS)
+            cut = FastTextQuality(**moved).threshold()
+            return [("quality", {"step": f"fasttext_quality, quantile {options['min_quantile']:g}", "kind": "min",
+                                 "value": cut})]
+        head, tail = KenLMPerplexity(**moved).cutoffs()
+    except (OSError, ValueError, KeyError):
+        return []
+    return [("perplexity", {"step": "kenlm_perplexity", "kind": "head", "value": head}),
+            ("perplexity", {"step": "kenlm_perplexity", "kind": "tail", "value": tail})]
+
+
+def documents_section(summary: dict[str, Any], config: dict[str, Any] | None,
+                      workdir: str | None = None) -> dict[str, Any]:
     """Signals (kept and rejected), domains and samples of a node of documents, from its summary."""
     kept, rejected = summary.get("kept") or empty_side(), summary.get("rejected") or empty_side()
-    cuts = thresholds(config)
+    cuts = thresholds(config, workdir)
     signals: dict[str, Any] = {}
     for column in dict.fromkeys([*kept["sample"]["values"], *rejected["sample"]["values"]]):
         parts = {"kept": _sample_values(kept, column), "rejected": _sample_values(rejected, column)}
@@ -190,7 +222,7 @@ def node_report(layout: NodeLayout, full_check: bool = False) -> dict[str, Any]:
         report["shards"] = shards_section(layout.data, full_check)
         report["tokens_out"] = report["shards"].get("tokens")
     elif summary:
-        report.update(documents_section(summary, report["config"]))
+        report.update(documents_section(summary, report["config"], layout.workdir))
     return report
 
 

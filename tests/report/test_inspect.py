@@ -173,3 +173,23 @@ def test_html_report_renders_in_a_browser(quickstart_local, tmp_path):
                     f"--user-data-dir={tmp_path / 'profile'}", "--window-size=1200,1600",
                     f"--screenshot={shot}", page.as_uri()], capture_output=True, timeout=120, check=True)
     assert png_is_not_blank(shot)
+
+
+def test_model_cuts_are_drawn_from_the_model_nodes_files(tmp_path):
+    """The quality classifier's quantile cut and KenLM's bucket cut-offs are decided at run time from files beside
+    the models; the report reads them from the workdir it inspects, even when the run's paths moved."""
+    from curate.report.collect import thresholds
+
+    (tmp_path / "quality_model").mkdir()
+    (tmp_path / "quality_model" / "quantiles.json").write_text(json.dumps(
+        {"negative": [i / 200 for i in range(101)], "calibrate": [i / 100 for i in range(101)]}))
+    (tmp_path / "kenlm_model").mkdir()
+    (tmp_path / "kenlm_model" / "cutoffs.json").write_text(json.dumps({"head": 660.0, "tail": 3300.0}))
+    config = {"steps": [["fasttext_quality", {"model": "/elsewhere/run/quality_model/model.bin", "min_quantile": 0.25,
+                                              "min_score": None}],
+                        ["kenlm_perplexity", {"model": "/elsewhere/run/kenlm_model/model.binary",
+                                              "keep": ["head", "middle", "tail"], "max_perplexity": None}]]}
+    cuts = thresholds(config, str(tmp_path))
+    assert cuts["quality"] == [{"step": "fasttext_quality, quantile 0.25", "kind": "min", "value": 0.25}]
+    assert [(c["kind"], c["value"]) for c in cuts["perplexity"]] == [("head", 660.0), ("tail", 3300.0)]
+    assert thresholds(config, str(tmp_path / "gone")) == {}  # model files gone: nothing drawn, no error
