@@ -32,8 +32,8 @@ from curate.options_diff import config_changes
 from curate.partition import PartitionTask, run_partition
 from curate.progress import NoProgress, RunProgress
 from curate.sketch import merge_records
-from curate.stages import step_class
-from curate.stages.plugins import code_digest, is_import_path
+from curate.stages import READERS, step_class
+from curate.stages.plugins import code_digest
 from curate.stats import NodeReport, StageStats, merge_stage_lists
 
 # Bump when the layout or meaning of outputs changes, so that old workdirs are recomputed rather than misread.
@@ -95,8 +95,11 @@ def logical_hash(node: NodeSpec) -> str:
                 if (index, option) not in named_models and value:
                     steps[index][1][option] = [content_fingerprint(p) for p in ([value] if isinstance(value, str)
                                                                                  else value)]
-        # A user's stage (module:Class) by its code too: an edited filter recomputes what it decided.
-        payload["code"] = [code_digest(step_class(s.name)) for s in node.steps if is_import_path(s.name)]
+        # Every step (built-in or a user's module:Class) and the reader by their code too: an edited filter, or a
+        # helper it imports, recomputes what it decided without a hand bump of OUTPUT_FORMAT_VERSION.
+        payload["code"] = [code_digest(step_class(s.name)) for s in node.steps]
+        if node.input.reader is not None:
+            payload["code"].append(code_digest(READERS[node.input.reader]))
         for index, option, model_node in node.model_options:
             steps[index][1][option] = {"model_node": model_node}
         payload["steps"] = steps

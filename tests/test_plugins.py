@@ -100,6 +100,31 @@ def test_editing_the_stage_recomputes_its_node(tmp_path, plugin):
     assert run(path) == {"docs": 1}
 
 
+def test_editing_a_helper_the_stage_imports_recomputes_its_node(tmp_path, plugin):
+    """The helper module beside the filter is part of its code; a module elsewhere (curate's engine) is not."""
+    (plugin.parent / "limits.py").write_text("MAX_UPPER = 0.5\n")
+    helper_import = "from myfilters.limits import MAX_UPPER\nfrom curate.stages.base"
+    plugin.write_text(FILTER.replace("    max_upper: float = 0.5", "    max_upper: float = MAX_UPPER")
+                      .replace("from curate.stages.base", helper_import))
+    path = pipeline(tmp_path, '{class: "myfilters.shout:ShoutFilter"}')
+    assert run(path) == {"docs": 1}
+    (plugin.parent / "unrelated.py").write_text("X = 1\n")  # not imported: no recompute
+    assert run(path) == {"docs": 0}
+    (plugin.parent / "limits.py").write_text("MAX_UPPER = 0.5  # the same value, edited\n")
+    assert run(path) == {"docs": 1}
+
+
+def test_a_built_in_steps_code_is_in_its_nodes_fingerprint(tmp_path, monkeypatch):
+    """Changing a built-in filter's logic recomputes its nodes without a hand bump of OUTPUT_FORMAT_VERSION."""
+    from curate import dag
+
+    node = load_pipeline(str(pipeline(tmp_path, "{min_length: {min_chars: 10}}"))).node("docs")
+    before = dag.logical_hash(node)
+    digest = dag.code_digest
+    monkeypatch.setattr(dag, "code_digest", lambda cls: digest(cls) + ("!" if cls.name == "min_length" else ""))
+    assert dag.logical_hash(node) != before
+
+
 @pytest.mark.parametrize("step, message", [
     ('{class: "myfilters.shout:ShoutFilter", max_uper: 0.4}', "unknown field 'max_uper' (did you mean 'max_upper'?)"),
     ('{class: "myfilters.shout:ShoutFilter", max_upper: loud}', "field 'max_upper' must be"),

@@ -3,16 +3,20 @@
 The class must be importable where the partition runs (installed, or on PYTHONPATH; on a Ray cluster, on every node
 or in the job's `runtime_env`), follow the stage contract (curate/stages/base.py: a dataclass subclass of Stage, or
 of DocumentStage, with a `name`), and its options are validated against its fields like a built-in step's. The
-fingerprint of a node holds a hash of the class's module source, so editing the filter recomputes what it decided
-(issue 12: reruns never serve stale data).
+fingerprint of a node holds a hash of the class's code (its module and the helper modules beside it that it imports,
+code_digest), so editing the filter or a helper recomputes what it decided (issue 12: reruns never serve stale
+data). Built-in stages are hashed the same way.
 """
 
 from __future__ import annotations
 
+import ast
 import dataclasses
 import hashlib
 import importlib
+import importlib.util
 import inspect
+import os
 import re
 
 from curate.stages.base import Stage
@@ -48,9 +52,61 @@ def load_stage_class(path: str) -> type[Stage]:
 
 
 def code_digest(cls: type) -> str:
-    """A hash of the source of the module defining `cls` (of the class alone when the module has no file)."""
+    """A hash of the code of a stage class: its module's source and the source of every module it imports, directly
+    or not, that lies in its module's folder or below (a built-in stage's helpers in curate/stages/, such as
+    words.py; a user's helper module beside the filter). Library code outside that folder (pyarrow, curate's engine)
+    is not followed: it changes with a release, which `versions()` records. A class defined where no file is (a
+    notebook) hashes its own source."""
     source_file = inspect.getsourcefile(cls)
-    if source_file:
-        with open(source_file, "rb") as handle:
-            return hashlib.sha256(handle.read()).hexdigest()[:16]
-    return hashlib.sha256(inspect.getsource(cls).encode()).hexdigest()[:16]
+    if not source_file:
+        return hashlib.sha256(inspect.getsource(cls).encode()).hexdigest()[:16]
+    folder = os.path.dirname(os.path.abspath(source_file))
+    files = _imported_files(os.path.abspath(source_file), folder, {})
+    hashed = hashlib.sha256()
+    for path in sorted(files):
+        hashed.update(os.path.relpath(path, folder).encode() + b"\0" + files[path] + b"\0")
+    return hashed.hexdigest()[:16]
+
+
+def _imported_files(path: str, folder: str, found: dict[str, bytes]) -> dict[str, bytes]:
+    """`found` with `path`'s source and, recursively, that of the modules it imports whose files lie in `folder`."""
+    with open(path, "rb") as handle:
+        found[path] = handle.read()
+    package = _package_of(path)
+    for name in _imported_names(ast.parse(found[path]), package):
+        try:
+            spec = importlib.util.find_spec(name)
+        except (ImportError, ValueError):
+            continue
+        origin = spec.origin if spec is not None else None
+        if (origin and origin.endswith(".py") and os.path.abspath(origin) not in found
+                and os.path.abspath(origin).startswith(folder + os.sep)):
+            _imported_files(os.path.abspath(origin), folder, found)
+    return found
+
+
+def _imported_names(tree: ast.Module, package: str) -> list[str]:
+    """The module names an import statement could load: `import a.b` -> a.b; `from a import b` -> a and a.b (b may
+    be a module); relative imports resolved against `package`."""
+    names: list[str] = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names += [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                parts = package.split(".")[: len(package.split(".")) - node.level + 1]
+                base = ".".join([p for p in parts if p] + ([base] if base else []))
+            if base:
+                names += [base] + [f"{base}.{alias.name}" for alias in node.names]
+    return names
+
+
+def _package_of(path: str) -> str:
+    """The dotted package a module file belongs to, from the __init__.py files above it ("" when none)."""
+    parts: list[str] = []
+    folder = os.path.dirname(path)
+    while os.path.exists(os.path.join(folder, "__init__.py")):
+        parts.insert(0, os.path.basename(folder))
+        folder = os.path.dirname(folder)
+    return ".".join(parts)
