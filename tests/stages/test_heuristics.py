@@ -87,6 +87,9 @@ def test_c4_line_rules_rewrite_the_text():
     assert dropped == {"short": 1, "javascript": 1, "policy": 1, "unpunctuated": 1} and sentences == 7
     # FineWeb's defaults keep lines without terminal punctuation (a table row, a heading of three words or more)
     assert C4Filter().apply(text)[0] == cleaned + "\n" + unpunctuated
+    # rewrite off: the same counts and decision, the text as it came
+    assert C4Filter(terminal_punctuation=True, rewrite=False).apply(text) == (text, dropped, sentences)
+    assert reason(C4Filter(rewrite=False), "menu\nhome\nabout us") == "c4_no_lines_left"
 
 
 def test_c4_curly_bracket_rule_is_an_option():
