@@ -265,7 +265,7 @@ def run_map_node(plan: NodePlan, executor: Executor, log: Callable[[str], None],
             progress.advance(node.name, 0)
         else:
             records[task.key] = accounting(record)
-            progress.advance(node.name, record["stages"][0]["docs_in"])
+            progress.advance(node.name, record["stages"][0]["kept"], record["docs_out"])  # documents, not records
     progress.finish(node.name)
     if failed:
         raise RunError(f"node {node.name!r}: {len(failed)} partition(s) failed: " + "; ".join(failed[:3]))

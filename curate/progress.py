@@ -13,7 +13,8 @@ MAP_PHASE = "partitions"
 class RunProgress(Protocol):
     def start(self, node: str, total: int, phase: str = MAP_PHASE) -> None: ...
 
-    def advance(self, node: str, docs: int) -> None: ...
+    # one more task done, `docs` documents read; `kept`, of those the ones it kept (map nodes' partitions)
+    def advance(self, node: str, docs: int, kept: int | None = None) -> None: ...
 
     def finish(self, node: str) -> None: ...
 
@@ -22,7 +23,7 @@ class NoProgress:
     def start(self, node: str, total: int, phase: str = MAP_PHASE) -> None:
         pass
 
-    def advance(self, node: str, docs: int) -> None:
+    def advance(self, node: str, docs: int, kept: int | None = None) -> None:
         pass
 
     def finish(self, node: str) -> None:

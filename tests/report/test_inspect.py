@@ -133,12 +133,14 @@ def test_log_progress_lines():
     lines: list[str] = []
     progress = LogProgress(interval=0.0, write=lines.append)
     progress.start("text", 4)
-    progress.advance("text", 10)
+    progress.advance("text", 10, 7)
+    progress.advance("text", 10, 8)
     progress.finish("text")
     progress.start("unique", 2, "map_keys")
     progress.advance("unique", 5)
     assert lines[0].startswith("curate: node text: partitions 1/4") and "s left" in lines[0]
-    assert lines[-1].startswith("curate: node unique: map_keys 1/2")
+    assert ", kept 15 of 20" in lines[1]  # a map node's partitions count what they kept
+    assert lines[-1].startswith("curate: node unique: map_keys 1/2") and "kept" not in lines[-1]
 
 
 def png_is_not_blank(path: Path) -> bool:

@@ -38,6 +38,7 @@ def test_the_final_screen_shows_each_bar_once_with_the_log_above(tmp_path):
                 "bpe · count_partition", "shards · encode_partition", "shards · write_shard"]
     assert [line.split("━")[0].removeprefix("node ").strip() for line in bars] == expected  # once each, in order
     assert all("10/10" in line or "1/1" in line or "3/3" in line for line in bars)
+    assert "kept 260 of 277" in bars[0]  # a map node counts what it kept as it goes
     logged = [line for line in lines if line.startswith("curate: ")]
     assert logged.index("curate: node unique: kept 256 of 260 documents (4 exact_duplicate)") < len(logged)
     first_bar, first_log = lines.index(bars[0]), lines.index(logged[-1])
