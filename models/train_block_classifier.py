@@ -4,7 +4,9 @@ models/block_classifier.json. The recipe is this file; the data is the shared co
     python models/train_block_classifier.py [--out models/block_classifier.json] [--compare]  (torch; ~5 min on 2 cores)
 
 Training pages are the `tune` half of every benchmark bench/extraction_quality.py scores (its keyed split), so the
-`test` half that docs/extraction.md reports stays unseen. Labels:
+`test` half that docs/extraction.md reports stays unseen, less the pages the training ablation evaluates on
+(train_stub/ablation.py's HELD_OUT_WARCS), so that no decision of the engine was fitted to the ablation's held-out
+text. Labels:
 - pages with gold main text (AEB, readability, CleanEval, CleanPortalEval, Dragnet): a block is main text when at
   least half of its word trigrams occur in the gold text (a block of one or two words: when its words occur there
   in order); Dragnet's gold includes reader comments and is taken as it is;
@@ -40,6 +42,7 @@ from curate.stages.block_classifier import (DEFAULT_MODEL, FEATURE_NAMES, BlockC
                                             block_features, keep_blocks)
 from curate.stages.extract import parse_html  # noqa: E402
 from curate.stages.html_blocks import page_blocks  # noqa: E402
+from train_stub.ablation import held_out_gold  # noqa: E402
 
 WORD = re.compile(r"\w+")
 # Chosen by the out-of-fold F1 on the tune pages (docs/extraction.md): wider (64) or longer (30-60 epochs) networks
@@ -90,10 +93,13 @@ def block_labels_from_snippets(texts: list[str], expected: dict) -> list[float |
 
 
 def training_pages(corpus: Path) -> list[dict]:
-    """Every tune page: its benchmark, block features, texts and labels, and its gold words or snippets."""
+    """Every tune page outside the ablation's held-out set: its benchmark, block features, texts and labels, and its gold words or snippets."""
     result = []
+    held_out = set(held_out_gold(corpus / "cleaning_bench"))
     for label, folder, how in BENCHMARKS:
         for entry, html in pages(corpus / folder, "tune", 0):
+            if entry["id"] in held_out:
+                continue
             tree = parse_html(html)
             blocks = page_blocks(tree) if tree is not None else []
             if not blocks:

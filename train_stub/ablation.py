@@ -4,7 +4,8 @@ its arms with the same token budget and several seeds, and reports bits per byte
     python -m train_stub.ablation pipelines/ablation/ablation.yaml --markdown docs/ablation.md   (make ablation)
 
 The arms are the pipeline's tokenize nodes named `arm_*` (pipelines/ablation/ablation.yaml: raw whole-page text,
-extracted main text, filtered, curated, and curated with one stage left out). Evaluation texts:
+extracted main text, filtered, curated, curated with one stage left out, and `arm_anchor_*`, an anchor's own recipe
+over the same pages, compared with arm_curated). Evaluation texts:
 - `heldout`: the gold main text of the cleaning_bench pages in HELD_OUT_WARCS, which no arm reads (checked here);
 - `wikitext`: train_stub's WikiText-2 test extract.
 The budget stays under one epoch of the smallest arm, so no arm is repeated (docs/train_stub.md shows what repetition
@@ -36,12 +37,14 @@ from train_stub.train import REFERENCE_TEXT, TrainConfig
 # articles with their comments, CleanPortalEval's news portals); their gold texts are the `heldout` evaluation.
 HELD_OUT_WARCS = ("cleaneval-main-00004.warc.gz", "dragnet-main-00008.warc.gz", "cleanportaleval-main-00000.warc.gz")
 ARM_PREFIX = "arm_"
+LEFT_OUT = "_without_"  # arm_without_c4: arm_curated less c4; arm_x_without_c4: arm_x less c4
+ANCHOR_PREFIX = "arm_anchor_"  # an anchor's own recipe over the same pages (bench/anchor_recipes.py)
 BASELINE, FULL = "arm_raw", "arm_curated"
 RUNS_FOLDER = "_ablation_runs"  # in the pipeline's workdir: one JSON of scores per finished run (run_key)
 
 
-def heldout_text(cleaning_bench: Path) -> str:
-    """The gold main texts of the held-out pages, in page-id order, one blank line apart."""
+def held_out_gold(cleaning_bench: Path) -> dict[str, str]:
+    """Page id -> gold main text of every page in HELD_OUT_WARCS (pages without gold text are left out)."""
     from warcio.archiveiterator import ArchiveIterator
 
     texts: dict[str, str] = {}
@@ -55,6 +58,12 @@ def heldout_text(cleaning_bench: Path) -> str:
                 text = gold.get(page) if page else None
                 if text:
                     texts[page] = text.strip()
+    return texts
+
+
+def heldout_text(cleaning_bench: Path) -> str:
+    """The gold main texts of the held-out pages, in page-id order, one blank line apart."""
+    texts = held_out_gold(cleaning_bench)
     return "\n\n".join(texts[page] for page in sorted(texts))
 
 
@@ -75,6 +84,17 @@ def arm_folders(pipeline: str) -> dict[str, str]:
     spec = load_pipeline(pipeline)
     return {node.name: storage.join(spec.workdir, node.name) for node in spec.nodes
             if node.name.startswith(ARM_PREFIX) and node.operation == "tokenize"}
+
+
+def left_out_of(arm: str) -> tuple[str, str] | None:
+    """(the arm that has the stage, the stage) for a leave-one-stage-out arm, else None.
+
+    Example: left_out_of("arm_without_c4") -> ("arm_curated", "c4"); left_out_of("arm_curated_trafilatura_without_c4")
+    -> ("arm_curated_trafilatura", "c4"); left_out_of("arm_raw") -> None."""
+    if LEFT_OUT not in arm:
+        return None
+    base, stage = arm.split(LEFT_OUT, 1)
+    return (FULL if base + "_" == ARM_PREFIX else base), stage
 
 
 def data_fingerprint(folder: str) -> str:
@@ -196,23 +216,28 @@ def report(scores: dict[str, DatasetScore], arms: dict[str, str], config: TrainC
             for worse in main[position + 1 :]:
                 lines.append(comparison_row(better, worse))
     variants = [(arm, base) for arm in scores for base in scores
-                if arm != base and arm.startswith(base + "_") and not arm.startswith(ARM_PREFIX + "without_")]
+                if arm != base and arm.startswith(base + "_") and left_out_of(arm) is None]
     if variants:
         lines += ["", "Variants (an arm named after another plus a suffix; positive: the variant is better):", "",
                   "| comparison | " + " | ".join(names) + " |", "|---|" + "---|" * len(names)]
         lines += [comparison_row(arm, base) for arm, base in variants]
-    left_out = [arm for arm in scores if arm.startswith(ARM_PREFIX + "without_")]
-    if left_out and FULL in scores:
-        lines += ["", "Leave one stage out (positive: the full pipeline is better, i.e. the stage helps):", "",
+    anchors = [arm for arm in scores if arm.startswith(ANCHOR_PREFIX)]
+    if anchors and FULL in scores:
+        lines += ["", f"Against the anchors' recipes (positive: {FULL} is better):", "",
+                  "| comparison | " + " | ".join(names) + " |", "|---|" + "---|" * len(names)]
+        lines += [comparison_row(FULL, arm) for arm in anchors]
+    left_out = [(arm, *found) for arm in scores if (found := left_out_of(arm)) and found[0] in scores]
+    if left_out:
+        lines += ["", "Leave one stage out (positive: the arm with the stage is better, i.e. the stage helps):", "",
                   "| stage left out | " + " | ".join(names) + " |", "|---|" + "---|" * len(names)]
-        for arm in left_out:
-            stage = arm.removeprefix(ARM_PREFIX + "without_")
+        for arm, base, stage in left_out:
+            label = stage if base == FULL else f"{stage} (of {base})"
             if arm in same_data:
-                lines.append(f"| {stage} | " + " | ".join("no change: the same data as " + same_data[arm]
+                lines.append(f"| {label} | " + " | ".join("no change: the same data as " + same_data[arm]
                                                           for _ in names) + " |")
                 continue
-            lines.append(f"| {stage} | " + " | ".join(
-                difference(scores[FULL].bits_per_byte[n], scores[arm].bits_per_byte[n]).describe() for n in names)
+            lines.append(f"| {label} | " + " | ".join(
+                difference(scores[base].bits_per_byte[n], scores[arm].bits_per_byte[n]).describe() for n in names)
                 + " |")
     return "\n".join(lines) + "\n"
 
@@ -229,7 +254,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     # 1e-2 rather than train_stub's 3e-3: on arm_filtered at 1M tokens, four seeds spread 0.017 bits/byte at 1e-2
     # and 0.036 at 3e-3 (at 3e-3 the seeds leave the unigram plateau at different speeds), at a similar mean.
     parser.add_argument("--lr", type=float, default=1e-2)
-    parser.add_argument("--arms", nargs="+", help="train only these arms (default: every arm_* node)")
+    parser.add_argument("--arms", nargs="+", help="train only these arms (default: every arm_* node but the "
+                        "anchors' arm_anchor_*)")
     parser.add_argument("--processes", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--corpus", default=os.path.join(os.path.dirname(__file__), "..", "..", "shared", "corpus"))
     parser.add_argument("--eval-chars", type=int, default=0, help="score only the first N characters of each "
@@ -253,6 +279,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if unknown:
             raise SystemExit(f"ablation: no arm {', '.join(unknown)} in {args.pipeline}; arms: {', '.join(arms)}")
         arms = {arm: folder for arm, folder in arms.items() if arm in args.arms}
+    else:  # an anchor's recipe keeps fewer tokens than the budget of the others: it trains when named, on its own
+        arms = {arm: folder for arm, folder in arms.items() if not arm.startswith(ANCHOR_PREFIX)}
     smallest = min(load_manifest(folder)["tokens"] for folder in arms.values())
     if args.tokens >= smallest:
         raise SystemExit(f"ablation: --tokens {args.tokens:,} is not below one epoch of the smallest arm "
@@ -262,7 +290,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.eval_chars:
         texts = {name: text[: args.eval_chars] for name, text in texts.items()}
     config = TrainConfig(model=args.model, batch_size=args.batch_size, lr=args.lr, log_interval=0, device="cpu")
-    seeds = {arm: args.stage_seeds if arm.startswith(ARM_PREFIX + "without_") else args.seeds for arm in arms}
+    seeds = {arm: args.stage_seeds if left_out_of(arm) else args.seeds for arm in arms}
     runs_folder = Path(load_pipeline(args.pipeline).workdir) / RUNS_FOLDER
     scores = score_arms(arms, seeds, config, args.tokens, texts, args.processes, runs_folder)
     same_data = {arm: owner for arm, owner in data_owners(arms).items() if owner != arm}

@@ -108,3 +108,9 @@ def test_an_unknown_arm_is_refused_before_training(corpus, tmp_path):
     """))
     with pytest.raises(SystemExit, match="no arm arm_curated in .*; arms: arm_raw"):
         ablation.main([str(pipeline), "--arms", "arm_curated", "--corpus", str(corpus)])
+
+
+def test_a_left_out_arm_is_compared_with_the_arm_that_has_the_stage():
+    assert ablation.left_out_of("arm_without_c4") == ("arm_curated", "c4")
+    assert ablation.left_out_of("arm_curated_trafilatura_without_c4") == ("arm_curated_trafilatura", "c4")
+    assert ablation.left_out_of("arm_curated_blocks") is None
