@@ -298,7 +298,7 @@ def _commit_node(plan: NodePlan, report: NodeReport, operation: str | None, keep
            summary=merged["summary"] if plan.partitions else None, top_lists=merged["top_lists"],
            peak_rss_mib=merged["peak_rss_mib"] or round(peak_rss_mib(), 1),
            node=plan.node.name, operation=operation, partitions={ref.key: ref.fingerprint for ref in plan.partitions},
-           computed=report.computed, reused=report.reused, docs_out=report.docs_out,
+           units=report.partitions, computed=report.computed, reused=report.reused, docs_out=report.docs_out,
            rejected_out=report.rejected_out, stages=[s.to_json() for s in report.stages],
            wall_s=round(report.wall_s, 4), committed_at=time.time(), config=node_config(plan.node),
            run={"pipeline": plan.pipeline, **versions()})
@@ -319,7 +319,8 @@ def run_operation_node(plan: NodePlan, context: OperationContext, verify: bool) 
     done, _ = node_status(plan, verify)
     if done:
         committed = read_json(plan.layout.commit_record) or {}
-        return NodeReport(node.name, len(plan.partitions) or 1, 0, len(plan.partitions) or 1,
+        units = committed.get("units") or len(plan.partitions) or 1  # what its first run reported (tasks, inputs)
+        return NodeReport(node.name, units, 0, units,
                           [StageStats.from_json(s) for s in committed.get("stages", [])], committed.get("docs_out", 0),
                           committed.get("rejected_out", 0), 0.0)
     storage.makedirs(plan.layout.data)

@@ -69,6 +69,8 @@ def test_changing_shard_size_reuses_the_tokenizer(quickstart_local, tmp_path):
         reports = run_pipeline(load_pipeline(str(pipeline), workdir=str(workdir)), executor, log=lambda line: None)
     assert [(r.name, r.computed) for r in reports] == [("text", 0), ("unique", 0), ("deduped", 0), ("bpe", 0),
                                                          ("shards", 10)]
+    bpe = next(r for r in reports if r.name == "bpe")
+    assert bpe.partitions == bpe.reused == 10  # reused, it reports the units its first run counted (not "1")
     manifest = load_manifest(str(workdir / "shards"))
     assert len(manifest["shards"]) >= 3 and verify(str(workdir / "shards")) == []
     assert sorted(p.name for p in (workdir / "shards").iterdir()) == [s["file"] for s in manifest["shards"]]
