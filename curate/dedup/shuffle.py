@@ -76,7 +76,7 @@ def write_ranges(records: pa.Table, range_of: np.ndarray, ranges: int, folder: s
                 writer.write_table(records.take(rows).replace_schema_metadata(schema.metadata))
 
 
-def read_range(folder: str, key_range: int, partitions: int) -> pa.Table:
+def read_key_range(folder: str, key_range: int, partitions: int) -> pa.Table:
     """Every partition's records of one key range, in partition order (an empty table when none has any)."""
     parts = []
     for partition in range(partitions):

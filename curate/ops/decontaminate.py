@@ -86,7 +86,9 @@ def ngram_hashes(hashes: np.ndarray, n: int) -> np.ndarray:
 
 
 @dataclass(frozen=True)
-class ScoreTask:
+class ContaminationTask:
+    """One partition to check against the benchmarks' n-gram index, and where its outputs and commit go."""
+
     input_path: str
     index_dir: str
     layout: NodeLayout
@@ -104,7 +106,7 @@ class ScoreTask:
         return self.layout.partition_files(self.key)[2]
 
 
-def score_documents(task: ScoreTask) -> int:
+def score_documents(task: ContaminationTask) -> int:
     """Score one partition against the index and write it; returns the documents read."""
     started = time.perf_counter()
     keys = load_array(storage.join(task.index_dir, "keys.npy"))
@@ -228,7 +230,7 @@ class Decontaminate(Operation):
             counts = self.build_index(index_dir)
             context.log(f"node {context.node}: indexed {counts['items']} benchmark items ({counts['ngrams']} "
                         f"distinct {self.n}-grams, {counts['skipped_short_items']} items too short)")
-        tasks = [ScoreTask(ref.path, index_dir, context.layout, ref.key, context.output_fingerprints[i], self.n,
+        tasks = [ContaminationTask(ref.path, index_dir, context.layout, ref.key, context.output_fingerprints[i], self.n,
                            self.min_ngrams, self.action) for i, ref in enumerate(refs)]
         written = context.map(score_documents, tasks,
                               lambda t: context.partition_committed(t.record_path, t.fingerprint))

@@ -17,7 +17,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from curate.dedup.output import ASSIGNMENT_SCHEMA
-from curate.dedup.shuffle import doc_numbers, group_bounds, read_range, write_ranges
+from curate.dedup.shuffle import doc_numbers, group_bounds, read_key_range, write_ranges
 from curate.ops.base import OperationContext
 from curate.ops.dedup import Deduplication, DedupTask, read_reduced
 from curate.tables import read_columns, write_parquet_atomic
@@ -65,7 +65,7 @@ class ExactDedup(Deduplication):
         return table.num_rows
 
     def reduce_range(self, task: DedupTask) -> int:
-        records = read_range(task.shuffle_dir, task.index, task.partitions)
+        records = read_key_range(task.shuffle_dir, task.index, task.partitions)
         if records.num_rows == 0:
             write_parquet_atomic(ASSIGNMENT_SCHEMA.empty_table(), task.reduced_path)
             return 0

@@ -26,7 +26,7 @@ from curate.dedup.output import ASSIGNMENT_SCHEMA
 from curate.dedup.shuffle import (
     doc_numbers,
     group_bounds,
-    read_range,
+    read_key_range,
     split_doc_numbers,
     write_ranges,
 )
@@ -137,7 +137,7 @@ class MinHashDedup(Deduplication):
         return len(texts)
 
     def reduce_range(self, task: DedupTask) -> int:
-        records = read_range(task.shuffle_dir, task.index, task.partitions)
+        records = read_key_range(task.shuffle_dir, task.index, task.partitions)
         edges: list[tuple[int, int]] = []
         if records.num_rows:
             records = records.sort_by([("key", "ascending"), ("doc", "ascending")])

@@ -34,7 +34,7 @@ import pyarrow as pa
 
 from curate import storage
 from curate.cpu import driver_cpu
-from curate.dedup.shuffle import doc_numbers, group_bounds, ranges_for, read_range, split_doc_numbers, write_ranges
+from curate.dedup.shuffle import doc_numbers, group_bounds, ranges_for, read_key_range, split_doc_numbers, write_ranges
 from curate.layout import NodeLayout
 from curate.ops.base import Operation, OperationContext, file_done, merged_partitions
 from curate.partition_output import write_operation_partition
@@ -116,7 +116,7 @@ def map_units(task: LinesTask) -> int:
 def reduce_units(task: LinesTask) -> int:
     """Reduce: the (key, document) records of the keys held by more than max_documents documents, shuffled again by
     the documents' partitions."""
-    records = read_range(storage.join(task.scratch, "shuffle"), task.index, task.partitions)
+    records = read_key_range(storage.join(task.scratch, "shuffle"), task.index, task.partitions)
     if records.num_rows == 0:
         records = KEY_SCHEMA.empty_table()
     records = records.sort_by([("key", "ascending"), ("doc", "ascending")])
@@ -134,7 +134,7 @@ def write_partition(task: LinesTask) -> int:
     started = time.perf_counter()
     assert task.layout is not None
     table = read_table(task.input_path)
-    removals = read_range(storage.join(task.scratch, "repeated"), task.index, task.ranges)
+    removals = read_key_range(storage.join(task.scratch, "repeated"), task.index, task.ranges)
     by_row: dict[int, set[int]] = {}
     if removals.num_rows:
         _, rows = split_doc_numbers(removals.column("doc").to_numpy())

@@ -13,7 +13,7 @@ from curate.dedup.shuffle import (
     doc_numbers,
     group_bounds,
     ranges_for,
-    read_range,
+    read_key_range,
     split_doc_numbers,
     write_ranges,
 )
@@ -40,7 +40,7 @@ def test_every_record_lands_in_exactly_its_range(tmp_path, monkeypatch, row_grou
         write_ranges(records, np.arange(20) % 4, 4, str(tmp_path), partition)
     write_ranges(records.slice(0, 0), np.zeros(0, np.int64), 4, str(tmp_path), 2)  # an empty partition
     for key_range in range(4):
-        table = read_range(str(tmp_path), key_range, 3)
+        table = read_key_range(str(tmp_path), key_range, 3)
         assert table.num_rows == 10  # five keys from each of the two partitions, in partition order
         assert table.column("key").to_pylist() == [k for k in range(20) if k % 4 == key_range] * 2
         assert table.schema.metadata is None
