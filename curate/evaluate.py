@@ -22,19 +22,16 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
 import pyarrow as pa
 
 from curate import storage
 from curate.config import NodeSpec, PipelineSpec
 from curate.errors import CurateError
-from curate.layout import NodeLayout
+from curate.ops import OPERATIONS
 from curate.stages.base import Reject, Stage, StageResult, rejected_rows
 from curate.stages.extract import Extract
 from curate.stats import StageStats
 
-# corpus-level operations whose decisions depend on the rest of the corpus: labelled documents pass through
-PASS_THROUGH = ("exact_dedup", "minhash_dedup", "repeated_lines", "decontaminate")
 NOT_SCORED_STEPS = ("lang_prefilter",)  # decides on the page's HTML, which a labelled document does not carry
 
 
@@ -157,8 +154,6 @@ def evaluate(spec: PipelineSpec, labels: pa.Table, split: str) -> Evaluation:
 
 
 def _produces_documents(node: NodeSpec) -> bool:
-    from curate.ops import OPERATIONS
-
     return node.operation is None or OPERATIONS[node.operation].produces_documents
 
 
@@ -170,15 +165,15 @@ def _document_inputs(node: NodeSpec) -> tuple[str, ...]:
 
 def _run_node(spec: PipelineSpec, node: NodeSpec, batch: pa.Table, label_of: dict[str, str],
               steps: list[StepScore]) -> pa.Table:
-    if node.operation in PASS_THROUGH:
-        steps.append(StepScore(node.name, str(node.operation), batch.num_rows, _drops(batch, label_of),
-                               note="not scored: decides by the rest of the corpus"))
-        return batch
-    if node.operation == "dsir":
-        return _score(node.name, "dsir", _DsirFit(spec.workdir, node.name), batch, label_of, steps)
     if node.operation is not None:
-        steps.append(StepScore(node.name, str(node.operation), batch.num_rows, _drops(batch, label_of),
-                               note="not scored: an operation evaluate does not know"))
+        operation = OPERATIONS[node.operation]
+        decision = None if operation.decides_beyond_document else operation.labelled_decision(spec.workdir, node.name)
+        if decision is not None:
+            return _score(node.name, node.operation, decision, batch, label_of, steps)
+        steps.append(StepScore(node.name, node.operation, batch.num_rows, _drops(batch, label_of),
+                               note="not scored: " + ("decides by the rest of the corpus"
+                                                      if operation.decides_beyond_document
+                                                      else "an operation evaluate does not know")))
         return batch
     for step in node.steps:
         if step.name in NOT_SCORED_STEPS:
@@ -222,33 +217,6 @@ def _score(node: str, name: str, stage: Any, batch: pa.Table, label_of: dict[str
                           "the pipeline first (`curate run`), so that its models and fits exist")
     steps.append(score)
     return result.kept
-
-
-class _DsirFit:
-    """A DSIR node's fitted decision, read from its run: a document is kept when its Gumbel key reaches the run's
-    cut-off (the key depends only on the document, the fitted log ratios and the seed)."""
-
-    def __init__(self, workdir: str, node: str) -> None:
-        from curate.ops.dsir import FIT_FILE, FIT_LOG_RATIO
-        from curate.tables import load_array
-
-        fit = NodeLayout(workdir, node).fit
-        try:
-            self.fit = json.loads(storage.read_bytes(storage.join(fit, FIT_FILE)))
-            self.log_ratio = load_array(storage.join(fit, FIT_LOG_RATIO))
-        except FileNotFoundError:
-            raise CurateError(f"node {node!r}: no DSIR fit in {fit}; run the pipeline first (`curate run`)") from None
-
-    def process(self, batch: pa.Table, stats: StageStats) -> StageResult:
-        from curate.ops.dsir import gumbel_keys, hashed_features, log_weight
-
-        weights = np.array([log_weight(hashed_features(t or "", self.fit["num_buckets"]), self.log_ratio,
-                                       self.fit["example_ngrams"]) for t in batch.column("text").to_pylist()])
-        keys = gumbel_keys(weights, batch.column("id").to_pylist(), self.fit["seed"])
-        chosen = keys >= self.fit["cutoff"]
-        dropped = batch.filter(pa.array(~chosen))
-        return StageResult(batch.filter(pa.array(chosen)),
-                           rejected_rows(dropped, "dsir", [Reject("dsir_not_selected")] * dropped.num_rows))
 
 
 def _ratio(value: float | None) -> str:

@@ -177,12 +177,22 @@ class Operation(ABC):
     # True when the operation writes a node of documents (part-*.parquet, one per input partition, under the same
     # names) that later nodes can read like a map node's.
     produces_documents: ClassVar[bool] = False
+    # For `curate evaluate` (an operation that produces documents): True when its decision depends on data beyond
+    # the document (the rest of the corpus, a benchmark index), so labelled documents pass through it unscored; an
+    # operation whose decision is a fit of the run replays it with `labelled_decision`.
+    decides_beyond_document: ClassVar[bool] = False
     # The file a model-training operation leaves in its folder, for steps that name the node (see Stage.model_inputs).
     artefact: ClassVar[str] = ""
     # Node-input fields read only after the operation's own serial work (train_fasttext's `calibrate`, scored once
     # the model is trained): on a parallel executor the node starts without them, so that the training overlaps the
     # nodes that compute them, and calls `context.wait_for` before reading one.
     late_inputs: ClassVar[tuple[str, ...]] = ()
+
+    @classmethod
+    def labelled_decision(cls, workdir: str, node: str) -> Any | None:
+        """What `curate evaluate` runs labelled documents through for this node: an object with the stages'
+        `process(batch, stats) -> StageResult`, replaying the run's decision; None when it cannot be replayed."""
+        return None
 
     @abstractmethod
     def run(self, context: OperationContext) -> NodeReport:

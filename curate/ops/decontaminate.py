@@ -163,6 +163,7 @@ class Decontaminate(Operation):
     node_inputs: ClassVar[dict[str, str]] = {"input": "documents"}
     path_inputs: ClassVar[tuple[str, ...]] = ("benchmarks",)
     produces_documents: ClassVar[bool] = True
+    decides_beyond_document: ClassVar[bool] = True
 
     input: str
     benchmarks: str | list[str]

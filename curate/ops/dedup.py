@@ -76,6 +76,7 @@ class Deduplication(Operation):
 
     node_inputs: ClassVar[dict[str, str]] = {"input": "documents"}
     produces_documents: ClassVar[bool] = True
+    decides_beyond_document: ClassVar[bool] = True
     reason: ClassVar[str]  # the reject reason of a removed duplicate
 
     input: str

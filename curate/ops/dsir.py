@@ -24,6 +24,7 @@ float per document) -> map (write kept and rejected rows). Memory is bounded by 
 
 from __future__ import annotations
 
+import json
 import re
 import time
 import zlib
@@ -36,11 +37,12 @@ import pyarrow as pa
 from curate import storage, timeline
 from curate.commit import write_json_atomic
 from curate.cpu import driver_cpu
+from curate.errors import CurateError
 from curate.layout import NodeLayout
 from curate.ops.base import Operation, OperationContext, file_done
 from curate.partition_output import write_operation_partition
 from curate.processes import run_in_child
-from curate.stages.base import Reject, rejected_rows
+from curate.stages.base import Reject, StageResult, rejected_rows
 from curate.stages.jsonl import iter_texts
 from curate.stats import NodeReport, StageStats
 from curate.tables import load_array, read_columns, read_table, save_array_atomic, scratch_file, write_parquet_atomic
@@ -173,6 +175,28 @@ def select_partition(task: SelectTask) -> int:
     return table.num_rows
 
 
+class FittedSelection:
+    """A DSIR node's decision replayed from its run's fit (for `curate evaluate`): a document is kept when its Gumbel
+    key reaches the run's cut-off (the key depends only on the document, the fitted log ratios and the seed)."""
+
+    def __init__(self, workdir: str, node: str) -> None:
+        fit = NodeLayout(workdir, node).fit
+        try:
+            self.fit = json.loads(storage.read_bytes(storage.join(fit, FIT_FILE)))
+            self.log_ratio = load_array(storage.join(fit, FIT_LOG_RATIO))
+        except FileNotFoundError:
+            raise CurateError(f"node {node!r}: no DSIR fit in {fit}; run the pipeline first (`curate run`)") from None
+
+    def process(self, batch: pa.Table, stats: StageStats) -> StageResult:
+        weights = np.array([log_weight(hashed_features(t or "", self.fit["num_buckets"]), self.log_ratio,
+                                       self.fit["example_ngrams"]) for t in batch.column("text").to_pylist()])
+        keys = gumbel_keys(weights, batch.column("id").to_pylist(), self.fit["seed"])
+        chosen = keys >= self.fit["cutoff"]
+        dropped = batch.filter(pa.array(~chosen))
+        return StageResult(batch.filter(pa.array(chosen)),
+                           rejected_rows(dropped, "dsir", [Reject("dsir_not_selected")] * dropped.num_rows))
+
+
 @dataclass
 class Dsir(Operation):
     """Resample node `input` toward the `target` JSON Lines files; keep `keep_fraction` of the documents (or
@@ -194,6 +218,10 @@ class Dsir(Operation):
     example_ngrams: int = 255  # 128 words: 128 unigrams + 127 bigrams (see the module docstring)
     seed: int = 0
     text_field: str = "text"
+
+    @classmethod
+    def labelled_decision(cls, workdir: str, node: str) -> FittedSelection:
+        return FittedSelection(workdir, node)
 
     def __post_init__(self) -> None:
         if not 0.0 < self.keep_fraction <= 1.0:

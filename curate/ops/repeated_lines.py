@@ -185,6 +185,7 @@ class RepeatedLines(Operation):
     name: ClassVar[str] = "repeated_lines"
     node_inputs: ClassVar[dict[str, str]] = {"input": "documents"}
     produces_documents: ClassVar[bool] = True
+    decides_beyond_document: ClassVar[bool] = True
 
     input: str
     unit: Literal["line", "paragraph"] = "line"
