@@ -13,6 +13,7 @@ from collections.abc import Sequence
 
 from curate import __version__
 from curate.errors import ConfigError, CurateError
+from curate.executors import EXECUTORS
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -41,6 +42,10 @@ def _run(args: argparse.Namespace) -> int:
             reports = run_pipeline(spec, executor, log=log, progress=progress, verify=args.verify)
     print(format_summary(reports))
     return 0
+
+
+# The export formats (curate/export_tokens.py's writers), named here so that `curate --help` need not import them.
+EXPORT_FORMATS = ("llmc", "nanogpt", "megatron")
 
 
 def _export_tokens(args: argparse.Namespace) -> int:
@@ -144,7 +149,7 @@ def build_parser() -> argparse.ArgumentParser:
     run = verbs.add_parser("run", help="run a pipeline DAG from a YAML file",
                            description="Run a pipeline; finished partitions of an earlier run are reused.")
     run.add_argument("pipeline", help="the pipeline file, e.g. pipelines/quickstart.yaml")
-    run.add_argument("--executor", choices=("ray", "local"), default="ray",
+    run.add_argument("--executor", choices=tuple(EXECUTORS), default=next(iter(EXECUTORS)),
                      help="ray: an embedded local Ray, or a cluster with --address (default); local: no Ray")
     run.add_argument("--address", help="an existing Ray cluster, e.g. auto or ray://host:10001")
     run.add_argument("--workers", type=int, help="parallel partitions (default: all CPUs for ray, 1 for local)")
@@ -164,7 +169,7 @@ def build_parser() -> argparse.ArgumentParser:
                               "nanogpt: nanoGPT's raw uint16 train.bin and val.bin in the --out folder; megatron: "
                               "Megatron-LM's PREFIX.bin and PREFIX.idx. The val split is the shards' first documents.")
     export.add_argument("shards", help="a tokenize node's folder, e.g. out/quickstart/shards")
-    export.add_argument("--format", choices=("llmc", "nanogpt", "megatron"), required=True)
+    export.add_argument("--format", choices=EXPORT_FORMATS, required=True)
     export.add_argument("--out", required=True, help="the output folder (llmc, nanogpt) or path prefix (megatron)")
     export.add_argument("--val-tokens", type=int, default=None,
                         help="tokens in the val split, whole documents (default: 10%% of the tokens, at most 100M)")

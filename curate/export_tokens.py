@@ -32,7 +32,6 @@ from curate import storage
 from curate.errors import CurateError
 from curate.shards import iter_documents, iter_token_batches, load_manifest, shard_tokenizer_path, verify
 
-FORMATS = ("llmc", "nanogpt", "megatron")
 # llm.c's FineWeb script: shard_size = 10**8 tokens, and the first shard is the validation split.
 LLMC_SHARD_TOKENS = 10**8
 LLMC_HEADER = {"uint16": (20240520, 1), "uint32": (20240801, 7)}  # dtype -> (magic, version), data_common.py
