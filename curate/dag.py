@@ -364,7 +364,9 @@ def run_pipeline(spec: PipelineSpec, executor: Executor, log: Callable[[str], No
                 node.name, plan.layout, plan.fingerprint, executor,
                 {name: p.partitions for name, p in plans.items() if p.partitions},
                 {name: p.layout.data for name, p in plans.items()}, log, progress, failures,
-                [ref.fingerprint for ref in plan.partitions], verify, node.ray)
+                [ref.fingerprint for ref in plan.partitions], verify, node.ray,
+                late=frozenset(node.options[name] for name in OPERATIONS[str(node.operation)].late_inputs
+                               if node.options.get(name) is not None))
             if concurrent is not None:
                 context.await_node = concurrent.wait_for
             report = run_operation_node(plan, context, verify)

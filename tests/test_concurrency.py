@@ -141,6 +141,15 @@ def test_waiting_for_a_late_input_is_not_the_node_s_wall_time():
     assert context.waited_s >= 0.3  # run_operation_node subtracts it from the node's and its stage's wall time
 
 
+def test_reading_a_late_input_waits_for_it_and_no_other():
+    """An operation need not call wait_for itself: reading a late input through the context does."""
+    awaited: list[str] = []
+    context = OperationContext("model", None, "fingerprint", None, {"english": [], "text": []}, {}, lambda line: None,
+                               NoProgress(), lambda *args: None, await_node=awaited.append, late=frozenset({"english"}))
+    assert context.paths("text") == [] and awaited == []
+    assert context.paths("english") == [] and awaited == ["english"]
+
+
 @pytest.mark.slow
 def test_late_inputs_side_by_side_give_the_bytes_of_one_node_at_a_time(tmp_path, corpus):
     """A classifier calibrated on a node and a DSIR node, both started before the node they read late, on a

@@ -69,18 +69,26 @@ class OperationContext:
     # run one after the other have every input done before they start: nothing to wait for.
     await_node: Callable[[str], None] = lambda node: None
     waited_s: float = 0.0  # seconds spent in wait_for: not the node's wall time
+    # The nodes named by the operation's `late_inputs`: reading one (refs, paths) waits for it first.
+    late: frozenset[str] = frozenset()
 
     @property
     def out_dir(self) -> str:
         """The node's data folder, where its artefacts (a model, a tokenizer, token shards) go."""
         return self.layout.data
 
+    def refs(self, node: str) -> list[PartitionRef]:
+        """Node `node`'s partitions, in order; for a late input, once it is done (wait_for)."""
+        if node in self.late:
+            self.wait_for(node)
+        return self.partitions[node]
+
     def paths(self, node: str) -> list[str]:
-        """The kept-rows files of node `node`'s partitions, in order."""
-        return [ref.path for ref in self.partitions[node]]
+        """The kept-rows files of node `node`'s partitions, in order (see refs)."""
+        return [ref.path for ref in self.refs(node)]
 
     def wait_for(self, node: str) -> None:
-        """Block until node `node`, one of the operation's `late_inputs`, is done."""
+        """Block until node `node`, one of the operation's `late_inputs`, is done (at once when it is)."""
         started = time.perf_counter()
         self.await_node(node)
         self.waited_s += time.perf_counter() - started
@@ -185,7 +193,7 @@ class Operation(ABC):
     artefact: ClassVar[str] = ""
     # Node-input fields read only after the operation's own serial work (train_fasttext's `calibrate`, scored once
     # the model is trained): on a parallel executor the node starts without them, so that the training overlaps the
-    # nodes that compute them, and calls `context.wait_for` before reading one.
+    # nodes that compute them; reading one through the context (refs, paths) waits until it is done.
     late_inputs: ClassVar[tuple[str, ...]] = ()
 
     @classmethod

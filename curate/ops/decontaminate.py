@@ -225,7 +225,7 @@ class Decontaminate(Operation):
 
     def run(self, context: OperationContext) -> NodeReport:
         started, cpu_started = time.perf_counter(), driver_cpu()
-        refs = context.partitions[self.input]
+        refs = context.refs(self.input)
         index_dir = context.scratch("index")
         if not storage.exists(storage.join(index_dir, "keys.npy")):
             counts = self.build_index(index_dir)

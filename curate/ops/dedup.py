@@ -114,7 +114,7 @@ class Deduplication(Operation):
 
     def run(self, context: OperationContext) -> NodeReport:
         started, cpu_started = time.perf_counter(), driver_cpu()
-        refs = context.partitions[self.input]
+        refs = context.refs(self.input)
         inputs = [ref.path for ref in refs]
         scratch = context.scratch(self.name)
         ranges = self.shuffle_ranges or ranges_for(self.shuffle_records(inputs))

@@ -242,8 +242,7 @@ class Dsir(Operation):
         started, cpu_started = time.perf_counter(), driver_cpu()
         with timeline.driver_work(f"{context.node}:target_counts"):
             target, target_cpu = run_in_child(Dsir.target_counts, self)
-        context.wait_for(self.input)
-        refs = context.partitions[self.input]
+        refs = context.refs(self.input)  # a late input: this waits for it
         scratch = context.scratch("dsir")
         tasks = [DsirTask(ref.path, scratch, i, self.num_buckets, self.seed) for i, ref in enumerate(refs)]
         context.map(count_features, tasks, file_done(lambda t: t.counts_path))

@@ -202,7 +202,7 @@ class RepeatedLines(Operation):
 
     def run(self, context: OperationContext) -> NodeReport:
         started, cpu_started = time.perf_counter(), driver_cpu()
-        refs = context.partitions[self.input]
+        refs = context.refs(self.input)
         inputs = [ref.path for ref in refs]
         scratch = context.scratch(self.name)
         # About 30 distinct lines a web document (CCNet's WET pages): a bound for sizing the shuffle's key ranges.

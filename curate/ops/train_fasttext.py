@@ -208,8 +208,7 @@ class TrainFastText(Operation):
             "documents": [len(negative_held), len(positive_held)]}
         if self.calibrate is not None:
             timeline.record(f"{context.node}:train", -1)  # the driver waits on the executor's tasks meanwhile
-            context.wait_for(self.calibrate)
-            scores = self.calibration_scores(context)
+            scores = self.calibration_scores(context)  # `calibrate` is a late input: this waits for it
             timeline.record(f"{context.node}:train", 1)
             if not scores:
                 raise RunError(f"node {context.node!r}: node {self.calibrate!r} has no document to compute quantiles "

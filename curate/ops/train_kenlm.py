@@ -228,9 +228,8 @@ class TrainKenLM(Operation):
         """The perplexity of every document of node `calibrate` (none when it is not set), scored on the executor."""
         if self.calibrate is None:
             return np.zeros(0)
-        context.wait_for(self.calibrate)
         tasks = [ScoreTask(path, model_path, scratch_file(scratch, i, ".ppl.npy"), load_kenlm, doc_perplexity)
-                 for i, path in enumerate(context.paths(self.calibrate))]
+                 for i, path in enumerate(context.paths(self.calibrate))]  # a late input: this waits for it
         context.map(score_partition, tasks, file_done(lambda t: t.output))
         return np.concatenate([load_array(t.output) for t in tasks] or [np.zeros(0)])
 
