@@ -57,6 +57,18 @@ def node_config(node: NodeSpec) -> dict[str, Any]:
     return {"steps": [[step.name, _options(step.build())] for step in node.steps]}
 
 
+def node_code(node: NodeSpec) -> dict[str, str]:
+    """A map node's reader and steps by the hash of their code (curate/stages/plugins.py, code_digest), as
+    {"read warc": "3f2a...", "step 1 c4": "9b1c..."}: in its fingerprint, and in its commit record so that a dry run
+    can say which step's code changed."""
+    code = {}
+    if node.input is not None and node.input.reader is not None:
+        code[f"read {node.input.reader}"] = code_digest(READERS[node.input.reader])
+    for number, step in enumerate(node.steps, 1):
+        code[f"step {number} {step.name}"] = code_digest(step_class(step.name))
+    return code
+
+
 def versions() -> dict[str, str]:
     """The versions a run's outputs depend on, recorded with each node's commit."""
     import platform
@@ -97,9 +109,7 @@ def logical_hash(node: NodeSpec) -> str:
                                                                                  else value)]
         # Every step (built-in or a user's module:Class) and the reader by their code too: an edited filter, or a
         # helper it imports, recomputes what it decided without a hand bump of OUTPUT_FORMAT_VERSION.
-        payload["code"] = [code_digest(step_class(s.name)) for s in node.steps]
-        if node.input.reader is not None:
-            payload["code"].append(code_digest(READERS[node.input.reader]))
+        payload["code"] = node_code(node)
         for index, option, model_node in node.model_options:
             steps[index][1][option] = {"model_node": model_node}
         payload["steps"] = steps
@@ -301,6 +311,7 @@ def _commit_node(plan: NodePlan, report: NodeReport, operation: str | None, keep
            units=report.partitions, computed=report.computed, reused=report.reused, docs_out=report.docs_out,
            rejected_out=report.rejected_out, stages=[s.to_json() for s in report.stages],
            wall_s=round(report.wall_s, 4), committed_at=time.time(), config=node_config(plan.node),
+           code=node_code(plan.node),
            run={"pipeline": plan.pipeline, **versions()})
     storage.rmtree(layout.scratch)
 
@@ -462,11 +473,14 @@ def _reasons(plan: NodePlan, todo: dict[str, str]) -> list[str]:
     record = read_json(plan.layout.commit_record) or {}
     committed = record.get("config")
     changed = config_changes(committed, node_config(plan.node)) if committed else []
+    code, committed_code = node_code(plan.node), record.get("code") or {}
+    recoded = [part for part in code if committed_code and committed_code.get(part) != code[part]]
     labels = {ref.key: ref.label or ref.key for ref in plan.partitions}
     by_reason: dict[str, list[str]] = {}
     for key, why in sorted(todo.items()):
         if why == "inputs or config changed":
-            why = ("options changed: " + "; ".join(changed)) if changed else "its input changed (upstream or file)"
+            why = ("options changed: " + "; ".join(changed) if changed else
+                   "code changed: " + ", ".join(recoded) if recoded else "its input changed (upstream or file)")
         by_reason.setdefault(why, []).append(key)
     lines = []
     for why, keys in by_reason.items():

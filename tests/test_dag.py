@@ -189,6 +189,18 @@ def test_dry_run_says_what_would_change_and_changes_nothing(tmp_path):
     assert sorted(p for p in (tmp_path / "out").rglob("*")) == before
 
 
+def test_dry_run_names_the_step_whose_code_changed(tmp_path, monkeypatch):
+    from curate import dag
+
+    run(tmp_path)
+    digest = dag.code_digest
+    monkeypatch.setattr(dag, "code_digest", lambda cls: digest(cls) + ("!" if cls.name == "normalize" else ""))
+    lines = dry_run(load_pipeline(str(write_pipeline(tmp_path))))
+    assert lines[0] == "node text (map): reuse all 3 (committed and current)"
+    assert lines[1] == "node clean (map): compute 3 of 3 partitions, reuse 0"
+    assert all(line.endswith("code changed: step 1 normalize") for line in lines[2:5])
+
+
 def test_a_missing_model_file_is_a_pipeline_error(tmp_path):
     path = write_pipeline(tmp_path)
     lines = path.read_text().splitlines()
