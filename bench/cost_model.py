@@ -1,14 +1,16 @@
 """What one Common Crawl snapshot would cost with curate, from rates measured here: core-hours per stage, wall time on
 N nodes, peak memory per worker, shuffle scratch files and object-storage traffic, with the serial parts apart.
 
-The rates come from running a FineWeb-style English pipeline (extract with trafilatura, langid, Gopher, C4, FineWeb,
-MinHash dedup) over every WARC file of the shared corpus on this machine, or from a workdir you give (`--workdir`,
+The rates come from running a FineWeb-style English pipeline (extract with `--engine`: cc_en.yaml's `blocks` by
+default, or trafilatura as FineWeb; langid, Gopher, C4, FineWeb, MinHash dedup) over every WARC file of the shared
+corpus on this machine, or from a workdir you give (`--workdir`,
 any completed run whose first node reads WARC files). Per stage: CPU seconds per document entering it (whole
 process CPU, readers included: curate/cpu.py), the share of documents each stage passes on, bytes of WARC per page.
 They are multiplied out to a snapshot of `--pages` pages in `--files` WARC files (Common Crawl's recent snapshots:
 about 2.5-3 billion pages in about 90,000 files of about 1 GB compressed each; see its announcements).
 
-    python bench/cost_model.py [--pages 2.7e9] [--files 90000] [--nodes 10] [--cores 64] [--workdir out/cc_en]
+    python bench/cost_model.py [--engine blocks|trafilatura] [--pages 2.7e9] [--files 90000] [--nodes 10]
+                               [--cores 64] [--workdir out/cc_en]
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ workdir: {out}
 nodes:
   text:
     input: {{warc: ["{corpus}/warc/real/*/*.warc*", "{corpus}/warc/packed/*.warc.gz"]}}
-    steps: [{{extract: {{engine: trafilatura}}}}, {{langid: {{keep: [en], min_score: 0.65}}}},
+    steps: [{{extract: {{engine: {engine}}}}}, {{langid: {{keep: [en], min_score: 0.65}}}},
             {{gopher_repetition: {{}}}}, {{gopher_quality: {{}}}}, {{c4: {{}}}}, {{fineweb_quality: {{}}}}]
   deduped: {{minhash_dedup: {{input: text}}}}
 """
@@ -39,11 +41,11 @@ BAND_RECORD_BYTES = 16  # a MinHash band record in the shuffle: 8-byte key, 8-by
 BANDS = 14  # FineWeb's 14 x 8
 
 
-def measured_workdir(workdir: Path | None) -> Path:
+def measured_workdir(workdir: Path | None, engine: str) -> Path:
     if workdir is not None:
         return workdir
     folder = Path(tempfile.mkdtemp(prefix="curate-cost-"))
-    (folder / "p.yaml").write_text(PIPELINE.format(out=folder / "out", corpus=corpus_or_exit()))
+    (folder / "p.yaml").write_text(PIPELINE.format(out=folder / "out", corpus=corpus_or_exit(), engine=engine))
     subprocess.run([sys.executable, "-m", "curate.cli", "run", str(folder / "p.yaml"), "--executor", "local",
                     "--workers", "2"], cwd=ROOT, check=True, capture_output=True)
     return folder / "out"
@@ -61,8 +63,10 @@ def main() -> None:
     parser.add_argument("--nodes", type=int, default=10)
     parser.add_argument("--cores", type=int, default=64, help="cores per node")
     parser.add_argument("--workdir", type=Path, help="a completed run to take the rates from")
+    parser.add_argument("--engine", choices=("blocks", "trafilatura", "resiliparse"), default="blocks",
+                        help="the extraction engine of the measured run (default: cc_en.yaml's)")
     args = parser.parse_args()
-    nodes = node_records(measured_workdir(args.workdir))
+    nodes = node_records(measured_workdir(args.workdir, args.engine))
     first = nodes[0]
     reader = first["stages"][0]
     pages_measured = reader["kept"]
