@@ -54,11 +54,16 @@ bench: $(VENV)/.bench
 extraction-quality: $(STAMP)
 	$(BIN)/python bench/extraction_quality.py
 
-# The training proof (docs/quality.md): pipelines/ablation/ablation.yaml, then the tiny proxy model on each arm at
-# equal tokens, 5 seeds (3 for the leave-one-stage-out arms): about 45 minutes on 2 cores.
-ablation: $(STAMP) $(KENLM)
+# The training proof (docs/quality.md): the anchors' recipes over the same pages (bench/anchor_recipes.py: datatrove),
+# pipelines/ablation/ablation.yaml, then the tiny proxy model on each arm at equal tokens, 5 seeds (3 for the
+# leave-one-stage-out arms); then curate against the anchors at a budget under the smallest anchor's tokens. A
+# later run trains only the runs it has not kept (out/ablation/_ablation_runs/).
+ablation: $(STAMP) $(KENLM) $(VENV)/.bench
+	$(BIN)/python bench/anchor_recipes.py
 	$(BIN)/python -m train_stub.ablation pipelines/ablation/ablation.yaml --markdown out/ablation/results.md \
 		--json out/ablation/results.json
+	$(BIN)/python -m train_stub.ablation pipelines/ablation/ablation.yaml --no-run --tokens 1500000 \
+		--arms arm_curated arm_anchor_fineweb --markdown out/ablation/anchors.md --json out/ablation/anchors.json
 
 clean:
 	rm -rf out $(VENV)

@@ -136,7 +136,7 @@ def _resolve_path(item: str, base_dir: str) -> str:
     return os.path.normpath(os.path.join(base_dir, os.path.expanduser(storage.local_path(item))))
 
 
-def _resolve_files(pattern: Any, base_dir: str, where: str) -> tuple[str, ...]:
+def resolve_files(pattern: Any, base_dir: str, where: str) -> tuple[str, ...]:
     """Expand a glob or a list of globs/paths/URIs, relative to `base_dir`, into a sorted, de-duplicated file list;
     or read a Common Crawl path list (`{paths: ..., prefix: ..., sample: N, shard: i/n}`, see path_list.py).
 
@@ -181,7 +181,7 @@ def _parse_input(raw: Any, node_names: list[str], base_dir: str, where: str) -> 
     kind = kinds[0]
     options = {k: v for k, v in raw.items() if k != kind}
     build_dataclass(READERS[kind], options, f"{where}, input {kind!r}")  # validates; workers build their own
-    return InputSpec(reader=kind, options=options, files=_resolve_files(raw[kind], base_dir, f"{where}, input"))
+    return InputSpec(reader=kind, options=options, files=resolve_files(raw[kind], base_dir, f"{where}, input"))
 
 
 def _parse_steps(raw: Any, base_dir: str, where: str) -> tuple[StepSpec, ...]:
@@ -258,7 +258,7 @@ def _parse_operation(name: str, raw: Mapping[str, Any], names: list[str], base_d
     build_dataclass(cls, options, where)
     options = dict(options or {})
     for field_name in cls.path_inputs:
-        options[field_name] = list(_resolve_files(options[field_name], base_dir, f"{where}, {field_name}"))
+        options[field_name] = list(resolve_files(options[field_name], base_dir, f"{where}, {field_name}"))
     for field_name in cls.node_inputs:
         target = options.get(field_name)
         if target is None:  # an optional node input (the dataclass field's default is None)

@@ -67,23 +67,37 @@ def heldout_text(cleaning_bench: Path) -> str:
     return "\n\n".join(texts[page] for page in sorted(texts))
 
 
+def pipeline_file(pipeline: str) -> dict:
+    """The pipeline file as written (YAML), its inputs unresolved: an anchor's input (bench/anchor_recipes.py writes
+    it) may not exist yet when the arms are listed or the held-out check runs."""
+    import yaml
+
+    with open(pipeline, encoding="utf-8") as handle:
+        return yaml.safe_load(handle)
+
+
 def check_held_out(pipeline: str) -> None:
     """Refuse a pipeline that reads a held-out WARC file: its gold text would not be held out."""
-    from curate.config import load_pipeline
+    from curate.config import resolve_files
 
-    for node in load_pipeline(pipeline).nodes:
-        for path in node.input.files if node.input is not None else ():
+    for name, node in pipeline_file(pipeline)["nodes"].items():
+        warcs = (node.get("input") or {}).get("warc") if isinstance(node.get("input"), dict) else None
+        for path in resolve_files(warcs, os.path.dirname(os.path.abspath(pipeline)), name) if warcs else ():
             if os.path.basename(path) in HELD_OUT_WARCS:
-                raise SystemExit(f"ablation: node {node.name!r} reads {path}, which is held out for evaluation")
+                raise SystemExit(f"ablation: node {name!r} reads {path}, which is held out for evaluation")
+
+
+def pipeline_workdir(pipeline: str) -> str:
+    """The pipeline's workdir, as curate resolves it (against the current folder)."""
+    data = pipeline_file(pipeline)
+    return storage.absolute(data.get("workdir") or os.path.join("out", str(data["name"])))
 
 
 def arm_folders(pipeline: str) -> dict[str, str]:
-    """Each arm's tokenize folder, by node name, in the pipeline's (dependency) order."""
-    from curate.config import load_pipeline
-
-    spec = load_pipeline(pipeline)
-    return {node.name: storage.join(spec.workdir, node.name) for node in spec.nodes
-            if node.name.startswith(ARM_PREFIX) and node.operation == "tokenize"}
+    """Each arm's tokenize folder, by node name, in the pipeline file's order (an arm follows what it reads)."""
+    workdir = pipeline_workdir(pipeline)
+    return {name: storage.join(workdir, name) for name, node in pipeline_file(pipeline)["nodes"].items()
+            if name.startswith(ARM_PREFIX) and isinstance(node, dict) and "tokenize" in node}
 
 
 def left_out_of(arm: str) -> tuple[str, str] | None:
@@ -267,7 +281,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     from curate.cli import main as curate_main
-    from curate.config import load_pipeline
 
     check_held_out(args.pipeline)
     if not args.no_run and curate_main(["run", args.pipeline, "--executor", "local", "--workers",
@@ -291,7 +304,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         texts = {name: text[: args.eval_chars] for name, text in texts.items()}
     config = TrainConfig(model=args.model, batch_size=args.batch_size, lr=args.lr, log_interval=0, device="cpu")
     seeds = {arm: args.stage_seeds if left_out_of(arm) else args.seeds for arm in arms}
-    runs_folder = Path(load_pipeline(args.pipeline).workdir) / RUNS_FOLDER
+    runs_folder = Path(pipeline_workdir(args.pipeline)) / RUNS_FOLDER
     scores = score_arms(arms, seeds, config, args.tokens, texts, args.processes, runs_folder)
     same_data = {arm: owner for arm, owner in data_owners(arms).items() if owner != arm}
     table = report(scores, arms, config, args.tokens, texts, same_data)
