@@ -1,5 +1,5 @@
-"""Filter throughput per core: curate's stages against datatrove's LanguageFilter, Gopher, C4, FineWeb and URL
-filters and its PII formatter, and curate's KenLM perplexity on its own (datatrove's KenLM blocks download CCNet's
+"""Filter throughput per core: curate's stages against datatrove's LanguageFilter, Gopher, C4, C4 bad words, FineWeb
+and URL filters and its PII formatter, and curate's KenLM perplexity on its own (datatrove's KenLM blocks download CCNet's
 models, which cannot run here).
 
 Documents: every WARC file of the shared corpus, extracted with curate (resiliparse) and NFC-normalised. Each pair
@@ -64,8 +64,22 @@ def url_lists(table: pa.Table, folder: Path) -> dict[str, Path]:
     return {name: folder / f"{name}.txt" for name in lists}
 
 
+def seed_datatrove_badwords() -> None:
+    """Put curate's shipped English list (the same file, at the commit datatrove names) where datatrove's
+    C4BadWordsFilter looks for its download, marked complete, so nothing is downloaded."""
+    from datatrove.io import strip_protocol
+    from datatrove.pipeline.filters.c4_filters import _EN_BADWORDS_URL
+    from huggingface_hub import cached_assets_path
+
+    folder = cached_assets_path(library_name="datatrove", namespace="filters", subfolder="c4_badwords")
+    target = Path(folder) / strip_protocol(_EN_BADWORDS_URL).replace("/", "_")
+    target.write_bytes((Path(__file__).resolve().parents[1] / "models" / "badwords" / "en.txt").read_bytes())
+    Path(f"{target}.completed").touch()
+
+
 def datatrove_blocks(lists: dict[str, Path]) -> dict:
     from datatrove.pipeline.filters import (
+        C4BadWordsFilter,
         C4QualityFilter,
         FineWebQualityFilter,
         GopherQualityFilter,
@@ -82,6 +96,7 @@ def datatrove_blocks(lists: dict[str, Path]) -> dict:
             "gopher_quality": (GopherQualityFilter(), {}),
             "gopher_repetition": (GopherRepetitionFilter(), {}),
             "c4": (C4QualityFilter(), {}),
+            "c4_badwords": (C4BadWordsFilter(), {}),  # English, keep_fraction 0 (seed_datatrove_badwords)
             "fineweb_quality": (FineWebQualityFilter(char_duplicates_ratio=0.1), {}),
             # The same lists for both (pipelines/lists/); datatrove's own are off (they are downloaded).
             "url_filter": (URLFilter(use_integrated_lists=False, extra_domains=read_list(lists["blocked_domains"]),
@@ -123,6 +138,7 @@ def main() -> None:
 
     logger.remove()
     logging.disable(logging.WARNING)
+    seed_datatrove_badwords()
     table = load_documents()
     print(f"{table.num_rows} documents, {sum(len(t) for t in table.column('text').to_pylist()) / 1e6:.1f} M chars, "
           "one core\n")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from curate.stages.badwords import C4BadWords
 from curate.stages.base import Reader, Stage
 from curate.stages.c4 import C4Filter
 from curate.stages.extract import Extract
@@ -22,7 +23,7 @@ from curate.stages.where import Where
 
 STEPS: dict[str, type[Stage]] = {cls.name: cls for cls in (
     UrlFilter, LangPrefilter, Extract, Normalize, MinLength, LangId, GopherQuality, GopherRepetition, C4Filter,
-    FineWebQuality, FastTextQuality, KenLMPerplexity, Pii, Where)}
+    C4BadWords, FineWebQuality, FastTextQuality, KenLMPerplexity, Pii, Where)}
 READERS: dict[str, type[Reader]] = {cls.name: cls for cls in (WarcReader, JsonlReader)}
 
 
