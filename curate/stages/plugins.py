@@ -68,12 +68,26 @@ def code_digest(cls: type) -> str:
     return hashed.hexdigest()[:16]
 
 
+# path -> ((mtime_ns, size), source, names it imports): a file is read and parsed again only when it changed
+_PARSED: dict[str, tuple[tuple[int, int], bytes, list[str]]] = {}
+
+
+def _source_and_imports(path: str) -> tuple[bytes, list[str]]:
+    """A module file's source and the module names it imports (parsed once a process, until the file changes)."""
+    status = os.stat(path)
+    key = (status.st_mtime_ns, status.st_size)
+    cached = _PARSED.get(path)
+    if cached is None or cached[0] != key:
+        with open(path, "rb") as handle:
+            source = handle.read()
+        cached = _PARSED[path] = (key, source, _imported_names(ast.parse(source), _package_of(path)))
+    return cached[1], cached[2]
+
+
 def _imported_files(path: str, folder: str, found: dict[str, bytes]) -> dict[str, bytes]:
     """`found` with `path`'s source and, recursively, that of the modules it imports whose files lie in `folder`."""
-    with open(path, "rb") as handle:
-        found[path] = handle.read()
-    package = _package_of(path)
-    for name in _imported_names(ast.parse(found[path]), package):
+    found[path], names = _source_and_imports(path)
+    for name in names:
         try:
             spec = importlib.util.find_spec(name)
         except (ImportError, ValueError):
