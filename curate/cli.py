@@ -1,6 +1,7 @@
 """The `curate` command line: `curate run PIPELINE.yaml` and friends.
 
-Exit codes: 0 success, 1 a run failure, 2 a config error. User errors print one line, never a traceback.
+Exit codes: 0 success, 1 a run failure, 2 a mistake (the pipeline file or the command line), 130 interrupted (Ctrl-C),
+143 terminated (SIGTERM). User errors print one line, never a traceback.
 """
 
 from __future__ import annotations
@@ -8,11 +9,13 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import signal
 import sys
+import threading
 from collections.abc import Sequence
 
 from curate import __version__
-from curate.errors import ConfigError, CurateError
+from curate.errors import ConfigError, CurateError, Terminated, UsageError, raise_terminated
 from curate.executors import EXECUTORS
 
 
@@ -26,7 +29,7 @@ def _run(args: argparse.Namespace) -> int:
 
     spec = load_pipeline(args.pipeline, workdir=args.workdir)
     if (args.address or args.dashboard) and args.executor != "ray":
-        raise CurateError("--address and --dashboard need --executor ray")
+        raise UsageError("--address and --dashboard need --executor ray")
     if args.dry_run:
         print("\n".join(dry_run(spec, verify=args.verify)))
         return 0
@@ -41,7 +44,28 @@ def _run(args: argparse.Namespace) -> int:
                                                               log=log) as executor:
             reports = run_pipeline(spec, executor, log=log, progress=progress, verify=args.verify)
     print(format_summary(reports))
-    return 0
+    return _input_files_lost(reports)
+
+
+# The reader's failures that mean a whole input file was not read (curate/stages/warc.py, jsonl.py)
+INPUT_FILE_FAILURES = ("missing_file", "unreadable_file")
+
+
+def _input_files_lost(reports: list) -> int:
+    """1, with one line, when an input file was missing or unreadable: the run finished the other partitions (they
+    are committed and reused), but its output lacks that file's documents, which a script must not take for
+    success."""
+    lost = {report.name: sum(report.stages[0].failed.get(reason, 0) for reason in INPUT_FILE_FAILURES)
+            for report in reports if report.stages}
+    lost = {name: count for name, count in lost.items() if count}
+    if not lost:
+        return 0
+    print("curate: error: " + "; ".join(f"node {name}: {count} input file(s) missing or unreadable" for name, count
+                                         in lost.items())
+          + " (their rows in _rejected/ name them; the other partitions are committed, a re-run reuses them)",
+          file=sys.stderr)
+    return 1
+
 
 
 # The export formats (curate/export_tokens.py's writers), named here so that `curate --help` need not import them.
@@ -221,6 +245,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if threading.current_thread() is threading.main_thread():  # (signal handlers belong to the main thread)
+        signal.signal(signal.SIGTERM, raise_terminated)
     if getattr(args, "workers", None) is not None and args.workers < 1:
         print("curate: error: --workers must be at least 1", file=sys.stderr)
         return 2
@@ -232,6 +258,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("curate: interrupted; finished partitions are kept and a re-run resumes", file=sys.stderr)
         return 130
+    except Terminated:
+        print("curate: terminated (SIGTERM); finished partitions are kept and a re-run resumes", file=sys.stderr)
+        return 128 + signal.SIGTERM
     except BrokenPipeError:  # the reader of our output went away (`curate run --dry-run | head`): not an error
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0

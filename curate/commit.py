@@ -43,13 +43,14 @@ def digest(payload: Any) -> str:
     return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
-def file_fingerprint(path: str) -> dict[str, Any]:
-    """What identifies an input file's content: size, mtime and a content hash; `missing` when it is gone."""
+def file_fingerprint(path: str, *, whole: bool = False) -> dict[str, Any]:
+    """What identifies an input file's content: size, mtime and a content hash (of the whole file when `whole` or
+    when it is small, else of its head and tail: an edit in between changes the mtime); `missing` when it is gone."""
     found = storage.stat(path)
     if found is None:
         return {"missing": True}
     content = hashlib.sha256()
-    if found.size <= WHOLE_HASH_MAX_BYTES:
+    if whole or found.size <= WHOLE_HASH_MAX_BYTES:
         content.update(storage.read_bytes(path))
     else:
         content.update(storage.read_range(path, 0, HEAD_TAIL_BYTES))
@@ -134,6 +135,20 @@ def check_commit(record_path: str, root: str, fingerprint: str, *, full: bool = 
         if full and storage.sha256(path) != expected["sha256"]:
             return None, f"{rel} does not match its committed checksum"
     return record, ""
+
+
+def check_committed_file(record_path: str, root: str, path: str) -> str:
+    """"" when `path` holds the bytes its commit record names (SHA-256, every byte read), else why not. A partition
+    computed from an upstream file checks it first: a bit flipped in that file after its commit would otherwise flow
+    downstream into output whose record says it was made from the committed bytes."""
+    record = read_json(record_path)
+    rel = storage.relative(path, root)
+    expected = ((record or {}).get("files") or {}).get(rel)
+    if expected is None:
+        return f"{rel} has no commit record"
+    if storage.sha256(path) != expected["sha256"]:
+        return f"{rel} does not match its committed checksum (changed after it was written; --verify recomputes it)"
+    return ""
 
 
 def sweep(root: str, folders: Iterable[str], keep: set[str], keep_dirs: Iterable[str] = ()) -> list[str]:

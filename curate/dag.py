@@ -45,8 +45,10 @@ MAX_FAILED_SHARE = 0.5
 
 
 def content_fingerprint(path: str) -> dict[str, Any]:
-    """A file's fingerprint without its modification time: a model copied or moved elsewhere is the same model."""
-    return {k: v for k, v in file_fingerprint(path).items() if k != "mtime_ns"}
+    """A model file's fingerprint without its modification time (a model copied or moved elsewhere is the same
+    model), so by its whole content: a retrained fastText or KenLM model keeps its size and header, and a stage reads
+    the whole file anyway."""
+    return {k: v for k, v in file_fingerprint(path, whole=True).items() if k != "mtime_ns"}
 
 
 def node_config(node: NodeSpec) -> dict[str, Any]:

@@ -18,7 +18,7 @@ import time
 from collections.abc import Iterator
 
 from curate import storage
-from curate.errors import CurateError
+from curate.errors import ConfigError, CurateError
 
 LOCK_FILE = "_LOCK"
 
@@ -29,9 +29,13 @@ def workdir_lock(workdir: str) -> Iterator[None]:
     if storage.is_uri(workdir):
         yield
         return
-    os.makedirs(workdir, exist_ok=True)
     path = os.path.join(workdir, LOCK_FILE)
-    handle = open(path, "a+", encoding="utf-8")
+    try:
+        os.makedirs(workdir, exist_ok=True)
+        handle = open(path, "a+", encoding="utf-8")
+    except OSError as error:  # a file in the way, a folder under a file, a read-only or virtual file system
+        raise ConfigError(f"workdir {workdir}: cannot create it or its lock file ({error.strerror}); give the run "
+                          "a writable folder with --workdir") from None
     try:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)

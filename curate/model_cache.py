@@ -13,6 +13,7 @@ from functools import lru_cache
 from typing import Any
 
 from curate import storage
+from curate.errors import ModelError
 
 
 def load_model_file(path: str, loader: Callable[[str], Any], what: str) -> Any:
@@ -20,9 +21,14 @@ def load_model_file(path: str, loader: Callable[[str], Any], what: str) -> Any:
     found = storage.stat(path)
     if found is None:
         raise FileNotFoundError(f"{what} not found: {path}")
-    return _load(path, found.size, found.mtime_ns, loader)
+    return _load(path, found.size, found.mtime_ns, loader, what)
 
 
 @lru_cache(maxsize=8)
-def _load(path: str, size: int, mtime_ns: int | None, loader: Callable[[str], Any]) -> Any:
-    return loader(storage.cached_local_copy(path))
+def _load(path: str, size: int, mtime_ns: int | None, loader: Callable[[str], Any], what: str) -> Any:
+    local = storage.cached_local_copy(path)
+    try:
+        return loader(local)
+    except Exception as error:  # the libraries raise anything from UnicodeDecodeError to RuntimeError on a bad file
+        raise ModelError(f"{what} {path} cannot be loaded ({type(error).__name__}: {' '.join(str(error).split())[:200]})"
+                         "; retrain it, or point the step at the right file") from None

@@ -17,6 +17,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from curate import storage
+from curate.commit import check_committed_file
 from curate.cpu import peak_rss_mib
 from curate.errors import RunError
 from curate.layout import NodeLayout
@@ -90,6 +91,11 @@ def run_partition(task: PartitionTask) -> dict[str, Any]:
     retries_before = storage.RETRIES["storage_retry"]
     node = task.node
     assert node.input is not None  # a map node (config.py checks)
+    if node.input.node:
+        damage = check_committed_file(NodeLayout(task.layout.workdir, node.input.node).partition_files(task.key)[2],
+                                      task.layout.workdir, task.input_path)
+        if damage:
+            raise RunError(f"input of node {node.name!r}: {damage}")
     reader = NodeInputReader(task.input_path) if node.input.node else node.input.build_reader()
     stages = [step.build() for step in node.steps]
     stats = [StageStats(reader.name)] + [StageStats(stage.name) for stage in stages]

@@ -75,8 +75,15 @@ SECRET_OPTIONS = ("access_key", "secret_key", "session_token")
 
 def check_no_secret(uri: str) -> None:
     """StorageError when a URI carries credentials (they belong in the environment or the AWS config files)."""
-    query = urlsplit(uri).query if is_uri(uri) else ""
-    named = [option for option in SECRET_OPTIONS if f"{option}=" in query]
+    if not is_uri(uri):
+        return
+    parts = urlsplit(uri)
+    if "@" in parts.netloc:  # s3://KEY:SECRET@bucket/...: pyarrow reads userinfo as the access key and secret
+        raise StorageError(f"{parts.scheme}://***@{parts.netloc.rsplit('@', 1)[1]}{parts.path}: the URI carries "
+                           "credentials before '@'; put them in the environment (AWS_ACCESS_KEY_ID, "
+                           "AWS_SECRET_ACCESS_KEY) or an AWS profile instead, so that they are never written into "
+                           "logs, outputs or hashes")
+    named = [option for option in SECRET_OPTIONS if f"{option}=" in parts.query]
     if named:
         raise StorageError(f"{uri.split('?')[0]}: the URI carries {', '.join(named)}; put credentials in the "
                            "environment (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY) or an AWS profile instead, so "

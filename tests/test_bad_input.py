@@ -7,6 +7,7 @@ import textwrap
 import unicodedata
 
 import pyarrow.parquet as pq
+import pytest
 
 from curate.config import load_pipeline
 from curate.dag import run_pipeline
@@ -55,3 +56,29 @@ def test_damaged_inputs_lose_only_the_damaged_records(tmp_path):
     assert unicodedata.normalize("NFD", "Jörg") in decoded
     stats = json.loads((tmp_path / "out" / "_curate" / "text" / "commit.json").read_text())
     assert stats["rejected_out"] == 6
+
+
+def test_a_garbage_model_fails_the_partition_with_one_line_naming_it(tmp_path):
+    """A model file that is not one (here random bytes as a KenLM model, and as fastText's) is not the documents'
+    fault: the step fails at once, naming the file, instead of failing every document with the loader's exception."""
+    from curate.errors import ModelError, RunError
+    from curate.stages.langid import load_model
+    from curate.stages.perplexity import load_kenlm
+
+    garbage = tmp_path / "model.bin"
+    garbage.write_bytes(bytes(range(256)) * 64)
+    for load, what in ((load_kenlm, "KenLM model"), (load_model, "language ID model")):
+        with pytest.raises(ModelError, match=f"^{what} {garbage} cannot be loaded \\("):
+            load(str(garbage))
+    pipeline = tmp_path / "p.yaml"
+    pipeline.write_text(textwrap.dedent(f"""
+        workdir: {tmp_path / "out"}
+        nodes:
+          docs:
+            input: {{jsonl: docs.jsonl}}
+            steps: [{{langid: {{model: {garbage}}}}}]
+    """))
+    (tmp_path / "docs.jsonl").write_text("".join(json.dumps({"id": str(i), "text": f"Document number {i}."}) + "\n"
+                                                 for i in range(1)))  # (one: no all-failed rule to lean on)
+    with LocalExecutor() as executor, pytest.raises(RunError, match="language ID model .* cannot be loaded"):
+        run_pipeline(load_pipeline(str(pipeline)), executor, log=lambda line: None)

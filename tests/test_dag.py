@@ -14,7 +14,7 @@ import pytest
 from curate.commit import partition_key
 from curate.config import load_pipeline
 from curate.dag import dry_run, run_pipeline
-from curate.errors import ConfigError
+from curate.errors import ConfigError, RunError
 from curate.executors.local import LocalExecutor
 from curate.layout import NodeLayout
 from tests.conftest import output_files
@@ -137,6 +137,24 @@ def test_a_flipped_bit_is_caught_by_verify(tmp_path):
     assert output_files(tmp_path / "out") == before
 
 
+def test_a_flipped_bit_upstream_never_reaches_a_recomputed_partition_downstream(tmp_path):
+    """A bit flipped in an upstream file and the downstream partition's record lost: the downstream partition is
+    recomputed, and it refuses the damaged input (naming it) instead of committing rows made from it; --verify then
+    recomputes both and gives the undamaged bytes."""
+    run(tmp_path)
+    before = output_files(tmp_path / "out")
+    key = part(SAMPLE_DIR / "sample-0001.warc.gz")
+    target = tmp_path / "out" / "text" / (key + ".parquet")
+    data = bytearray(target.read_bytes())
+    data[len(data) // 2] ^= 0x10
+    target.write_bytes(bytes(data))
+    Path(NodeLayout(str(tmp_path / "out"), "clean").partition_files(key)[2]).unlink()
+    with pytest.raises(RunError, match="does not match its committed checksum"):
+        run(tmp_path)
+    assert run(tmp_path, verify=True) == {"text": (1, 2), "clean": (1, 2)}
+    assert output_files(tmp_path / "out") == before
+
+
 def test_input_replaced_in_place_recomputes_its_partitions_downstream(tmp_path):
     sample = tmp_path / "sample"
     sample.mkdir()
@@ -226,3 +244,36 @@ def test_temporary_files_of_a_killed_attempt_are_removed(tmp_path):
         path.write_bytes(b"half a file")
     assert run(tmp_path) == {"text": (0, 3), "clean": (0, 3)}
     assert not any(path.exists() for path in left)
+
+
+def test_a_file_changed_at_the_same_size_and_mtime_changes_its_fingerprint(tmp_path):
+    """The content hash, not size and mtime, tells two versions of a small file apart (a copy with `cp -p`, an
+    archive unpacked with its timestamps)."""
+    import os
+
+    from curate.commit import file_fingerprint
+
+    path = tmp_path / "input.txt"
+    path.write_bytes(b"a" * 1000)
+    stamp = os.stat(path).st_mtime_ns
+    before = file_fingerprint(str(path))
+    path.write_bytes(b"a" * 500 + b"b" + b"a" * 499)
+    os.utime(path, ns=(stamp, stamp))
+    assert file_fingerprint(str(path))["size"] == before["size"] and file_fingerprint(str(path)) != before
+
+
+def test_a_large_model_changed_in_the_middle_changes_its_fingerprint(tmp_path):
+    """A model is identified by its content alone (no mtime: a copied model is the same model), so a model over
+    WHOLE_HASH_MAX_BYTES is hashed whole: a retrained one keeps its size, header and often its tail."""
+    from curate.commit import WHOLE_HASH_MAX_BYTES
+    from curate.dag import content_fingerprint
+
+    size = WHOLE_HASH_MAX_BYTES + (2 << 20)
+    path = tmp_path / "model.bin"
+    path.write_bytes(bytes(size))
+    before = content_fingerprint(str(path))
+    with open(path, "r+b") as handle:
+        handle.seek(size // 2)
+        handle.write(b"\x01")
+    assert content_fingerprint(str(path)) != before
+    assert content_fingerprint(str(path)) == content_fingerprint(str(path))

@@ -42,7 +42,7 @@ def test_a_model_that_does_not_load_fails_the_run(tmp_path, capsys):
     code = main(["run", pipeline(tmp_path, f"[extract, {{langid: {{model: {broken}}}}}]"), "--executor", "local"])
     err = capsys.readouterr().err
     assert code == 1 and err.count("\n") == 1
-    assert "step 'langid': all" in err and "documents failed with ValueError" in err
+    assert f"ModelError: language ID model {broken} cannot be loaded (ValueError: " in err  # named, not per document
     failures = [json.loads(line) for line in (tmp_path / "out" / "_failures.jsonl").read_text().splitlines()]
     assert len(failures) == 2 and {f["node"] for f in failures} == {"text"}
     assert not (tmp_path / "out" / "_curate" / "text" / "commit.json").exists()

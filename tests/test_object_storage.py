@@ -139,6 +139,9 @@ def test_credentials_in_a_uri_are_refused(tmp_path):
     assert "SHH" not in result.stderr and "AKIA" not in result.stderr
     workdir = curate_run(str(QUICKSTART), "--workdir", "s3://b/out?secret_key=SHH")
     assert workdir.returncode == 2 and "SHH" not in workdir.stdout + workdir.stderr
+    userinfo = curate_run(str(QUICKSTART), "--workdir", "s3://AKIA:SHH@b/out")  # pyarrow would take them as keys
+    assert userinfo.returncode == 2 and "carries credentials before '@'" in userinfo.stderr
+    assert "SHH" not in userinfo.stdout + userinfo.stderr and "AKIA" not in userinfo.stdout + userinfo.stderr
 
 
 @pytest.mark.parametrize("workdir", ["/tmp/ray/session_1/runtime_resources/working_dir_files/_ray_pkg_ab/out/q"])

@@ -128,7 +128,8 @@ def test_a_built_in_steps_code_is_in_its_nodes_fingerprint(tmp_path, monkeypatch
 @pytest.mark.parametrize("step, message", [
     ('{class: "myfilters.shout:ShoutFilter", max_uper: 0.4}', "unknown field 'max_uper' (did you mean 'max_upper'?)"),
     ('{class: "myfilters.shout:ShoutFilter", max_upper: loud}', "field 'max_upper' must be"),
-    ('{class: "myfilters.shout:Nothing"}', "is not a subclass of curate.stages.base.Stage"),
+    ('{class: "myfilters.shout:Nothing"}', "module 'myfilters.shout' has no attribute 'Nothing'"),
+    ('{class: "myfilters.shout:dataclass"}', "is not a subclass of curate.stages.base.Stage"),
     ('{class: "nosuchpackage.x:Filter"}', "cannot import 'nosuchpackage.x'"),
     ('{class: "myfilters/shout.py"}', "is not an import path"),
 ])

@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import signal
 import tempfile
 import threading
 import time
@@ -140,6 +141,7 @@ class RayExecutor(Executor):
         log_file = ray_log_file()
         self.log(f"{'joining the Ray cluster at ' + address if address else 'starting a local Ray'} "
                  f"(Ray's own messages: {log_file})")
+        own_sigterm = signal.getsignal(signal.SIGTERM) if threading.current_thread() is threading.main_thread() else None
         with ray_messages_to(log_file):
             if address:
                 ray.init(address=address, log_to_driver=False, logging_level=logging.WARNING)
@@ -152,6 +154,8 @@ class RayExecutor(Executor):
                     context = ray.init(num_cpus=self.workers or os.cpu_count(), include_dashboard=self.dashboard,
                                        dashboard_host="127.0.0.1", log_to_driver=False,
                                        logging_level=logging.WARNING)
+        if own_sigterm is not None:  # ray.init makes SIGTERM a bare sys.exit(15) in the driver; curate's comes back
+            signal.signal(signal.SIGTERM, own_sigterm)
         if address:
             self.log(cluster_line(ray.get_runtime_context().gcs_address, ray.nodes()))
         else:

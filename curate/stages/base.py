@@ -16,6 +16,7 @@ from typing import Any, ClassVar
 
 import pyarrow as pa
 
+from curate.errors import ModelError
 from curate.stats import StageStats
 
 REJECT_FIELDS = (
@@ -142,6 +143,8 @@ class DocumentStage(Stage):
         for row, values in enumerate(inputs):
             try:
                 outcome = self.apply(*values)
+            except ModelError:  # not the document's fault: every document would fail alike
+                raise
             except Exception as error:  # one bad document must not stop the partition; it is recorded below
                 outcome = Reject(FAILED_PREFIX + type(error).__name__, str(error)[:500])
             if isinstance(outcome, Reject):

@@ -40,6 +40,8 @@ def load_stage_class(path: str) -> type[Stage]:
     except ImportError as error:
         raise ValueError(f"cannot import {module_name!r} ({error}); is it installed or on PYTHONPATH?") from None
     cls = getattr(module, class_name, None)
+    if cls is None:
+        raise ValueError(f"module {module_name!r} has no attribute {class_name!r}")
     if not (isinstance(cls, type) and issubclass(cls, Stage)):
         raise ValueError(f"{path} is not a subclass of curate.stages.base.Stage")
     if not dataclasses.is_dataclass(cls):

@@ -95,3 +95,32 @@ def test_lightly_edited_items_are_found(outcome):
 def test_clean_pages_are_kept(outcome):
     found, expected, pages = outcome
     assert set(found) <= set(expected) and pages > 200
+
+
+def test_thirteen_shared_words_contaminate_and_twelve_do_not(tmp_path):
+    """GPT-3's rule at its edge: a page sharing 13 consecutive words (lower-cased, punctuation dropped) with an item
+    is contaminated, one sharing 12 is not, wherever the run sits in the item."""
+    item = ("Janet owns ducks that lay sixteen eggs per day, she eats three for breakfast every morning and bakes "
+            "muffins for her friends with four more, selling the remainder at the market daily")
+    words = item.split()
+    filler = "an unrelated paragraph about gardening tools and the weather in spring"
+    documents = [{"id": "thirteen-start", "text": f"{filler} {' '.join(words[:13])} {filler}"},
+                 {"id": "thirteen-middle", "text": f"{filler}\n{' '.join(words[7:20]).upper()}! {filler}"},
+                 {"id": "twelve", "text": f"{filler} {' '.join(words[:12])} {filler}"},
+                 {"id": "two-twelves", "text": f"{' '.join(words[:12])} {filler} {' '.join(words[14:26])}"}]
+    (tmp_path / "docs.jsonl").write_text("".join(json.dumps(d) + "\n" for d in documents))
+    (tmp_path / "bench.jsonl").write_text(json.dumps({"task_id": "ducks", "question": item}) + "\n")
+    pipeline = tmp_path / "p.yaml"
+    pipeline.write_text(textwrap.dedent(f"""
+        workdir: {tmp_path / "out"}
+        nodes:
+          docs: {{input: {{jsonl: docs.jsonl}}}}
+          clean:
+            decontaminate: {{input: docs, benchmarks: ["{tmp_path}/bench.jsonl"]}}
+    """))
+    with LocalExecutor() as executor:
+        run_pipeline(load_pipeline(str(pipeline)), executor, log=lambda line: None)
+    rejected = {r["id"]: r["reject_detail"] for r in pq.read_table(tmp_path / "out" / "_rejected" / "clean").to_pylist()}
+    kept = set(pq.read_table(tmp_path / "out" / "clean", columns=["id"]).column("id").to_pylist())
+    assert set(rejected) == {"thirteen-start", "thirteen-middle"} and "bench:ducks" in rejected["thirteen-start"]
+    assert kept == {"twelve", "two-twelves"}

@@ -174,3 +174,28 @@ def test_a_corpus_without_duplicates_passes_whole(tmp_path):
     kept = pq.read_table(tmp_path / "out" / "deduped")
     assert kept.column("dup_cluster").to_pylist() == kept.column("id").to_pylist()
     assert set(kept.column("dup_cluster_size").to_pylist()) == {1}
+
+
+def test_every_document_enters_fineweb_s_fourteen_bands(tmp_path):
+    """A default node bands signatures as FineWeb does, 14 bands of 8 rows: the map writes 14 keys a document, each
+    the key of that band of the document's stored signature (one band fewer would miss every pair that shares only
+    the last band, a loss no cluster check sees)."""
+    from curate.dedup.lsh import band_keys
+    from curate.dedup.shuffle import read_key_range
+    from curate.ops.dedup import DedupTask
+    from curate.ops.minhash_dedup import MinHashDedup, signature_file
+    from curate.tables import load_array
+
+    texts = ["the quick brown fox jumps over the lazy dog again and again",
+             "a completely different sentence about curating web text for training",
+             ""]
+    source = tmp_path / "part.parquet"
+    pq.write_table(pa.table({"id": ["a", "b", "c"], "text": texts}), source)
+    operation = MinHashDedup(input="docs")
+    task = DedupTask(operation, 0, str(tmp_path / "scratch"), ranges=1, partitions=1, input_path=str(source))
+    assert operation.map_partition(task) == 3
+    records = read_key_range(task.shuffle_dir, 0, 1).sort_by([("doc", "ascending"), ("key", "ascending")])
+    signatures = load_array(signature_file(task.scratch, 0))
+    expected = np.sort(band_keys(signatures[:2], 14, 8), axis=1).reshape(-1)  # (the empty text gets no key)
+    assert records.column("key").to_numpy().tolist() == expected.tolist()
+    assert np.unique(records.column("doc").to_numpy(), return_counts=True)[1].tolist() == [14, 14]
