@@ -19,6 +19,7 @@ import hashlib
 import json
 import math
 import os
+import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -54,6 +55,25 @@ def _character_classes() -> np.ndarray:
 
 _DIGIT, _UPPER, _WORD, _SENTENCE_END, _CLOSING = 1, 2, 4, 8, 16
 _CHARACTER_CLASSES = _character_classes()
+# Where reader comments begin, in the words blogs and news sites print (WordPress's "3 Responses to ...", "Leave a
+# Reply", a comment's byline "Milan on May 2 at 4:47 pm said:"): the article ends before them, and curate's convention,
+# FineWeb's, leaves comments out. Only short blocks are tested (a marker is a heading or a byline), a heading's words
+# at the block's start, a byline's at its end (block texts end in no whitespace, so 24 characters hold any of them).
+COMMENT_HEADING = re.compile(r"(?:\d+\s+)?(?:comments?|responses?|replies|reader comments|discussion)\b"
+                             r"|(?:leave|post|add|write) (?:a|your) (?:comment|reply|response)", re.IGNORECASE)
+COMMENT_BYLINE = re.compile(r"\b(?:said|says|wrote|writes|replied|commented)\s*:?\s*$", re.IGNORECASE)
+MAX_MARKER_CHARS = 160
+BYLINE_TAIL_CHARS = 24
+
+
+def comment_marker(text: str) -> bool:
+    """Whether a block marks where comments begin. Example: comment_marker("Leave a Reply") -> True;
+    comment_marker("Blake Hall says:") -> True; comment_marker("The committee says the budget is fine") -> False"""
+    return len(text) <= MAX_MARKER_CHARS and (
+        COMMENT_HEADING.match(text) is not None
+        or COMMENT_BYLINE.search(text, max(len(text) - BYLINE_TAIL_CHARS, 0)) is not None)
+
+
 # Readability.js scores a paragraph of at least 25 characters into its parent (full) and grandparent (half); the
 # densest container is the candidate, and its content is the article.
 MIN_CANDIDATE_CHARS = 25
@@ -63,7 +83,8 @@ _OWN = ("log_words", "log_chars", "link_density", "sentence_ends_per_word", "end
         "capitalised_share", "digit_share", "mean_word_length", "depth", "position", "chars_before",
         "page_share", "in_candidate", "candidate_prose_share", "before_candidate", "after_candidate",
         "container_log_words", "container_link_density", "container_blocks", "starts_in_link",
-        "page_has_article_body", "page_has_marked_article", "page_has_article_tag")
+        "page_has_article_body", "page_has_marked_article", "page_has_article_tag", "comment_marker",
+        "after_comment_marker", "n-1_comment_marker")
 FEATURE_NAMES = (_OWN + tuple(f"tag_{group[0]}" for group in TAG_GROUPS)
                  + tuple(f"in_{tag}" for tag in CONTEXT_TAGS) + tuple(f"kw_{name}" for name in KEYWORD_GROUPS)
                  + tuple(f"own_kw_{name}" for name in KEYWORD_GROUPS)
@@ -125,9 +146,11 @@ def block_features(blocks: list[Block]) -> np.ndarray:
     for block in blocks:
         keywords_anywhere |= block.keyword_bits
         tags_anywhere |= block.tag_bits
+    marker = np.array([comment_marker(text) for text in texts], dtype=np.float64)
     columns += [np.full(count, float(bool(keywords_anywhere & KEYWORD_BITS["article_body"]))),
                 np.full(count, float(bool(keywords_anywhere & KEYWORD_BITS["marked_article"]))),
-                np.full(count, float(bool(tags_anywhere & TAG_BITS["article"])))]
+                np.full(count, float(bool(tags_anywhere & TAG_BITS["article"]))),
+                marker, (np.cumsum(marker) - marker > 0).astype(np.float64), np.concatenate(([0.0], marker[:-1]))]
     tags = [block.tag for block in blocks]
     columns += [np.array([tag in group for tag in tags], dtype=np.float64) for group in TAG_GROUPS]
     for bits, width in (([block.tag_bits for block in blocks], len(CONTEXT_TAGS)),
