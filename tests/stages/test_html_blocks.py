@@ -16,7 +16,7 @@ import pytest
 
 from curate.stages.base import Reject
 from curate.stages.block_classifier import (DEFAULT_MODEL, FEATURE_NAMES, BlockClassifier, block_features,
-                                            character_counts, keep_blocks, load_classifier)
+                                            character_counts, comment_marker, keep_blocks, load_classifier)
 from curate.stages.charset import decode_html
 from curate.stages.extract import Extract, parse_html
 from curate.stages.html_blocks import KEYWORD_BITS, TAG_BITS, page_blocks  # noqa: I001
@@ -59,6 +59,22 @@ def test_character_counts_example():
     assert list(counts["words"]) == [3, 1, 2] and list(counts["capitalised"]) == [2, 0, 0]
     assert list(counts["digits"]) == [2, 0, 0] and list(counts["commas"]) == [1, 0, 0]
     assert list(counts["ends_sentence"]) == [1, 0, 0]
+
+
+def test_comment_markers_and_what_follows_them():
+    """Where comments begin: a heading or a byline marks it, prose that merely mentions comments does not; the blocks
+    after a marker carry `after_comment_marker`, the one right after it `n-1_comment_marker`."""
+    assert all(map(comment_marker, ["3 Responses to “Open thread”", "Comments", "Leave a Reply",
+                                    "Milan Griffes on September 12, 2018 at 4:47 pm said:", "Blake Hall says:"]))
+    assert not any(map(comment_marker, ["No comments yet, sadly.", "He said he would come.",
+                                        "The committee says the budget is fine", "x said: " + "long " * 40]))
+    blocks = page_blocks(parse_html("<p>The article text, long enough to be prose.</p><h3>2 Comments</h3>"
+                                    "<p>Ann says:</p><p>Great post!</p>"))
+    features = block_features(blocks)
+    column = {name: features[:, FEATURE_NAMES.index(name)].tolist()
+              for name in ("comment_marker", "after_comment_marker", "n-1_comment_marker")}
+    assert column == {"comment_marker": [0, 1, 1, 0], "after_comment_marker": [0, 0, 1, 1],
+                      "n-1_comment_marker": [0, 0, 1, 1]}
 
 
 def test_features_have_one_column_per_name():
