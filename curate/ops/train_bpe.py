@@ -69,6 +69,7 @@ class TrainBpe(Operation):
     """
 
     name: ClassVar[str] = "train_bpe"
+    artefact: ClassVar[str] = TOKENIZER_FILE  # what a `token_count` step that names the node reads
     node_inputs: ClassVar[dict[str, str]] = {"input": "documents"}
 
     input: str

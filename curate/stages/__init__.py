@@ -17,13 +17,14 @@ from curate.stages.perplexity import KenLMPerplexity
 from curate.stages.pii import Pii
 from curate.stages.plugins import is_import_path, load_stage_class
 from curate.stages.quality import FastTextQuality
+from curate.stages.token_count import TokenCount
 from curate.stages.url_filter import UrlFilter
 from curate.stages.warc import WarcReader
 from curate.stages.where import Where
 
 STEPS: dict[str, type[Stage]] = {cls.name: cls for cls in (
     UrlFilter, LangPrefilter, Extract, Normalize, MinLength, LangId, GopherQuality, GopherRepetition, C4Filter,
-    C4BadWords, FineWebQuality, FastTextQuality, KenLMPerplexity, Pii, Where)}
+    C4BadWords, FineWebQuality, FastTextQuality, KenLMPerplexity, TokenCount, Pii, Where)}
 READERS: dict[str, type[Reader]] = {cls.name: cls for cls in (WarcReader, JsonlReader)}
 
 
