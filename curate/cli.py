@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import errno
 import os
 import signal
 import sys
@@ -243,6 +244,11 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# Storage refusing a write: the disk or quota full, a read-only or forbidden folder. Whichever write met it (a
+# partition's, or the driver's own: a model's upload, a commit record), it is one line, not a traceback.
+STORAGE_ERRNOS = (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if threading.current_thread() is threading.main_thread():  # (signal handlers belong to the main thread)
@@ -258,6 +264,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("curate: interrupted; finished partitions are kept and a re-run resumes", file=sys.stderr)
         return 130
+    except OSError as error:
+        if error.errno not in STORAGE_ERRNOS:
+            raise
+        print(f"curate: error: {error.strerror}" + (f": {error.filename}" if error.filename else "")
+              + "; make room (or fix the folder's permissions) and re-run: finished partitions are kept",
+              file=sys.stderr)
+        return 1
     except Terminated:
         print("curate: terminated (SIGTERM); finished partitions are kept and a re-run resumes", file=sys.stderr)
         return 128 + signal.SIGTERM

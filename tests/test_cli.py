@@ -104,3 +104,20 @@ def test_sigterm_ends_a_run_with_one_line_and_143(tmp_path):
     _, stderr = process.communicate(timeout=60)
     assert process.returncode == 143, stderr
     assert stderr.strip() == "curate: terminated (SIGTERM); finished partitions are kept and a re-run resumes"
+
+
+def test_a_full_disk_is_one_line_and_exit_1(monkeypatch, capsys, tmp_path):
+    """The driver's own write (a model's upload, a commit record) meeting a full disk: one line naming the file, not a
+    traceback from curate/storage.py."""
+    import errno
+
+    import curate.dag
+
+    def full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device", str(tmp_path / "out" / "model.bin"))
+
+    monkeypatch.setattr(curate.dag, "run_pipeline", full)
+    assert main(["run", str(QUICKSTART), "--executor", "local", "--workdir", str(tmp_path / "out")]) == 1
+    assert capsys.readouterr().err == (f"curate: error: No space left on device: {tmp_path / 'out' / 'model.bin'}; "
+                                       "make room (or fix the folder's permissions) and re-run: finished partitions "
+                                       "are kept\n")
