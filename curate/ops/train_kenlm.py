@@ -47,6 +47,7 @@ from curate.stats import NodeReport, StageStats
 from curate.tables import load_array, scratch_file
 
 MODEL_FILE = "model.binary"
+LOG_FILE = "kenlm.log"  # lmplz's and build_binary's own output, in <workdir>/_curate/<node>/
 
 
 def kenlm_tool(name: str) -> str:
@@ -172,10 +173,10 @@ class TrainKenLM(Operation):
         started, cpu_started = time.perf_counter(), driver_cpu()
         scratch = context.scratch("train_kenlm")
         model_path = storage.join(context.out_dir, MODEL_FILE)
-        # The corpus and the ARPA file (large, needed only here) stay on this machine; the model and lmplz's log go
-        # to the node's folder, wherever that is.
+        # The corpus and the ARPA file (large, needed only here) stay on this machine; the model goes to the node's
+        # folder, lmplz's log (timings: it differs run to run) to the node's bookkeeping folder beside its commit.
         with tempfile.TemporaryDirectory(prefix="curate-kenlm-") as local:
-            local_model, local_log = os.path.join(local, MODEL_FILE), os.path.join(local, "kenlm.log")
+            local_model, local_log = os.path.join(local, MODEL_FILE), os.path.join(local, LOG_FILE)
             try:
                 with timeline.driver_work(f"{context.node}:train"):  # in a process of its own (run_in_child)
                     (lines, held_out, counts), train_cpu = run_in_child(train_in_child,
@@ -184,7 +185,7 @@ class TrainKenLM(Operation):
                 raise RunError(f"node {context.node!r}: {error}") from None
             finally:
                 if os.path.exists(local_log):
-                    storage.upload(local_log, storage.join(context.out_dir, "kenlm.log"))
+                    storage.upload(local_log, storage.join(context.layout.state, LOG_FILE))
             storage.upload(local_model, model_path)
 
         model = load_kenlm(model_path)
