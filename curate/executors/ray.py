@@ -107,6 +107,7 @@ class RayExecutor(Executor):
         self.log = log
         self._started_here = False
         self._node: Any = None  # the embedded Ray's head node, when start_local_ray started it
+        self._log_file = ""  # where Ray's own messages went (ray_log_file), once Ray is started
         self._starting = threading.Lock()  # nodes running side by side may submit their first tasks at once
 
     @property
@@ -138,7 +139,7 @@ class RayExecutor(Executor):
 
         address = self.address or os.environ.get("RAY_ADDRESS")
         started = time.perf_counter()
-        log_file = ray_log_file()
+        log_file = self._log_file = ray_log_file()
         self.log(f"{'joining the Ray cluster at ' + address if address else 'starting a local Ray'} "
                  f"(Ray's own messages: {log_file})")
         own_sigterm = signal.getsignal(signal.SIGTERM) if threading.current_thread() is threading.main_thread() else None
@@ -173,6 +174,9 @@ class RayExecutor(Executor):
                 self._node.kill_all_processes(check_alive=False, allow_graceful=True)
                 self._node = None
             self._started_here = False
+            with contextlib.suppress(OSError):  # a log Ray wrote nothing to is not left behind, one per run
+                if self._log_file and os.path.getsize(self._log_file) == 0:
+                    os.remove(self._log_file)
 
     def map(self, fn: Callable[[T], Any], tasks: Sequence[T], options: TaskOptions = TaskOptions()
             ) -> Iterator[Outcome[T]]:

@@ -78,6 +78,8 @@ def test_curate_starts_its_own_ray_without_the_cluster_services_and_stops_it(qui
                               timeout=300)
         assert done.returncode == 0, done.stderr[-2000:]
         assert "starting a local Ray" in done.stdout
+        ray_log = done.stdout.split("(Ray's own messages: ")[1].split(")")[0]
+        assert not os.path.exists(ray_log) or os.path.getsize(ray_log) > 0  # no empty log left behind, one per run
         assert output_files(tmp_path / "out") == output_files(quickstart_local)
         logs = {name.split(".")[0] for name in os.listdir(next(ray_temp.glob("**/session_2*")) / "logs")}
         assert {"gcs_server", "raylet"} <= logs  # Ray's own processes ran ...
