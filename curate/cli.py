@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from curate import __version__
 from curate.errors import ConfigError, CurateError, Terminated, UsageError, raise_terminated
 from curate.executors import EXECUTORS
+from curate.stats import NodeReport
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -52,7 +53,7 @@ def _run(args: argparse.Namespace) -> int:
 INPUT_FILE_FAILURES = ("missing_file", "unreadable_file")
 
 
-def _input_files_lost(reports: list) -> int:
+def _input_files_lost(reports: list[NodeReport]) -> int:
     """1, with one line, when an input file was missing or unreadable: the run finished the other partitions (they
     are committed and reused), but its output lacks that file's documents, which a script must not take for
     success."""
@@ -66,7 +67,6 @@ def _input_files_lost(reports: list) -> int:
           + " (their rows in _rejected/ name them; the other partitions are committed, a re-run reuses them)",
           file=sys.stderr)
     return 1
-
 
 
 # The export formats (curate/export_tokens.py's writers), named here so that `curate --help` need not import them.
@@ -264,19 +264,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("curate: interrupted; finished partitions are kept and a re-run resumes", file=sys.stderr)
         return 130
-    except OSError as error:
-        if error.errno not in STORAGE_ERRNOS:
-            raise
-        print(f"curate: error: {error.strerror}" + (f": {error.filename}" if error.filename else "")
-              + "; make room (or fix the folder's permissions) and re-run: finished partitions are kept",
-              file=sys.stderr)
-        return 1
     except Terminated:
         print("curate: terminated (SIGTERM); finished partitions are kept and a re-run resumes", file=sys.stderr)
         return 128 + signal.SIGTERM
     except BrokenPipeError:  # the reader of our output went away (`curate run --dry-run | head`): not an error
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
+    except OSError as error:  # (after BrokenPipeError, an OSError too)
+        if error.errno not in STORAGE_ERRNOS:
+            raise
+        print(f"curate: error: {error.strerror}" + (f": {error.filename}" if error.filename else "")
+              + "; make room (or fix the folder's permissions) and re-run: finished partitions are kept",
+              file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":
