@@ -4,9 +4,10 @@ Each block (curate/stages/html_blocks.py) becomes a vector of shallow features: 
 sentence punctuation, tag), its context (structural ancestors, class/id keyword groups, whether it lies in the
 page's densest prose container, the way readability picks its candidate; its container's size and link density),
 its neighbours' (boilerpipe's finding: the blocks around a block say as much as the block itself; Kohlschütter et
-al. 2010) and the page's (whether it names an article body at all). Three small two-layer networks score the vector
-and their mean probability decides; blocks above the model's threshold are the main text, in page order, one per
-line.
+al. 2010), the page's (whether it names an article body at all) and where reader comments begin (a comments
+heading or a comment's byline before the block: curate's convention leaves comments out). Three small two-layer
+networks score the vector and their mean probability decides; blocks above the model's threshold are the main text,
+in page order, one per line.
 
 The networks are trained by curate from pages with gold main text (models/train_block_classifier.py, on the `tune`
 half of the extraction benchmarks; docs/extraction.md) and ship as models/block_classifier.json, about 8,000
