@@ -46,6 +46,23 @@ def planted(page: str, item: str, rng: random.Random) -> str:
     return "\n".join(paragraphs[:at] + [item] + paragraphs[at:])
 
 
+def run_decontaminate(folder: Path, documents: list[dict], benchmarks: list[Path]) -> dict[str, str]:
+    """Run `docs` (the documents, as JSON Lines) -> `clean` (decontaminate against `benchmarks`) in `folder`; return
+    the rejected documents' ids with their reject detail."""
+    (folder / "docs.jsonl").write_text("".join(json.dumps(d) + "\n" for d in documents))
+    pipeline = folder / "p.yaml"
+    pipeline.write_text(textwrap.dedent(f"""
+        workdir: {folder / "out"}
+        nodes:
+          docs: {{input: {{jsonl: docs.jsonl}}}}
+          clean:
+            decontaminate: {{input: docs, benchmarks: {json.dumps([str(path) for path in benchmarks])}}}
+    """))
+    with LocalExecutor() as executor:
+        run_pipeline(load_pipeline(str(pipeline)), executor, log=lambda line: None)
+    return {r["id"]: r["reject_detail"] for r in pq.read_table(folder / "out" / "_rejected" / "clean").to_pylist()}
+
+
 @pytest.fixture(scope="module")
 def outcome(quickstart_local, corpus, tmp_path_factory):
     folder = tmp_path_factory.mktemp("decontaminate")
@@ -61,20 +78,9 @@ def outcome(quickstart_local, corpus, tmp_path_factory):
             documents.append({"id": doc_id, "text": planted(rng.choice(pages)["text"], text, rng)})
             expected[doc_id] = name
     documents += [{"id": page["id"], "text": page["text"]} for page in pages]
-    (folder / "docs.jsonl").write_text("".join(json.dumps(d) + "\n" for d in documents))
-    pipeline = folder / "p.yaml"
-    pipeline.write_text(textwrap.dedent(f"""
-        workdir: {folder / "out"}
-        nodes:
-          docs: {{input: {{jsonl: docs.jsonl}}}}
-          clean:
-            decontaminate: {{input: docs, benchmarks: ["{corpus}/eval/gsm8k_test.jsonl",
-                                                       "{corpus}/eval/humaneval.jsonl.gz"]}}
-    """))
-    with LocalExecutor() as executor:
-        run_pipeline(load_pipeline(str(pipeline)), executor, log=lambda line: None)
-    rejected = pq.read_table(folder / "out" / "_rejected" / "clean").to_pylist()
-    return {r["id"]: r["reject_detail"] for r in rejected}, expected, len(pages)
+    rejected = run_decontaminate(folder, documents, [corpus / "eval" / "gsm8k_test.jsonl",
+                                                     corpus / "eval" / "humaneval.jsonl.gz"])
+    return rejected, expected, len(pages)
 
 
 def test_verbatim_items_are_all_found_and_named(outcome):
@@ -108,19 +114,8 @@ def test_thirteen_shared_words_contaminate_and_twelve_do_not(tmp_path):
                  {"id": "thirteen-middle", "text": f"{filler}\n{' '.join(words[7:20]).upper()}! {filler}"},
                  {"id": "twelve", "text": f"{filler} {' '.join(words[:12])} {filler}"},
                  {"id": "two-twelves", "text": f"{' '.join(words[:12])} {filler} {' '.join(words[14:26])}"}]
-    (tmp_path / "docs.jsonl").write_text("".join(json.dumps(d) + "\n" for d in documents))
     (tmp_path / "bench.jsonl").write_text(json.dumps({"task_id": "ducks", "question": item}) + "\n")
-    pipeline = tmp_path / "p.yaml"
-    pipeline.write_text(textwrap.dedent(f"""
-        workdir: {tmp_path / "out"}
-        nodes:
-          docs: {{input: {{jsonl: docs.jsonl}}}}
-          clean:
-            decontaminate: {{input: docs, benchmarks: ["{tmp_path}/bench.jsonl"]}}
-    """))
-    with LocalExecutor() as executor:
-        run_pipeline(load_pipeline(str(pipeline)), executor, log=lambda line: None)
-    rejected = {r["id"]: r["reject_detail"] for r in pq.read_table(tmp_path / "out" / "_rejected" / "clean").to_pylist()}
+    rejected = run_decontaminate(tmp_path, documents, [tmp_path / "bench.jsonl"])
     kept = set(pq.read_table(tmp_path / "out" / "clean", columns=["id"]).column("id").to_pylist())
     assert set(rejected) == {"thirteen-start", "thirteen-middle"} and "bench:ducks" in rejected["thirteen-start"]
     assert kept == {"twelve", "two-twelves"}
