@@ -30,6 +30,7 @@ from pathlib import Path
 
 from curate import storage
 from curate.shards import load_manifest
+from curate.stages.jsonl import iter_texts
 from train_stub.compare import DatasetScore, difference
 from train_stub.train import REFERENCE_TEXT, TrainConfig
 
@@ -85,6 +86,35 @@ def check_held_out(pipeline: str) -> None:
         for path in resolve_files(warcs, os.path.dirname(os.path.abspath(pipeline)), name) if warcs else ():
             if os.path.basename(path) in HELD_OUT_WARCS:
                 raise SystemExit(f"ablation: node {name!r} reads {path}, which is held out for evaluation")
+
+
+# Where an ablation pipeline names reference text a selection model learns from: a classifier's positive examples,
+# a language model's text. None may hold evaluation text. (Arms' pages are not checked: a syndicated news story can
+# sit on a training page and a held-out page alike, and it does so for every arm that reads those pages.)
+TRAINING_TEXT_OPTIONS = (("train_fasttext", "positive"), ("train_kenlm", "text"))
+MATCHED_LINE_CHARS = 100  # evaluation lines this long are distinctive: one found in a training file is a leak
+
+
+def check_evaluation_text_unseen(pipeline: str, texts: dict[str, str]) -> None:
+    """Refuse a pipeline whose selection models learn from a file that holds a line of the evaluation texts: a quality
+    classifier trained on WikiText's test set would select the pages that look like it, and its arm would score well
+    on WikiText for that reason alone."""
+    from curate.config import resolve_files
+
+    lines = {line.strip(): name for name, text in texts.items() for line in text.splitlines()
+             if len(line.strip()) >= MATCHED_LINE_CHARS}
+    base = os.path.dirname(os.path.abspath(pipeline))
+    for node_name, node in pipeline_file(pipeline)["nodes"].items():
+        for section, option in TRAINING_TEXT_OPTIONS:
+            globs = (node.get(section) or {}).get(option) if isinstance(node.get(section), dict) else None
+            if not globs:
+                continue
+            for path in resolve_files(globs, base, node_name):
+                for text in iter_texts(path):
+                    leaked = next((line for line in text.splitlines() if line.strip() in lines), None)
+                    if leaked is not None:
+                        raise SystemExit(f"ablation: node {node_name!r} learns from {path}, which holds evaluation "
+                                         f"text ({lines[leaked.strip()]}: {leaked.strip()[:60]!r}...)")
 
 
 def pipeline_workdir(pipeline: str) -> str:
@@ -283,6 +313,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     from curate.cli import main as curate_main
 
     check_held_out(args.pipeline)
+    with open(REFERENCE_TEXT, encoding="utf-8") as handle:
+        texts = {"heldout": heldout_text(Path(args.corpus) / "cleaning_bench"), "wikitext": handle.read()}
+    check_evaluation_text_unseen(args.pipeline, texts)
     if not args.no_run and curate_main(["run", args.pipeline, "--executor", "local", "--workers",
                                         str(args.processes)]) != 0:
         return 1
@@ -298,8 +331,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.tokens >= smallest:
         raise SystemExit(f"ablation: --tokens {args.tokens:,} is not below one epoch of the smallest arm "
                          f"({smallest:,} tokens)")
-    with open(REFERENCE_TEXT, encoding="utf-8") as handle:
-        texts = {"heldout": heldout_text(Path(args.corpus) / "cleaning_bench"), "wikitext": handle.read()}
     if args.eval_chars:
         texts = {name: text[: args.eval_chars] for name, text in texts.items()}
     config = TrainConfig(model=args.model, batch_size=args.batch_size, lr=args.lr, log_interval=0, device="cpu")
