@@ -6,5 +6,5 @@ from setuptools import Extension, setup
 setup(ext_modules=[
     Extension("tokenizer._merge", ["tokenizer/_merge.c"], optional=True, extra_compile_args=["-O2"]),
     # -O3 lets the compiler vectorise the permutation loop (4 to 8 slots per instruction).
-    Extension("curate.dedup._minhash", ["curate/dedup/_minhash.c"], optional=True, extra_compile_args=["-O3"]),
+    Extension("curate.ops.dedup._minhash", ["curate/ops/dedup/_minhash.c"], optional=True, extra_compile_args=["-O3"]),
 ])

@@ -24,7 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import interleaved  # noqa: E402
 from filters import load_documents  # noqa: E402
 
-from curate.dedup.minhash import MinHasher, shingles  # noqa: E402
+from curate.ops.dedup.minhash import MinHasher, shingles  # noqa: E402
 
 NUM_PERM, NGRAM, SEED = 112, 5, 1
 

@@ -60,9 +60,12 @@ def node_config(node: NodeSpec) -> dict[str, Any]:
 
 
 def node_code(node: NodeSpec) -> dict[str, str]:
-    """A map node's reader and steps by the hash of their code (curate/stages/plugins.py, code_digest), as
-    {"read warc": "3f2a...", "step 1 c4": "9b1c..."}: in its fingerprint, and in its commit record so that a dry run
-    can say which step's code changed."""
+    """A node's code by its hash (curate/stages/plugins.py, code_digest): a map node's reader and steps, as
+    {"read warc": "3f2a...", "step 1 c4": "9b1c..."}, an operation node's operation, as {"operation minhash_dedup":
+    "77e0..."} (its module and the modules under ops/ it imports: ops/dedup/'s LSH and shuffle for the dedup nodes).
+    In its fingerprint, and in its commit record so that a dry run can say which code changed."""
+    if node.operation is not None:
+        return {f"operation {node.operation}": code_digest(OPERATIONS[node.operation])}
     code = {}
     if node.input is not None and node.input.reader is not None:
         code[f"read {node.input.reader}"] = code_digest(READERS[node.input.reader])
@@ -88,16 +91,18 @@ def _options(block: Any) -> dict[str, Any]:
 
 
 def logical_hash(node: NodeSpec) -> str:
-    """What decides a node's output bytes besides its inputs' content: reader or operation, options, steps, batch
-    size, output format. Input files enter through their content fingerprints (plan_pipeline), files a step loads
-    (a lid.176 model, a domain list) by content, model nodes by name: no path goes into a hash, so neither a moved
-    workdir nor a moved pipeline file changes it, and a model replaced in place recomputes what it scored."""
+    """What decides a node's output bytes besides its inputs' content: reader or operation, options, steps, their
+    code (node_code), batch size, output format. Input files enter through their content fingerprints
+    (plan_pipeline), files a step loads (a lid.176 model, a domain list) by content, model nodes by name: no path
+    goes into a hash, so neither a moved workdir nor a moved pipeline file changes it, and a model replaced in place
+    recomputes what it scored."""
     payload: dict[str, Any] = {"format": OUTPUT_FORMAT_VERSION, "batch_docs": node.batch_docs}
     if node.operation is not None:
         options = _options(node.build_operation())
         for name in OPERATIONS[node.operation].path_inputs:
             options[name] = len(options[name])  # the files themselves are in the fingerprint, by content
         payload["operation"] = [node.operation, options]
+        payload["code"] = node_code(node)  # an edited operation recomputes what it made
     else:
         assert node.input is not None
         payload["reader"] = [node.input.reader, dict(node.input.options), node.input.node]

@@ -125,6 +125,31 @@ def test_a_built_in_steps_code_is_in_its_nodes_fingerprint(tmp_path, monkeypatch
     assert dag.logical_hash(node) != before
 
 
+def test_an_operations_code_and_its_helpers_under_ops_are_in_its_nodes_fingerprint(tmp_path, monkeypatch):
+    """minhash_dedup's LSH lives in ops/dedup/lsh.py: an edit there recomputes the dedup node (it decides which
+    documents are duplicates); an edit to the engine's Parquet I/O (curate/tables.py) does not."""
+    from curate import dag, tables
+    from curate.ops.dedup import lsh
+    from curate.stages import plugins
+
+    path = pipeline(tmp_path, "normalize")
+    path.write_text(path.read_text() + "  deduped: {minhash_dedup: {input: docs}}\n")
+    node = load_pipeline(str(path)).node("deduped")
+    before = dag.logical_hash(node)
+    read = plugins._source_and_imports
+
+    def edited(module_file: str):
+        def source_and_imports(path: str) -> tuple[bytes, list[str]]:
+            source, names = read(path)
+            return (source + b"# edited\n" if path == module_file else source), names
+        return source_and_imports
+
+    monkeypatch.setattr(plugins, "_source_and_imports", edited(str(Path(tables.__file__).resolve())))
+    assert dag.logical_hash(node) == before
+    monkeypatch.setattr(plugins, "_source_and_imports", edited(str(Path(lsh.__file__).resolve())))
+    assert dag.logical_hash(node) != before
+
+
 @pytest.mark.parametrize("step, message", [
     ('{class: "myfilters.shout:ShoutFilter", max_uper: 0.4}', "unknown field 'max_uper' (did you mean 'max_upper'?)"),
     ('{class: "myfilters.shout:ShoutFilter", max_upper: loud}', "field 'max_upper' must be"),

@@ -8,7 +8,7 @@ from pathlib import Path
 
 CURATE = Path(__file__).resolve().parents[1] / "curate"
 ENGINE = ("curate.config", "curate.dag", "curate.partition", "curate.ops", "curate.executors", "curate.stages",
-          "curate.dedup")
+          "curate.ops.dedup")
 
 
 def import_graph() -> dict[str, set[str]]:

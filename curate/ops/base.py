@@ -169,9 +169,12 @@ def score_partition(task: ScoreTask) -> int:
     return len(texts)
 
 
-def file_done(path_of: Callable[[Any], str]) -> Callable[[Any], bool]:
-    """A `done` test for tasks that write one scratch file, renamed into place when complete."""
-    return lambda task: storage.exists(path_of(task))
+def written(*paths: str) -> bool:
+    """The one rule by which an operation's own task (a map, a reduce, a count) is done on a rerun: every scratch
+    file it writes exists. Each is written under a temporary name and renamed into place when complete, in a folder
+    that holds this fingerprint's files alone (OperationContext.scratch), so its presence commits it as a commit
+    record commits an output partition (partition_committed)."""
+    return all(storage.exists(path) for path in paths)
 
 
 class Operation(ABC):

@@ -36,7 +36,7 @@ import pyarrow as pa
 from curate import storage
 from curate.cpu import driver_cpu
 from curate.layout import NodeLayout
-from curate.ops.base import Operation, OperationContext, merged_partitions
+from curate.ops.base import Operation, OperationContext, merged_partitions, written
 from curate.partition_output import write_operation_partition
 from curate.stages.base import Reject, rejected_rows
 from curate.stats import NodeReport, StageStats
@@ -227,17 +227,17 @@ class Decontaminate(Operation):
         started, cpu_started = time.perf_counter(), driver_cpu()
         refs = context.refs(self.input)
         index_dir = context.scratch("index")
-        if not storage.exists(storage.join(index_dir, "keys.npy")):
+        if not written(storage.join(index_dir, "keys.npy")):
             counts = self.build_index(index_dir)
             context.log(f"node {context.node}: indexed {counts['items']} benchmark items ({counts['ngrams']} "
                         f"distinct {self.n}-grams, {counts['skipped_short_items']} items too short)")
         tasks = [ContaminationTask(ref.path, index_dir, context.layout, ref.key, context.output_fingerprints[i], self.n,
                            self.min_ngrams, self.action) for i, ref in enumerate(refs)]
-        written = context.map(score_documents, tasks,
+        committed = context.map(score_documents, tasks,
                               lambda t: context.partition_committed(t.record_path, t.fingerprint))
         stage, docs_out = merged_partitions([t.record_path for t in tasks], self.name, started, cpu_started)
         hits = stage.events["flagged"] if self.action == "flag" else stage.docs_in - docs_out
         context.log(f"node {context.node}: {hits} of {stage.docs_in} documents share {self.n}-grams with a benchmark "
                     f"item ({'flagged' if self.action == 'flag' else 'removed'})")
-        return NodeReport(context.node, len(refs), written, len(refs) - written, [stage], docs_out,
+        return NodeReport(context.node, len(refs), committed, len(refs) - committed, [stage], docs_out,
                           stage.docs_in - docs_out, stage.wall_s)

@@ -39,7 +39,7 @@ from curate.commit import write_json_atomic
 from curate.cpu import driver_cpu
 from curate.errors import CurateError
 from curate.layout import NodeLayout
-from curate.ops.base import Operation, OperationContext, file_done
+from curate.ops.base import Operation, OperationContext, written
 from curate.partition_output import write_operation_partition
 from curate.processes import run_in_child
 from curate.stages.base import Reject, StageResult, rejected_rows
@@ -245,14 +245,14 @@ class Dsir(Operation):
         refs = context.refs(self.input)  # a late input: this waits for it
         scratch = context.scratch("dsir")
         tasks = [DsirTask(ref.path, scratch, i, self.num_buckets, self.seed) for i, ref in enumerate(refs)]
-        context.map(count_features, tasks, file_done(lambda t: t.counts_path))
+        context.map(count_features, tasks, lambda t: written(t.counts_path))
         raw = np.sum([load_array(t.counts_path) for t in tasks], axis=0)
         log_ratio_path = storage.join(scratch, "log_ratio.npy")
         save_array_atomic(log_ratio_path, log_distribution(target) - log_distribution(raw))
         example_ngrams = self.example_ngrams if self.length_normalize else 0
         tasks = [DsirTask(t.input_path, scratch, t.index, self.num_buckets, self.seed, log_ratio_path, example_ngrams)
                  for t in tasks]
-        context.map(weigh_documents, tasks, file_done(lambda t: t.weights_path))
+        context.map(weigh_documents, tasks, lambda t: written(t.weights_path))
 
         weights = [read_table(t.weights_path, ["key", "bytes"]) for t in tasks]
         keys = np.concatenate([w.column("key").to_numpy() for w in weights] or [np.zeros(0)])
@@ -265,9 +265,9 @@ class Dsir(Operation):
         selects = [SelectTask(ref.path, tasks[i].weights_path, context.layout, ref.key, cutoff,
                               context.output_fingerprints[i], self.num_buckets,
                               scratch_file(scratch, i, ".kept.npy")) for i, ref in enumerate(refs)]
-        written = context.map(select_partition, selects,
+        committed = context.map(select_partition, selects,
                               lambda t: (context.partition_committed(t.layout.partition_files(t.key)[2], t.fingerprint)
-                                         and storage.exists(t.kept_counts_path)))
+                                         and written(t.kept_counts_path)))
         kept_counts = np.sum([load_array(t.kept_counts_path) for t in selects] or [np.zeros(self.num_buckets)],
                              axis=0)
         # What decided, for `curate evaluate`: a labelled document is kept when its key reaches the same cut-off.
@@ -282,5 +282,5 @@ class Dsir(Operation):
         context.log(f"node {context.node}: kept {keep} of {len(keys)} documents ({keep / max(1, len(keys)):.0%}) "
                     f"and {bytes_kept:.0%} of the bytes; KL(target || input) {kl_divergence(target, raw):.4f} -> "
                     f"KL(target || selected) {kl_divergence(target, kept_counts):.4f} (cut-off key {cutoff:.3f})")
-        return NodeReport(context.node, len(refs), written, len(refs) - written, [stage], keep, len(keys) - keep,
+        return NodeReport(context.node, len(refs), committed, len(refs) - committed, [stage], keep, len(keys) - keep,
                           stage.wall_s)

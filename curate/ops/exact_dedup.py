@@ -16,10 +16,10 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from curate.dedup.output import ASSIGNMENT_SCHEMA
-from curate.dedup.shuffle import doc_numbers, group_bounds, read_key_range, write_ranges
+from curate.ops.dedup.output import ASSIGNMENT_SCHEMA
+from curate.ops.dedup.shuffle import doc_numbers, group_bounds, read_key_range, write_ranges
 from curate.ops.base import OperationContext
-from curate.ops.dedup import Deduplication, DedupTask, read_reduced
+from curate.ops.dedup.operation import Deduplication, DedupTask, read_reduced
 from curate.tables import read_columns, write_parquet_atomic
 
 KEY_BYTES = 16

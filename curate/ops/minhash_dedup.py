@@ -19,11 +19,11 @@ import numpy as np
 import pyarrow as pa
 
 from curate import storage
-from curate.dedup.components import component_labels
-from curate.dedup.lsh import band_keys, detection_probability, optimal_bands_rows
-from curate.dedup.minhash import WORD, MinHasher, Scheme
-from curate.dedup.output import ASSIGNMENT_SCHEMA
-from curate.dedup.shuffle import (
+from curate.ops.dedup.components import component_labels
+from curate.ops.dedup.lsh import band_keys, detection_probability, optimal_bands_rows
+from curate.ops.dedup.minhash import WORD, MinHasher, Scheme
+from curate.ops.dedup.output import ASSIGNMENT_SCHEMA
+from curate.ops.dedup.shuffle import (
     doc_numbers,
     group_bounds,
     read_key_range,
@@ -31,7 +31,7 @@ from curate.dedup.shuffle import (
     write_ranges,
 )
 from curate.ops.base import OperationContext
-from curate.ops.dedup import Deduplication, DedupTask, read_reduced
+from curate.ops.dedup.operation import Deduplication, DedupTask, read_reduced
 from curate.tables import load_array, read_columns, read_table, save_array_atomic, scratch_file, write_parquet_atomic
 
 EDGE_SCHEMA = pa.schema([pa.field("a", pa.uint64()), pa.field("b", pa.uint64())])

@@ -11,7 +11,7 @@ value removes only what is really boilerplate.
 
 A unit is normalised as CCNet does before hashing: lower-cased, digits replaced by 0, punctuation removed, whitespace
 collapsed; units that normalise to nothing (a line of dashes) are left alone. Phases, on the executor like the dedup
-nodes' (curate/ops/dedup.py), each resumable from its scratch files:
+nodes' (curate/ops/dedup/operation.py), each resumable from its scratch files:
 - map (a partition): a 64-bit key per distinct unit of each document, into the key-range shuffle;
 - reduce (a key range): keys in more than `max_documents` documents, and the documents holding them, written again
   shuffled by partition, so that no file and no memory holds more than a range or a partition;
@@ -34,9 +34,16 @@ import pyarrow as pa
 
 from curate import storage
 from curate.cpu import driver_cpu
-from curate.dedup.shuffle import doc_numbers, group_bounds, ranges_for, read_key_range, split_doc_numbers, write_ranges
+from curate.ops.dedup.shuffle import (
+    doc_numbers,
+    group_bounds,
+    ranges_for,
+    read_key_range,
+    split_doc_numbers,
+    write_ranges,
+)
 from curate.layout import NodeLayout
-from curate.ops.base import Operation, OperationContext, file_done, merged_partitions
+from curate.ops.base import Operation, OperationContext, merged_partitions, written
 from curate.partition_output import write_operation_partition
 from curate.stages.base import Reject, rejected_rows
 from curate.stats import NodeReport, StageStats
@@ -208,16 +215,16 @@ class RepeatedLines(Operation):
         # About 30 distinct lines a web document (CCNet's WET pages): a bound for sizing the shuffle's key ranges.
         ranges = self.shuffle_ranges or ranges_for(30 * sum(parquet_rows(path) for path in inputs))
         maps = [LinesTask(self, i, scratch, ranges, len(inputs), path) for i, path in enumerate(inputs)]
-        context.map(map_units, maps, file_done(lambda t: t.map_output))
+        context.map(map_units, maps, lambda t: written(t.map_output))
         reduces = [LinesTask(self, j, scratch, ranges, len(inputs)) for j in range(ranges)]
-        context.map(reduce_units, reduces, file_done(lambda t: t.reduced_path))
+        context.map(reduce_units, reduces, lambda t: written(t.reduced_path))
         writes = [LinesTask(self, i, scratch, ranges, len(inputs), ref.path, context.layout, ref.key,
                             context.output_fingerprints[i]) for i, ref in enumerate(refs)]
-        written = context.map(write_partition, writes,
+        committed = context.map(write_partition, writes,
                               lambda t: context.partition_committed(t.record_path, t.fingerprint))
 
         stage, docs_out = merged_partitions([t.record_path for t in writes], self.name, started, cpu_started)
         context.log(f"node {context.node}: removed {stage.events[f'{self.unit}s_removed']} repeated {self.unit}s "
                     f"from {stage.events['documents_changed']} documents; {stage.docs_in - docs_out} left empty")
-        return NodeReport(context.node, len(inputs), written, len(inputs) - written, [stage], docs_out,
+        return NodeReport(context.node, len(inputs), committed, len(inputs) - committed, [stage], docs_out,
                           stage.docs_in - docs_out, stage.wall_s)

@@ -30,7 +30,7 @@ from curate import storage
 from curate.commit import write_json_atomic
 from curate.cpu import driver_cpu
 from curate.errors import RunError
-from curate.ops.base import Operation, OperationContext, file_done
+from curate.ops.base import Operation, OperationContext, written
 from curate.ops.train_bpe import TOKENIZER_FILE, load_tokenizer
 from curate.shards import MANIFEST_FORMAT, TOKEN_STATS, TOKENIZER_COPY, load_tokenizer_file, token_dtype
 from curate.sketch import bottom_sample, row_key
@@ -176,19 +176,19 @@ class Tokenize(Operation):
         inputs = context.paths(self.input)
         tasks = [EncodeTask(path, scratch_file(scratch, i), tokenizer_path,
                             self.text_column, self.shuffle_seed, i) for i, path in enumerate(inputs)]
-        computed = context.map(encode_partition, tasks, file_done(lambda t: t.output_path))
+        computed = context.map(encode_partition, tasks, lambda t: written(t.output_path))
 
         order = list(range(len(tasks)))
         if self.shuffle_seed is not None:
             order = [int(i) for i in np.random.default_rng(self.shuffle_seed).permutation(len(tasks))]
         cuts = shard_cuts(((tasks[i].output_path, load_array(tasks[i].side_file(".lengths.npy"))) for i in order),
                           self.shard_tokens)
-        written = context.scratch("shards")
-        shard_tasks = [ShardTask(n, tuple(slices), storage.join(written, f"shard-{n:05d}.parquet"),
-                                 storage.join(written, f"shard-{n:05d}.json")) for n, slices in enumerate(cuts)]
+        shard_dir = context.scratch("shards")
+        shard_tasks = [ShardTask(n, tuple(slices), storage.join(shard_dir, f"shard-{n:05d}.parquet"),
+                                 storage.join(shard_dir, f"shard-{n:05d}.json")) for n, slices in enumerate(cuts)]
         # Done while its record and the shard are both in the scratch (a run killed after moving some shards into the
         # node's folder finds them swept away there, and writes them again).
-        context.map(write_shard, shard_tasks, lambda t: storage.exists(t.record_path) and storage.exists(t.path))
+        context.map(write_shard, shard_tasks, lambda t: written(t.record_path, t.path))
         shards: list[dict[str, Any]] = [json.loads(storage.read_bytes(t.record_path)) for t in shard_tasks]
         for shard_task in shard_tasks:
             storage.move(shard_task.path, storage.join(context.out_dir, storage.basename(shard_task.path)))

@@ -19,7 +19,7 @@ import pyarrow as pa
 from curate import storage, timeline
 from curate.cpu import driver_cpu
 from curate.errors import RunError
-from curate.ops.base import Operation, OperationContext, file_done
+from curate.ops.base import Operation, OperationContext, written
 from curate.shards import load_tokenizer_file
 from curate.stats import NodeReport, StageStats
 from curate.tables import parquet_rows, read_columns, read_table, scratch_file, write_parquet_atomic
@@ -90,7 +90,7 @@ class TrainBpe(Operation):
         inputs = context.paths(self.input)
         tasks = [CountTask(path, scratch_file(scratch, i), pattern,
                            tuple(self.special_tokens), self.text_column) for i, path in enumerate(inputs)]
-        computed = context.map(count_partition, tasks, file_done(lambda t: t.output_path))
+        computed = context.map(count_partition, tasks, lambda t: written(t.output_path))
 
         counts = pa.concat_tables(read_table(t.output_path) for t in tasks)
         summed = counts.group_by("pretoken").aggregate([("count", "sum")]).sort_by("pretoken")

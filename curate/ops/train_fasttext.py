@@ -32,7 +32,7 @@ from curate import storage, timeline
 from curate.commit import read_json, write_json_atomic
 from curate.cpu import driver_cpu
 from curate.errors import RunError
-from curate.ops.base import Operation, OperationContext, ScoreTask, file_done, score_partition
+from curate.ops.base import Operation, OperationContext, ScoreTask, score_partition, written
 from curate.processes import run_in_child
 from curate.stages.jsonl import iter_texts
 from curate.stages.langid import load_model
@@ -229,7 +229,7 @@ class TrainFastText(Operation):
         tasks = [ScoreTask(path, storage.join(context.out_dir, MODEL_FILE), scratch_file(scratch, i, ".q.npy"),
                            load_model, hq_probability)
                  for i, path in enumerate(context.paths(str(self.calibrate)))]
-        context.map(score_partition, tasks, file_done(lambda t: t.output))
+        context.map(score_partition, tasks, lambda t: written(t.output))
         return [float(s) for t in tasks for s in load_array(t.output)]
 
     def check_artefacts(self, out_dir: str) -> None:

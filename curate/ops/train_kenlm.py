@@ -39,7 +39,7 @@ from curate import storage, timeline
 from curate.commit import write_json_atomic
 from curate.cpu import driver_cpu
 from curate.errors import RunError
-from curate.ops.base import Operation, OperationContext, ScoreTask, file_done, score_partition
+from curate.ops.base import Operation, OperationContext, ScoreTask, score_partition, written
 from curate.processes import child_setup, run_in_child
 from curate.stages.jsonl import iter_texts
 from curate.stages.perplexity import CUTOFFS_FILE, doc_perplexity, lm_tokens, load_kenlm
@@ -231,7 +231,7 @@ class TrainKenLM(Operation):
             return np.zeros(0)
         tasks = [ScoreTask(path, model_path, scratch_file(scratch, i, ".ppl.npy"), load_kenlm, doc_perplexity)
                  for i, path in enumerate(context.paths(self.calibrate))]  # a late input: this waits for it
-        context.map(score_partition, tasks, file_done(lambda t: t.output))
+        context.map(score_partition, tasks, lambda t: written(t.output))
         return np.concatenate([load_array(t.output) for t in tasks] or [np.zeros(0)])
 
     def check_artefacts(self, out_dir: str) -> None:

@@ -54,9 +54,10 @@ def load_stage_class(path: str) -> type[Stage]:
 
 
 def code_digest(cls: type) -> str:
-    """A hash of the code of a stage class: its module's source and the source of every module it imports, directly
-    or not, that lies in its module's folder or below (a built-in stage's helpers in curate/stages/, such as
-    words.py; a user's helper module beside the filter). Library code outside that folder (pyarrow, curate's engine)
+    """A hash of the code of a stage or operation class: its module's source and the source of every module it
+    imports, directly or not, that lies in its module's folder or below (a built-in stage's helpers in
+    curate/stages/, such as words.py; an operation's in curate/ops/, such as ops/dedup/; a user's helper module
+    beside the filter). Library code outside that folder (pyarrow, curate's engine)
     is not followed: it changes with a release, which `versions()` records. A class defined where no file is (a
     notebook) hashes its own source."""
     source_file = inspect.getsourcefile(cls)

@@ -6,7 +6,7 @@ import numpy as np
 from hypothesis import given
 from hypothesis import strategies as st
 
-from curate.dedup.components import component_labels
+from curate.ops.dedup.components import component_labels
 
 
 def union_find_roots(edges: list[tuple[int, int]]) -> dict[int, int]:

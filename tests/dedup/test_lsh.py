@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from curate.dedup.lsh import band_keys, detection_probability, optimal_bands_rows
+from curate.ops.dedup.lsh import band_keys, detection_probability, optimal_bands_rows
 
 
 @pytest.mark.parametrize("threshold, num_perm", [(0.5, 64), (0.7, 112), (0.8, 112), (0.8, 128), (0.9, 128),

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from curate.dedup.minhash import SCHEMES, MinHasher, mod_mersenne, sha1_hashes, shingles
+from curate.ops.dedup.minhash import SCHEMES, MinHasher, mod_mersenne, sha1_hashes, shingles
 
 
 
@@ -46,7 +46,7 @@ def test_signatures_equal_datasketch_on_any_shingles(documents, scheme, num_perm
 
 
 def test_documents_larger_than_a_chunk_are_whole(monkeypatch):
-    import curate.dedup.minhash as minhash
+    import curate.ops.dedup.minhash as minhash
 
     documents = [[str(i).encode() for i in range(50)], [b"x"], [str(i).encode() for i in range(7)]]
     expected = MinHasher(16).signatures(documents)
@@ -82,7 +82,7 @@ def test_bad_scheme_is_an_error():
 @pytest.mark.parametrize("sha_extensions", [True, False])
 @pytest.mark.parametrize("scheme", SCHEMES)
 def test_c_kernel_equals_the_numpy_path(corpus, scheme, sha_extensions):
-    kernel = pytest.importorskip("curate.dedup._minhash", reason="the C kernel is not built")
+    kernel = pytest.importorskip("curate.ops.dedup._minhash", reason="the C kernel is not built")
     if kernel.use_sha_extensions(sha_extensions) != sha_extensions:
         pytest.skip("this processor has no SHA extensions")
     lines = (corpus / "target_text" / "us_presidential_speeches.jsonl").read_text().splitlines()[:5]

@@ -7,8 +7,8 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from curate.dedup import shuffle
-from curate.dedup.shuffle import (
+from curate.ops.dedup import shuffle
+from curate.ops.dedup.shuffle import (
     RECORDS_PER_RANGE,
     doc_numbers,
     group_bounds,

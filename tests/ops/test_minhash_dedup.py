@@ -14,8 +14,8 @@ import pyarrow.parquet as pq
 import pytest
 from scipy import sparse
 
-from curate.dedup.lsh import detection_probability
-from curate.dedup.minhash import shingles
+from curate.ops.dedup.lsh import detection_probability
+from curate.ops.dedup.minhash import shingles
 from curate.executors import make_executor
 from tests.conftest import ROOT, output_files
 from tests.ops.dedup_helpers import run_dedup, write_partitions
@@ -180,9 +180,9 @@ def test_every_document_enters_fineweb_s_fourteen_bands(tmp_path):
     """A default node bands signatures as FineWeb does, 14 bands of 8 rows: the map writes 14 keys a document, each
     the key of that band of the document's stored signature (one band fewer would miss every pair that shares only
     the last band, a loss no cluster check sees)."""
-    from curate.dedup.lsh import band_keys
-    from curate.dedup.shuffle import read_key_range
-    from curate.ops.dedup import DedupTask
+    from curate.ops.dedup.lsh import band_keys
+    from curate.ops.dedup.shuffle import read_key_range
+    from curate.ops.dedup.operation import DedupTask
     from curate.ops.minhash_dedup import MinHashDedup, signature_file
     from curate.tables import load_array
 

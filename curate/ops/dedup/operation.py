@@ -20,14 +20,14 @@ import pyarrow as pa
 from curate import storage, timeline
 from curate.commit import check_commit, commit
 from curate.cpu import driver_cpu
-from curate.dedup.output import (
+from curate.ops.dedup.output import (
     DedupWriteTask,
     assignment_path,
     route_assignments,
     write_deduplicated,
 )
-from curate.dedup.shuffle import map_file, ranges_for
-from curate.ops.base import Operation, OperationContext, file_done, merged_partitions
+from curate.ops.dedup.shuffle import map_file, ranges_for
+from curate.ops.base import Operation, OperationContext, merged_partitions, written
 from curate.stats import NodeReport
 from curate.tables import parquet_rows, read_table
 
@@ -119,9 +119,9 @@ class Deduplication(Operation):
         scratch = context.scratch(self.name)
         ranges = self.shuffle_ranges or ranges_for(self.shuffle_records(inputs))
         maps = [DedupTask(self, i, scratch, ranges, len(inputs), path) for i, path in enumerate(inputs)]
-        context.map(map_keys, maps, file_done(lambda t: t.map_output))
+        context.map(map_keys, maps, lambda t: written(t.map_output))
         reduces = [DedupTask(self, j, scratch, ranges, len(inputs)) for j in range(ranges)]
-        context.map(reduce_keys, reduces, file_done(lambda t: t.reduced_path))
+        context.map(reduce_keys, reduces, lambda t: written(t.reduced_path))
 
         assignments_dir = storage.join(scratch, "assignments")
         resolved = storage.join(assignments_dir, RESOLVED)
@@ -135,13 +135,13 @@ class Deduplication(Operation):
         writes = [DedupWriteTask(ref.path, assignment_path(assignments_dir, i), context.layout, ref.key,
                                  context.output_fingerprints[i], self.name, self.reason,
                                  self.signature_path(scratch, i)) for i, ref in enumerate(refs)]
-        written = context.map(write_deduplicated, writes,
+        committed = context.map(write_deduplicated, writes,
                               lambda t: context.partition_committed(t.stats_path, t.fingerprint))
 
         stage, docs_out = merged_partitions([t.stats_path for t in writes], self.name, started, cpu_started)
         context.log(f"node {context.node}: kept {docs_out} of {stage.docs_in} documents "
                     f"({stage.docs_in - docs_out} {self.reason})")
-        return NodeReport(context.node, len(inputs), written, len(inputs) - written, [stage], docs_out,
+        return NodeReport(context.node, len(inputs), committed, len(inputs) - committed, [stage], docs_out,
                           stage.docs_in - docs_out, stage.wall_s)
 
 

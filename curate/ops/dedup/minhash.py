@@ -26,8 +26,8 @@ from typing import Literal
 
 import numpy as np
 
-try:  # built from curate/dedup/_minhash.c by setup.py; optional, the NumPy path gives the same values
-    from curate.dedup._minhash import signatures as c_signatures
+try:  # built from curate/ops/dedup/_minhash.c by setup.py; optional, the NumPy path gives the same values
+    from curate.ops.dedup._minhash import signatures as c_signatures
 except ImportError:  # pragma: no cover - depends on the build
     c_signatures = None
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from curate.dedup.minhash import fmix
+from curate.ops.dedup.minhash import fmix
 
 # A band key mixes a band's slots one at a time: k <- fmix64(k * MIX + slot). Any odd 64-bit constant works; this is
 # the golden-ratio constant 2^64 / phi used by splitmix64.

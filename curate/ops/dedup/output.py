@@ -14,7 +14,7 @@ import numpy as np
 import pyarrow as pa
 
 from curate import storage
-from curate.dedup.shuffle import split_doc_numbers
+from curate.ops.dedup.shuffle import split_doc_numbers
 from curate.layout import NodeLayout
 from curate.partition_output import write_operation_partition
 from curate.stages.base import Reject, rejected_rows

@@ -1,4 +1,4 @@
-/* MinHash signatures in C: the same values as curate/dedup/minhash.py (and so datasketch), without a Python object
+/* MinHash signatures in C: the same values as curate/ops/dedup/minhash.py (and so datasketch), without a Python object
  * per shingle.
  *
  * signatures(documents, ngram, a, b, scheme, out)
