@@ -54,16 +54,17 @@ bench: $(VENV)/.bench
 extraction-quality: $(STAMP)
 	$(BIN)/python bench/extraction_quality.py
 
-# The training proof (docs/quality.md): the anchors' recipes over the same pages (bench/anchor_recipes.py: datatrove),
-# pipelines/ablation/ablation.yaml, then the tiny proxy model on each arm at equal tokens, 5 seeds (3 for the
-# leave-one-stage-out arms); then curate against the anchors at budgets under each anchor's tokens (DCLM's top 10%
-# keeps the fewest). A later run trains only the runs it has not kept (out/ablation/_ablation_runs/).
 # dolma (the Dolma-style anchor recipe) pins numpy < 2 and tokenizers <= 0.19: an environment of its own.
 .venv-dolma/.installed:
 	python3 -m venv .venv-dolma
 	.venv-dolma/bin/pip install -q dolma==1.2.1
 	touch $@
 
+# The training proof (docs/quality.md): the anchors' recipes over the same pages (bench/anchor_recipes.py: datatrove's
+# FineWeb, a DCLM-style and a Dolma-style recipe), pipelines/ablation/ablation.yaml, then the tiny proxy model on
+# each arm at equal tokens, 5 seeds (3 for the leave-one-stage-out arms); then curate against the anchors at budgets
+# under each anchor's tokens (DCLM's top 10% keeps the fewest). A later run trains only the runs it has not kept
+# (out/ablation/_ablation_runs/).
 ablation: $(STAMP) $(KENLM) $(VENV)/.bench .venv-dolma/.installed
 	$(BIN)/python bench/anchor_recipes.py
 	$(BIN)/python -m train_stub.ablation pipelines/ablation/ablation.yaml --markdown out/ablation/results.md \
@@ -72,8 +73,8 @@ ablation: $(STAMP) $(KENLM) $(VENV)/.bench .venv-dolma/.installed
 		--arms arm_curated arm_anchor_fineweb arm_anchor_dolma --markdown out/ablation/anchors.md \
 		--json out/ablation/anchors.json
 	$(BIN)/python -m train_stub.ablation pipelines/ablation/ablation.yaml --no-run --tokens 500000 \
-		--arms arm_curated arm_anchor_fineweb arm_anchor_dclm arm_anchor_dolma --markdown out/ablation/anchors_dclm.md \
-		--json out/ablation/anchors_dclm.json
+		--arms arm_curated arm_anchor_fineweb arm_anchor_dclm arm_anchor_dolma \
+		--markdown out/ablation/anchors_dclm.md --json out/ablation/anchors_dclm.json
 
 clean:
 	rm -rf out $(VENV) .venv-dolma
