@@ -19,6 +19,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
+from curate.errors import RunError
 from curate.executors.base import Executor, Outcome, T, TaskOptions, describe_error
 
 # With no task finished for this long, say what Ray is waiting for (a cluster with no free CPU waits forever).
@@ -143,18 +144,23 @@ class RayExecutor(Executor):
         self.log(f"{'joining the Ray cluster at ' + address if address else 'starting a local Ray'} "
                  f"(Ray's own messages: {log_file})")
         own_sigterm = signal.getsignal(signal.SIGTERM) if threading.current_thread() is threading.main_thread() else None
-        with ray_messages_to(log_file):
-            if address:
-                ray.init(address=address, log_to_driver=False, logging_level=logging.WARNING)
-            else:
-                self._node = start_local_ray(self.workers or os.cpu_count() or 1, self.dashboard)
-                if self._node is not None:
-                    context = ray.init(address=self._node.address, log_to_driver=False,
-                                       logging_level=logging.WARNING)
+        try:
+            with ray_messages_to(log_file):
+                if address:
+                    ray.init(address=address, log_to_driver=False, logging_level=logging.WARNING)
                 else:
-                    context = ray.init(num_cpus=self.workers or os.cpu_count(), include_dashboard=self.dashboard,
-                                       dashboard_host="127.0.0.1", log_to_driver=False,
-                                       logging_level=logging.WARNING)
+                    self._node = start_local_ray(self.workers or os.cpu_count() or 1, self.dashboard)
+                    if self._node is not None:
+                        context = ray.init(address=self._node.address, log_to_driver=False,
+                                           logging_level=logging.WARNING)
+                    else:
+                        context = ray.init(num_cpus=self.workers or os.cpu_count(), include_dashboard=self.dashboard,
+                                           dashboard_host="127.0.0.1", log_to_driver=False,
+                                           logging_level=logging.WARNING)
+        except Exception as error:  # Ray's own start-up errors ("node timed out during startup" on a loaded host)
+            self._stop_started_node()
+            where = f"join the Ray cluster at {address}" if address else "start a local Ray"
+            raise RunError(f"could not {where}: {describe_error(error)} (Ray's own messages: {log_file})") from None
         if own_sigterm is not None:  # ray.init makes SIGTERM a bare sys.exit(15) in the driver; curate's comes back
             signal.signal(signal.SIGTERM, own_sigterm)
         if address:
@@ -170,13 +176,17 @@ class RayExecutor(Executor):
             import ray
 
             ray.shutdown()  # disconnects; stops what ray.init started
-            if self._node is not None:
-                self._node.kill_all_processes(check_alive=False, allow_graceful=True)
-                self._node = None
+            self._stop_started_node()
             self._started_here = False
             with contextlib.suppress(OSError):  # a log Ray wrote nothing to is not left behind, one per run
                 if self._log_file and os.path.getsize(self._log_file) == 0:
                     os.remove(self._log_file)
+
+    def _stop_started_node(self) -> None:
+        """Stop the local Ray node start_local_ray started, if it did (its processes would outlive curate)."""
+        if self._node is not None:
+            self._node.kill_all_processes(check_alive=False, allow_graceful=True)
+            self._node = None
 
     def map(self, fn: Callable[[T], Any], tasks: Sequence[T], options: TaskOptions = TaskOptions()
             ) -> Iterator[Outcome[T]]:

@@ -99,3 +99,35 @@ def test_a_rerun_with_everything_committed_starts_no_ray(quickstart_local, tmp_p
     assert done.returncode == 0, done.stderr[-2000:]
     assert "on ray" in done.stdout and "starting a local Ray" not in done.stdout
     assert "(0 computed, 10 reused)" in done.stdout
+
+
+def test_a_ray_that_does_not_start_is_one_line_and_leaves_no_node_behind(monkeypatch, tmp_path):
+    """On a loaded host Ray's start fails with "node timed out during startup": one line naming Ray's own log, exit
+    1 (RunError), and the head node curate started is stopped rather than left running."""
+    import ray
+
+    from curate.errors import RunError
+    from curate.executors import ray as ray_executor
+
+    stopped: list[dict] = []
+
+    class StartedNode:
+        address = "127.0.0.1:6379"
+
+        def kill_all_processes(self, **how: bool) -> None:
+            stopped.append(how)
+
+    def timed_out(**options: object) -> None:
+        raise Exception("The current node timed out during startup. This could happen because some of the Ray\n"
+                        "processes failed to startup.")
+
+    monkeypatch.setattr(ray_executor, "start_local_ray", lambda cpus, dashboard: StartedNode())
+    monkeypatch.setattr(ray, "init", timed_out)
+    monkeypatch.setattr(ray_executor, "ray_log_file", lambda: str(tmp_path / "ray.log"))
+    executor = ray_executor.RayExecutor(workers=1, log=lambda line: None)
+    with pytest.raises(RunError) as caught:
+        executor._start_ray()
+    assert str(caught.value) == ("could not start a local Ray: Exception: The current node timed out during startup. "
+                                 "This could happen because some of the Ray processes failed to startup. (Ray's own "
+                                 f"messages: {tmp_path / 'ray.log'})")
+    assert stopped and executor._node is None
