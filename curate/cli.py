@@ -251,11 +251,23 @@ STORAGE_ERRNOS = (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES)
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    if threading.current_thread() is threading.main_thread():  # (signal handlers belong to the main thread)
-        signal.signal(signal.SIGTERM, raise_terminated)
     if getattr(args, "workers", None) is not None and args.workers < 1:
         print("curate: error: --workers must be at least 1", file=sys.stderr)
         return 2
+    # SIGTERM becomes Terminated while a command runs, and the caller's handler comes back after it (a script that
+    # calls main(), as train_stub.ablation does, is not left with a handler that raises into whatever it does next)
+    previous = None
+    if threading.current_thread() is threading.main_thread():  # (signal handlers belong to the main thread)
+        previous = signal.signal(signal.SIGTERM, raise_terminated)
+    try:
+        return run_command(args)
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def run_command(args: argparse.Namespace) -> int:
+    """A parsed command's exit status: its handler's, or one line and its code for each way it can fail."""
     try:
         return args.handler(args)
     except CurateError as error:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import subprocess
 import sys
 
@@ -91,8 +92,6 @@ def test_local_run_with_a_process_pool(tmp_path, quickstart_local):
 
 def test_sigterm_ends_a_run_with_one_line_and_143(tmp_path):
     """A scheduler's cancel (SIGTERM) unwinds the run as Ctrl-C does: one line, exit 143, and a re-run resumes."""
-    import signal
-
     process = subprocess.Popen([sys.executable, "-m", "curate.cli", "run", str(QUICKSTART), "--executor", "local",
                                 "--workdir", str(tmp_path)], cwd=ROOT, stdout=subprocess.PIPE,
                                stderr=subprocess.PIPE, text=True)
@@ -121,3 +120,18 @@ def test_a_full_disk_is_one_line_and_exit_1(monkeypatch, capsys, tmp_path):
     assert capsys.readouterr().err == (f"curate: error: No space left on device: {tmp_path / 'out' / 'model.bin'}; "
                                        "make room (or fix the folder's permissions) and re-run: finished partitions "
                                        "are kept\n")
+
+
+def test_main_gives_the_callers_sigterm_handler_back(tmp_path):
+    """A script that calls curate's main() (train_stub.ablation runs a pipeline, then trains) keeps its own SIGTERM
+    handling afterwards: left with curate's, a kill would raise Terminated into a process pool, which then waits for
+    every running job before the script exits."""
+    def own(signum: int, frame: object) -> None:
+        pass
+
+    before = signal.signal(signal.SIGTERM, own)
+    try:
+        assert main(["run", str(tmp_path / "missing.yaml")]) == 2
+        assert signal.getsignal(signal.SIGTERM) is own
+    finally:
+        signal.signal(signal.SIGTERM, before)
