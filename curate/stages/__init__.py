@@ -12,6 +12,7 @@ from curate.stages.jsonl import JsonlReader
 from curate.stages.lang_prefilter import LangPrefilter
 from curate.stages.langid import LangId
 from curate.stages.length import MinLength
+from curate.stages.mojibake import Ftfy
 from curate.stages.normalize import Normalize
 from curate.stages.perplexity import KenLMPerplexity
 from curate.stages.pii import Pii
@@ -23,7 +24,7 @@ from curate.stages.warc import WarcReader
 from curate.stages.where import Where
 
 STEPS: dict[str, type[Stage]] = {cls.name: cls for cls in (
-    UrlFilter, LangPrefilter, Extract, Normalize, MinLength, LangId, GopherQuality, GopherRepetition, C4Filter,
+    UrlFilter, LangPrefilter, Extract, Ftfy, Normalize, MinLength, LangId, GopherQuality, GopherRepetition, C4Filter,
     C4BadWords, FineWebQuality, FastTextQuality, KenLMPerplexity, TokenCount, Pii, Where)}
 READERS: dict[str, type[Reader]] = {cls.name: cls for cls in (WarcReader, JsonlReader)}
 
