@@ -156,11 +156,12 @@ def run_dolma(warcs: list[str], out: Path, workers: int, pipeline: str) -> None:
         raise SystemExit(f"anchor_recipes: dolma's environment is not at {DOLMA_PYTHON}: `make .venv-dolma/.installed`")
     with tempfile.TemporaryDirectory(prefix="curate-anchor-") as scratch:
         documents, kept = Path(scratch) / "documents.jsonl.gz", Path(scratch) / "kept.jsonl.gz"
-        whole_page_texts(warcs, documents)
+        pages = whole_page_texts(warcs, documents)
         counts = subprocess.run([str(DOLMA_PYTHON), str(Path(__file__).with_name("anchor_dolma.py")), str(documents),
                                  str(kept), DEFAULT_MODEL], check=True, capture_output=True, text=True).stdout
         replace_output(out, [kept])
-        print(f"anchor_recipes: dolma: documents after each step: {counts.strip().splitlines()[-1]}")
+        print(f"anchor_recipes: dolma: {pages} pages with text; documents after each step: "
+              f"{counts.strip().splitlines()[-1]}")
 
 
 RECIPES = {"fineweb": run_fineweb, "dclm": run_dclm, "dolma": run_dolma}
