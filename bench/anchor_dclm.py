@@ -85,7 +85,7 @@ WORD = re.compile(r"\w+")
 # The quality classifier (baselines/train_fasttext_classifier.py's defaults, bigrams as DCLM's "bigram_200k" model)
 FASTTEXT_PARAMETERS = {"lr": 0.1, "dim": 100, "ws": 5, "epoch": 5, "minCount": 1, "wordNgrams": 2, "thread": 1,
                        "seed": 0}
-CHUNK_WORDS = 100
+CHUNK_WORDS = 100  # curate's own classifier's chunks (curate/ops/train_fasttext.py), so neither class is told by length
 KEEP_TOP = 0.10
 
 
@@ -218,35 +218,27 @@ def bff_dedup(texts: Iterable[str]) -> Iterator[str]:
         yield "".join(pieces)
 
 
-def chunks(text: str) -> Iterator[str]:
-    """100-word pieces of `text`, on one line, as fastText reads them."""
-    tokens = text.split()
-    for start in range(0, len(tokens), CHUNK_WORDS):
-        yield " ".join(tokens[start : start + CHUNK_WORDS])
-
-
 def top_by_quality(documents: list[dict], positives: list[str], scratch: Path) -> list[dict]:
     """The documents a fastText classifier of `positives` against `documents` scores in the top KEEP_TOP."""
     import fasttext
 
-    positive = [chunk for text in positives for chunk in chunks(text)]
-    negative = [chunk for document in documents for chunk in chunks(document["text"])]
+    from curate.ops.train_fasttext import chunks
+    from curate.stages.quality import POSITIVE, hq_probability
+
+    positive = [chunk for text in positives for chunk in chunks(text, CHUNK_WORDS)]
+    negative = [chunk for document in documents for chunk in chunks(document["text"], CHUNK_WORDS)]
     shuffle = random.Random(0)
     shuffle.shuffle(positive)
     shuffle.shuffle(negative)
     count = min(len(positive), len(negative))
-    lines = [f"__label__hq {chunk}" for chunk in positive[:count]] + [f"__label__cc {chunk}" for chunk in
-                                                                        negative[:count]]
+    lines = [f"{POSITIVE} {chunk}" for chunk in positive[:count]] + [f"__label__cc {chunk}" for chunk in
+                                                                       negative[:count]]
     shuffle.shuffle(lines)
     train_file = scratch / "fasttext_train.txt"
     train_file.write_text("\n".join(lines) + "\n", encoding="utf-8")
     model = fasttext.train_supervised(input=str(train_file), verbose=0, **FASTTEXT_PARAMETERS)
 
-    def score(document: dict) -> float:
-        labels, probabilities = model.predict(" ".join(document["text"].split()), k=2)
-        return float(dict(zip(labels, probabilities)).get("__label__hq", 0.0))
-
-    scores = [score(document) for document in documents]
+    scores = [hq_probability(model, document["text"]) for document in documents]
     keep = max(1, round(KEEP_TOP * len(documents)))
     ranked = sorted(range(len(documents)), key=lambda i: (-scores[i], documents[i]["id"]))
     return [documents[i] for i in sorted(ranked[:keep])]
