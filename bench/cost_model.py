@@ -26,7 +26,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import ROOT, corpus_or_exit  # noqa: E402
 
-from curate.ops.dedup.shuffle import RECORDS_PER_RANGE  # noqa: E402
+from curate.ops.shuffle.files import RECORDS_PER_RANGE  # noqa: E402
 
 PIPELINE = """
 workdir: {out}

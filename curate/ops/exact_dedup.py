@@ -17,9 +17,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from curate.ops.dedup.output import ASSIGNMENT_SCHEMA
-from curate.ops.dedup.shuffle import doc_numbers, group_bounds, read_key_range, write_ranges
+from curate.ops.shuffle.files import doc_numbers, group_bounds, read_key_range, write_ranges
 from curate.ops.base import OperationContext
-from curate.ops.dedup.operation import Deduplication, DedupTask, read_reduced
+from curate.ops.dedup.operation import Deduplication, read_reduced
+from curate.ops.shuffle.operation import ShuffleTask
 from curate.tables import read_columns, write_parquet_atomic
 
 KEY_BYTES = 16
@@ -49,7 +50,7 @@ class ExactDedup(Deduplication):
         if self.field not in ("text", "url"):
             raise ValueError(f"field must be 'text' or 'url', got {self.field!r}")
 
-    def map_partition(self, task: DedupTask) -> int:
+    def map_partition(self, task: ShuffleTask) -> int:
         table = read_columns(task.input_path, ["id", self.field])
         values = table.column(self.field).to_pylist()
         present = np.array([v is not None for v in values], dtype=bool)  # a missing URL is nobody's duplicate
@@ -64,7 +65,7 @@ class ExactDedup(Deduplication):
                      task.index)
         return table.num_rows
 
-    def reduce_range(self, task: DedupTask) -> int:
+    def reduce_range(self, task: ShuffleTask) -> int:
         records = read_key_range(task.shuffle_dir, task.index, task.partitions)
         if records.num_rows == 0:
             write_parquet_atomic(ASSIGNMENT_SCHEMA.empty_table(), task.reduced_path)

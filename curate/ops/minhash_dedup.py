@@ -23,7 +23,7 @@ from curate.ops.dedup.components import component_labels
 from curate.ops.dedup.lsh import band_keys, detection_probability, optimal_bands_rows
 from curate.ops.dedup.minhash import WORD, MinHasher, Scheme
 from curate.ops.dedup.output import ASSIGNMENT_SCHEMA
-from curate.ops.dedup.shuffle import (
+from curate.ops.shuffle.files import (
     doc_numbers,
     group_bounds,
     read_key_range,
@@ -31,7 +31,8 @@ from curate.ops.dedup.shuffle import (
     write_ranges,
 )
 from curate.ops.base import OperationContext
-from curate.ops.dedup.operation import Deduplication, DedupTask, read_reduced
+from curate.ops.dedup.operation import Deduplication, read_reduced
+from curate.ops.shuffle.operation import ShuffleTask
 from curate.tables import load_array, read_columns, read_table, save_array_atomic, scratch_file, write_parquet_atomic
 
 EDGE_SCHEMA = pa.schema([pa.field("a", pa.uint64()), pa.field("b", pa.uint64())])
@@ -120,7 +121,7 @@ class MinHashDedup(Deduplication):
     def signature_path(self, scratch: str, index: int) -> str:
         return signature_file(scratch, index)
 
-    def map_partition(self, task: DedupTask) -> int:
+    def map_partition(self, task: ShuffleTask) -> int:
         texts = read_columns(task.input_path, ["text"]).column(0).to_pylist()
         texts = [text or "" for text in texts]
         signatures = MinHasher(self.num_perm, self.seed, self.scheme).text_signatures(texts, self.ngram)
@@ -136,7 +137,7 @@ class MinHashDedup(Deduplication):
                      task.shuffle_dir, task.index)
         return len(texts)
 
-    def reduce_range(self, task: DedupTask) -> int:
+    def reduce_range(self, task: ShuffleTask) -> int:
         records = read_key_range(task.shuffle_dir, task.index, task.partitions)
         edges: list[tuple[int, int]] = []
         if records.num_rows:

@@ -11,7 +11,7 @@ value removes only what is really boilerplate.
 
 A unit is normalised as CCNet does before hashing: lower-cased, digits replaced by 0, punctuation removed, whitespace
 collapsed; units that normalise to nothing (a line of dashes) are left alone. Phases, on the executor like the dedup
-nodes' (curate/ops/dedup/operation.py), each resumable from its scratch files:
+nodes' (the skeleton of curate/ops/shuffle/operation.py), each resumable from its scratch files:
 - map (a partition): a 64-bit key per distinct unit of each document, into the key-range shuffle;
 - reduce (a key range): keys in more than `max_documents` documents, and the documents holding them, written again
   shuffled by partition, so that no file and no memory holds more than a range or a partition;
@@ -32,22 +32,12 @@ from typing import ClassVar, Literal
 import numpy as np
 import pyarrow as pa
 
-from curate import storage
-from curate.cpu import driver_cpu
-from curate.ops.dedup.shuffle import (
-    doc_numbers,
-    group_bounds,
-    ranges_for,
-    read_key_range,
-    split_doc_numbers,
-    write_ranges,
-)
-from curate.layout import NodeLayout
-from curate.ops.base import Operation, OperationContext, merged_partitions, written
+from curate.ops.shuffle.files import doc_numbers, group_bounds, read_key_range, split_doc_numbers, write_ranges
+from curate.ops.shuffle.operation import ShuffleOperation, ShufflePhases, ShuffleTask
 from curate.partition_output import write_operation_partition
 from curate.stages.base import Reject, rejected_rows
-from curate.stats import NodeReport, StageStats
-from curate.tables import parquet_rows, read_table, scratch_file
+from curate.stats import StageStats
+from curate.tables import read_table
 
 PUNCTUATION = re.compile(r"[^\w\s]|_")
 DIGIT = re.compile(r"\d")
@@ -77,71 +67,45 @@ def document_keys(text: str, unit: str) -> list[int]:
     return sorted({unit_key(n) for n in map(normalise, split_units(text, unit)) if n})
 
 
-@dataclass(frozen=True)
-class LinesTask:
-    """One task of a repeated_lines node: a partition (map, write) or a key range (reduce)."""
-
-    operation: RepeatedLines
-    index: int
-    scratch: str
-    ranges: int
-    partitions: int
-    input_path: str = ""
-    layout: NodeLayout | None = None
-    key: str = ""  # write tasks: the output partition's name and fingerprint
-    fingerprint: str = ""
-
-    def __str__(self) -> str:
-        return storage.basename(self.input_path) if self.input_path else f"key range {self.index}"
-
-    @property
-    def map_output(self) -> str:
-        return scratch_file(storage.join(self.scratch, "shuffle"), self.index)
-
-    @property
-    def reduced_path(self) -> str:
-        return scratch_file(storage.join(self.scratch, "repeated"), self.index)
-
-    @property
-    def record_path(self) -> str:
-        assert self.layout is not None
-        return self.layout.partition_files(self.key)[2]
+def lines_operation(task: ShuffleTask) -> RepeatedLines:
+    assert isinstance(task.operation, RepeatedLines)
+    return task.operation
 
 
-def map_units(task: LinesTask) -> int:
+def map_units(task: ShuffleTask) -> int:
     """Map: (key, document) for every distinct unit of every document of the partition."""
     texts = read_table(task.input_path, ["text"]).column(0).to_pylist()
-    keys = [document_keys(text or "", task.operation.unit) for text in texts]
+    keys = [document_keys(text or "", lines_operation(task).unit) for text in texts]
     docs = np.repeat(doc_numbers(task.index, len(texts)), [len(k) for k in keys])
     flat = np.fromiter((k for doc in keys for k in doc), dtype=np.uint64, count=len(docs))
     records = pa.table({"key": pa.array(flat, pa.uint64()), "doc": pa.array(docs, pa.uint64())}, schema=KEY_SCHEMA)
-    write_ranges(records, (flat % np.uint64(task.ranges)).astype(np.int64), task.ranges,
-                 storage.join(task.scratch, "shuffle"), task.index)
+    write_ranges(records, (flat % np.uint64(task.ranges)).astype(np.int64), task.ranges, task.shuffle_dir,
+                 task.index)
     return len(texts)
 
 
-def reduce_units(task: LinesTask) -> int:
+def reduce_units(task: ShuffleTask) -> int:
     """Reduce: the (key, document) records of the keys held by more than max_documents documents, shuffled again by
     the documents' partitions."""
-    records = read_key_range(storage.join(task.scratch, "shuffle"), task.index, task.partitions)
+    records = read_key_range(task.shuffle_dir, task.index, task.partitions)
     if records.num_rows == 0:
         records = KEY_SCHEMA.empty_table()
     records = records.sort_by([("key", "ascending"), ("doc", "ascending")])
     bounds = group_bounds(records.column("key"))
     sizes = np.diff(bounds)
-    repeated = np.repeat(sizes > task.operation.max_documents, sizes)
+    repeated = np.repeat(sizes > lines_operation(task).max_documents, sizes)
     chosen = records.filter(pa.array(repeated))
     partition_of, _ = split_doc_numbers(chosen.column("doc").to_numpy())
-    write_ranges(chosen, partition_of, task.partitions, storage.join(task.scratch, "repeated"), task.index)
+    write_ranges(chosen, partition_of, task.partitions, task.reduced_dir, task.index)
     return records.num_rows
 
 
-def write_partition(task: LinesTask) -> int:
+def write_partition(task: ShuffleTask) -> int:
     """Write: each document of the partition without its repeated units; returns the documents read."""
     started = time.perf_counter()
     assert task.layout is not None
     table = read_table(task.input_path)
-    removals = read_key_range(storage.join(task.scratch, "repeated"), task.index, task.ranges)
+    removals = read_key_range(task.reduced_dir, task.index, task.ranges)
     by_row: dict[int, set[int]] = {}
     if removals.num_rows:
         _, rows = split_doc_numbers(removals.column("doc").to_numpy())
@@ -151,7 +115,8 @@ def write_partition(task: LinesTask) -> int:
     removed_counts = np.zeros(len(texts), dtype=np.int32)
     removed_lines: Counter[str] = Counter()
     emptied = np.zeros(len(texts), dtype=bool)
-    unit = task.operation.unit
+    operation = lines_operation(task)
+    unit = operation.unit
     separator = "\n\n" if unit == "paragraph" else "\n"
     for row, keys in by_row.items():
         kept_units = []
@@ -170,7 +135,7 @@ def write_partition(task: LinesTask) -> int:
         table = table.drop_columns([REMOVED_COLUMN.name])
     table = table.append_column(REMOVED_COLUMN, pa.array(removed_counts, pa.int32()))
     kept, dropped = table.filter(pa.array(~emptied)), table.filter(pa.array(emptied))
-    reason = Reject("all_lines_repeated", f"every {unit} occurs in more than {task.operation.max_documents} documents")
+    reason = Reject("all_lines_repeated", f"every {unit} occurs in more than {operation.max_documents} documents")
     rejected = rejected_rows(dropped, RepeatedLines.name, [reason] * dropped.num_rows)
     stats = StageStats(RepeatedLines.name, docs_in=table.num_rows, kept=kept.num_rows,
                        wall_s=time.perf_counter() - started)
@@ -185,46 +150,26 @@ def write_partition(task: LinesTask) -> int:
 
 
 @dataclass
-class RepeatedLines(Operation):
+class RepeatedLines(ShuffleOperation):
     """Remove from node `input` every line (`unit: paragraph`: blank-line separated block) that occurs in more than
     `max_documents` documents."""
 
     name: ClassVar[str] = "repeated_lines"
-    node_inputs: ClassVar[dict[str, str]] = {"input": "documents"}
-    produces_documents: ClassVar[bool] = True
-    decides_beyond_document: ClassVar[bool] = True
+    phases: ClassVar[ShufflePhases] = ShufflePhases(map_units, reduce_units, write_partition)
 
-    input: str
     unit: Literal["line", "paragraph"] = "line"
     max_documents: int = 1  # CCNet: a line seen twice is a duplicate (see the module docstring)
-    shuffle_ranges: int | None = None
 
     def __post_init__(self) -> None:
+        super().__post_init__()
         if self.unit not in ("line", "paragraph"):
             raise ValueError(f"unit must be 'line' or 'paragraph', got {self.unit!r}")
         if self.max_documents < 1:
             raise ValueError("max_documents must be at least 1")
-        if self.shuffle_ranges is not None and self.shuffle_ranges < 1:
-            raise ValueError("shuffle_ranges must be a positive integer")
 
-    def run(self, context: OperationContext) -> NodeReport:
-        started, cpu_started = time.perf_counter(), driver_cpu()
-        refs = context.refs(self.input)
-        inputs = [ref.path for ref in refs]
-        scratch = context.scratch(self.name)
-        # About 30 distinct lines a web document (CCNet's WET pages): a bound for sizing the shuffle's key ranges.
-        ranges = self.shuffle_ranges or ranges_for(30 * sum(parquet_rows(path) for path in inputs))
-        maps = [LinesTask(self, i, scratch, ranges, len(inputs), path) for i, path in enumerate(inputs)]
-        context.map(map_units, maps, lambda t: written(t.map_output))
-        reduces = [LinesTask(self, j, scratch, ranges, len(inputs)) for j in range(ranges)]
-        context.map(reduce_units, reduces, lambda t: written(t.reduced_path))
-        writes = [LinesTask(self, i, scratch, ranges, len(inputs), ref.path, context.layout, ref.key,
-                            context.output_fingerprints[i]) for i, ref in enumerate(refs)]
-        committed = context.map(write_partition, writes,
-                              lambda t: context.partition_committed(t.record_path, t.fingerprint))
+    def records_per_document(self) -> int:
+        return 30  # about 30 distinct lines a web document (CCNet's WET pages): a bound for sizing the key ranges
 
-        stage, docs_out = merged_partitions([t.record_path for t in writes], self.name, started, cpu_started)
-        context.log(f"node {context.node}: removed {stage.events[f'{self.unit}s_removed']} repeated {self.unit}s "
-                    f"from {stage.events['documents_changed']} documents; {stage.docs_in - docs_out} left empty")
-        return NodeReport(context.node, len(inputs), committed, len(inputs) - committed, [stage], docs_out,
-                          stage.docs_in - docs_out, stage.wall_s)
+    def summary(self, stage: StageStats, docs_out: int) -> str:
+        return (f"removed {stage.events[f'{self.unit}s_removed']} repeated {self.unit}s from "
+                f"{stage.events['documents_changed']} documents; {stage.docs_in - docs_out} left empty")

@@ -7,8 +7,8 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from curate.ops.dedup import shuffle
-from curate.ops.dedup.shuffle import (
+from curate.ops.shuffle import files as shuffle
+from curate.ops.shuffle.files import (
     RECORDS_PER_RANGE,
     doc_numbers,
     group_bounds,

@@ -181,8 +181,8 @@ def test_every_document_enters_fineweb_s_fourteen_bands(tmp_path):
     the key of that band of the document's stored signature (one band fewer would miss every pair that shares only
     the last band, a loss no cluster check sees)."""
     from curate.ops.dedup.lsh import band_keys
-    from curate.ops.dedup.shuffle import read_key_range
-    from curate.ops.dedup.operation import DedupTask
+    from curate.ops.shuffle.files import read_key_range
+    from curate.ops.shuffle.operation import ShuffleTask
     from curate.ops.minhash_dedup import MinHashDedup, signature_file
     from curate.tables import load_array
 
@@ -192,7 +192,7 @@ def test_every_document_enters_fineweb_s_fourteen_bands(tmp_path):
     source = tmp_path / "part.parquet"
     pq.write_table(pa.table({"id": ["a", "b", "c"], "text": texts}), source)
     operation = MinHashDedup(input="docs")
-    task = DedupTask(operation, 0, str(tmp_path / "scratch"), ranges=1, partitions=1, input_path=str(source))
+    task = ShuffleTask(operation, 0, str(tmp_path / "scratch"), ranges=1, partitions=1, input_path=str(source))
     assert operation.map_partition(task) == 3
     records = read_key_range(task.shuffle_dir, 0, 1).sort_by([("doc", "ascending"), ("key", "ascending")])
     signatures = load_array(signature_file(task.scratch, 0))

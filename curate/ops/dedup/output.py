@@ -8,14 +8,12 @@ every output row says which cluster it belongs to.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 import pyarrow as pa
 
 from curate import storage
-from curate.ops.dedup.shuffle import split_doc_numbers
-from curate.layout import NodeLayout
+from curate.ops.shuffle.files import split_doc_numbers
+from curate.ops.shuffle.operation import ShuffleTask
 from curate.partition_output import write_operation_partition
 from curate.stages.base import Reject, rejected_rows
 from curate.stats import StageStats
@@ -44,27 +42,6 @@ def route_assignments(assignments: pa.Table, partitions: int, folder: str) -> No
         write_parquet_atomic(assignments.take(rows).cast(ASSIGNMENT_SCHEMA), assignment_path(folder, index))
 
 
-@dataclass(frozen=True)
-class DedupWriteTask:
-    """Write one partition of a dedup node: its input, its assignments, and where the outputs go."""
-
-    input_path: str
-    assignment_path: str
-    layout: NodeLayout
-    key: str  # the output partition's name: its input partition's
-    fingerprint: str
-    stage: str  # the node's operation, recorded as reject_stage
-    reason: str  # e.g. "exact_duplicate"
-    signature_path: str = ""  # minhash_dedup: the partition's signatures (.npy), stored as the `minhash` column
-
-    def __str__(self) -> str:
-        return storage.basename(self.input_path)
-
-    @property
-    def stats_path(self) -> str:
-        return self.layout.partition_files(self.key)[2]
-
-
 def cluster_columns(ids: pa.Array, assignments: pa.Table) -> tuple[pa.Array, pa.Array, np.ndarray]:
     """`dup_cluster`, `dup_cluster_size` and the removed-row mask for a partition's rows."""
     _, rows = split_doc_numbers(assignments.column("doc").to_numpy())
@@ -77,27 +54,35 @@ def cluster_columns(ids: pa.Array, assignments: pa.Table) -> tuple[pa.Array, pa.
     return pa.array(cluster, pa.string()), pa.array(size, pa.int32()), removed
 
 
-def write_deduplicated(task: DedupWriteTask) -> int:
-    """Kept rows to the node's folder, removed ones to its rejected folder with the survivor's id, then the
-    partition's commit record (last). Returns the partition's document count."""
+def assignments_dir(scratch: str) -> str:
+    return storage.join(scratch, "assignments")
+
+
+def write_partition(task: ShuffleTask, reason: str, signature_path: str) -> int:
+    """Kept rows to the node's folder, removed ones to its rejected folder as `reason` with the survivor's id, then
+    the partition's commit record (last); `signature_path`: the partition's signatures to store as the `minhash`
+    column, or "". Returns the partition's document count."""
+    assert task.layout is not None
+    stage = task.operation.name
     table = read_table(task.input_path)
-    cluster, size, removed = cluster_columns(table.column("id"), read_table(task.assignment_path))
+    assignments = read_table(assignment_path(assignments_dir(task.scratch), task.index))
+    cluster, size, removed = cluster_columns(table.column("id"), assignments)
     for field, column in zip(CLUSTER_FIELDS, (cluster, size)):
         if field.name in table.column_names:
             table = table.drop_columns([field.name])
         table = table.append_column(field, column)
-    if task.signature_path:
-        signatures = load_array(task.signature_path)
+    if signature_path:
+        signatures = load_array(signature_path)
         flat = pa.array(signatures.reshape(-1), pa.from_numpy_dtype(signatures.dtype))
         if "minhash" in table.column_names:
             table = table.drop_columns(["minhash"])
         table = table.append_column("minhash", pa.FixedSizeListArray.from_arrays(flat, signatures.shape[1]))
     kept = table.filter(pa.array(~removed))
     dropped = table.filter(pa.array(removed))
-    details = [Reject(task.reason, f"duplicate of {c}") for c in dropped.column("dup_cluster").to_pylist()]
-    rejected = rejected_rows(dropped, task.stage, details)
-    stats = StageStats(task.stage, docs_in=table.num_rows, kept=kept.num_rows)
+    details = [Reject(reason, f"duplicate of {c}") for c in dropped.column("dup_cluster").to_pylist()]
+    rejected = rejected_rows(dropped, stage, details)
+    stats = StageStats(stage, docs_in=table.num_rows, kept=kept.num_rows)
     if dropped.num_rows:
-        stats.rejected[task.reason] = dropped.num_rows
+        stats.rejected[reason] = dropped.num_rows
     write_operation_partition(task.layout, task.key, task.fingerprint, task.input_path, kept, rejected, stats)
     return table.num_rows
