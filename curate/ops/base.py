@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar, Protocol
 
 import numpy as np
+import pyarrow as pa
 
 from curate import storage, timeline
 from curate.commit import check_commit, commit, read_json
@@ -24,6 +25,7 @@ from curate.cpu import Measured, driver_cpu
 from curate.errors import RunError
 from curate.executors.base import Executor, RayOptions
 from curate.layout import NodeLayout
+from curate.partition_output import write_operation_partition
 from curate.progress import RunProgress
 from curate.stats import NodeReport, StageStats, merge_stage_lists
 from curate.tables import read_columns, save_array_atomic
@@ -40,6 +42,36 @@ class PartitionRef:
 
     def __str__(self) -> str:
         return self.label or self.key
+
+
+@dataclass(frozen=True)
+class PartitionWrite:
+    """A task of the last phase of an operation that outputs documents (dedup, repeated_lines, decontaminate, dsir):
+    write the output partition named `key` from the input partition at `input_path` (`write`: kept rows, rejected
+    rows, then the commit record). Operations subclass it with what their writer needs; one rule says on a rerun
+    whether it is done (OperationContext.write_partitions)."""
+
+    input_path: str
+    layout: NodeLayout
+    key: str  # the output partition's name: its input partition's
+    fingerprint: str
+
+    def __str__(self) -> str:
+        return storage.basename(self.input_path)
+
+    @property
+    def record_path(self) -> str:
+        return self.layout.partition_files(self.key)[2]
+
+    def scratch_outputs(self) -> tuple[str, ...]:
+        """Scratch files the task writes besides the partition, which a later step of the operation reads (dsir:
+        the kept documents' feature counts): the task is done when they are written too."""
+        return ()
+
+    def write(self, kept: pa.Table, rejected: pa.Table, stats: StageStats, extra: dict[str, Any] | None = None
+              ) -> None:
+        write_operation_partition(self.layout, self.key, self.fingerprint, self.input_path, kept, rejected, stats,
+                                  extra)
 
 
 class ReportFailure(Protocol):
@@ -106,6 +138,20 @@ class OperationContext:
     def partition_committed(self, stats_path: str, fingerprint: str) -> bool:
         """True when an output partition (its commit record at `stats_path`) is committed and current."""
         return check_commit(stats_path, self.layout.workdir, fingerprint, full=self.verify)[0] is not None
+
+    def write_partitions(self, fn: Callable[[Any], Any], tasks: Sequence[PartitionWrite]) -> int:
+        """Run an operation's writing phase over the partitions not done yet: those whose commit record does not
+        commit their fingerprint, or whose scratch outputs are missing. Returns how many ran."""
+        return self.map(fn, tasks, lambda t: self.partition_committed(t.record_path, t.fingerprint)
+                        and written(*t.scratch_outputs()))
+
+    def written_report(self, tasks: Sequence[PartitionWrite], stage: str, started: float, cpu_started: float,
+                       computed: int) -> NodeReport:
+        """The node's report once `tasks` are all written (`computed` of them in this run): their stage stats
+        merged (merged_partitions), the node timed from `started` and `cpu_started`."""
+        stats, docs_out = merged_partitions([t.record_path for t in tasks], stage, started, cpu_started)
+        return NodeReport(self.node, len(tasks), computed, len(tasks) - computed, [stats], docs_out,
+                          stats.docs_in - docs_out, stats.wall_s)
 
     def map(self, fn: Callable[[Any], Any], tasks: Sequence[Any], done: Callable[[Any], bool]) -> int:
         """Run `fn` over the tasks that are not `done` yet; return how many ran.

@@ -35,9 +35,7 @@ import pyarrow as pa
 
 from curate import storage
 from curate.cpu import driver_cpu
-from curate.layout import NodeLayout
-from curate.ops.base import Operation, OperationContext, merged_partitions, written
-from curate.partition_output import write_operation_partition
+from curate.ops.base import Operation, OperationContext, PartitionWrite, written
 from curate.stages.base import Reject, rejected_rows
 from curate.stats import NodeReport, StageStats
 from curate.tables import load_array, read_table, save_array_atomic
@@ -86,24 +84,13 @@ def ngram_hashes(hashes: np.ndarray, n: int) -> np.ndarray:
 
 
 @dataclass(frozen=True)
-class ContaminationTask:
-    """One partition to check against the benchmarks' n-gram index, and where its outputs and commit go."""
+class ContaminationTask(PartitionWrite):
+    """One partition to check against the benchmarks' n-gram index and write."""
 
-    input_path: str
     index_dir: str
-    layout: NodeLayout
-    key: str
-    fingerprint: str
     n: int
     min_ngrams: int
     action: str
-
-    def __str__(self) -> str:
-        return storage.basename(self.input_path)
-
-    @property
-    def record_path(self) -> str:
-        return self.layout.partition_files(self.key)[2]
 
 
 def score_documents(task: ContaminationTask) -> int:
@@ -149,8 +136,7 @@ def score_documents(task: ContaminationTask) -> int:
             stats.rejected["contaminated"] = dropped.num_rows
     stats.kept = kept.num_rows
     stats.wall_s = time.perf_counter() - started
-    write_operation_partition(task.layout, task.key, task.fingerprint, task.input_path, kept, rejected, stats,
-                              {"contaminated_items": [[name, count] for name, count in top]})
+    task.write(kept, rejected, stats, {"contaminated_items": [[name, count] for name, count in top]})
     return table.num_rows
 
 
@@ -231,13 +217,12 @@ class Decontaminate(Operation):
             counts = self.build_index(index_dir)
             context.log(f"node {context.node}: indexed {counts['items']} benchmark items ({counts['ngrams']} "
                         f"distinct {self.n}-grams, {counts['skipped_short_items']} items too short)")
-        tasks = [ContaminationTask(ref.path, index_dir, context.layout, ref.key, context.output_fingerprints[i], self.n,
-                           self.min_ngrams, self.action) for i, ref in enumerate(refs)]
-        committed = context.map(score_documents, tasks,
-                              lambda t: context.partition_committed(t.record_path, t.fingerprint))
-        stage, docs_out = merged_partitions([t.record_path for t in tasks], self.name, started, cpu_started)
-        hits = stage.events["flagged"] if self.action == "flag" else stage.docs_in - docs_out
+        tasks = [ContaminationTask(ref.path, context.layout, ref.key, context.output_fingerprints[i], index_dir, self.n,
+                                   self.min_ngrams, self.action) for i, ref in enumerate(refs)]
+        computed = context.write_partitions(score_documents, tasks)
+        report = context.written_report(tasks, self.name, started, cpu_started, computed)
+        stage = report.stages[0]
+        hits = stage.events["flagged"] if self.action == "flag" else report.rejected_out
         context.log(f"node {context.node}: {hits} of {stage.docs_in} documents share {self.n}-grams with a benchmark "
                     f"item ({'flagged' if self.action == 'flag' else 'removed'})")
-        return NodeReport(context.node, len(refs), committed, len(refs) - committed, [stage], docs_out,
-                          stage.docs_in - docs_out, stage.wall_s)
+        return report

@@ -39,8 +39,7 @@ from curate.commit import write_json_atomic
 from curate.cpu import driver_cpu
 from curate.errors import CurateError
 from curate.layout import NodeLayout
-from curate.ops.base import Operation, OperationContext, written
-from curate.partition_output import write_operation_partition
+from curate.ops.base import Operation, OperationContext, PartitionWrite, written
 from curate.processes import run_in_child
 from curate.stages.base import Reject, StageResult, rejected_rows
 from curate.stages.jsonl import iter_texts
@@ -142,18 +141,16 @@ def weigh_documents(task: DsirTask) -> int:
 
 
 @dataclass(frozen=True)
-class SelectTask:
-    input_path: str
+class SelectTask(PartitionWrite):
+    """Map 3 of one partition: its weights, the run's cut-off, and where the kept documents' features go."""
+
     weights_path: str
-    layout: NodeLayout
-    key: str
     cutoff: float
-    fingerprint: str
     num_buckets: int
     kept_counts_path: str
 
-    def __str__(self) -> str:
-        return storage.basename(self.input_path)
+    def scratch_outputs(self) -> tuple[str, ...]:
+        return (self.kept_counts_path,)
 
 
 def select_partition(task: SelectTask) -> int:
@@ -171,7 +168,7 @@ def select_partition(task: SelectTask) -> int:
     rejected = rejected_rows(dropped, "dsir", [Reject("dsir_not_selected")] * dropped.num_rows)
     stats = StageStats("dsir", docs_in=table.num_rows, kept=kept.num_rows)
     stats.rejected["dsir_not_selected"] = dropped.num_rows
-    write_operation_partition(task.layout, task.key, task.fingerprint, task.input_path, kept, rejected, stats)
+    task.write(kept, rejected, stats)
     return table.num_rows
 
 
@@ -262,12 +259,10 @@ class Dsir(Operation):
         cutoff = float(np.sort(keys)[::-1][keep - 1]) if keep else float("inf")
         # Partitions committed for this fingerprint were selected with the same cut-off (it depends only on the
         # inputs and the config), so a resumed run writes only the others.
-        selects = [SelectTask(ref.path, tasks[i].weights_path, context.layout, ref.key, cutoff,
-                              context.output_fingerprints[i], self.num_buckets,
-                              scratch_file(scratch, i, ".kept.npy")) for i, ref in enumerate(refs)]
-        committed = context.map(select_partition, selects,
-                              lambda t: (context.partition_committed(t.layout.partition_files(t.key)[2], t.fingerprint)
-                                         and written(t.kept_counts_path)))
+        selects = [SelectTask(ref.path, context.layout, ref.key, context.output_fingerprints[i], tasks[i].weights_path,
+                              cutoff, self.num_buckets, scratch_file(scratch, i, ".kept.npy"))
+                   for i, ref in enumerate(refs)]
+        committed = context.write_partitions(select_partition, selects)
         kept_counts = np.sum([load_array(t.kept_counts_path) for t in selects] or [np.zeros(self.num_buckets)],
                              axis=0)
         # What decided, for `curate evaluate`: a labelled document is kept when its key reaches the same cut-off.

@@ -33,8 +33,7 @@ import numpy as np
 import pyarrow as pa
 
 from curate.ops.shuffle.files import doc_numbers, group_bounds, read_key_range, split_doc_numbers, write_ranges
-from curate.ops.shuffle.operation import ShuffleOperation, ShufflePhases, ShuffleTask
-from curate.partition_output import write_operation_partition
+from curate.ops.shuffle.operation import ShuffleOperation, ShufflePhases, ShuffleTask, ShuffleWrite
 from curate.stages.base import Reject, rejected_rows
 from curate.stats import StageStats
 from curate.tables import read_table
@@ -67,7 +66,7 @@ def document_keys(text: str, unit: str) -> list[int]:
     return sorted({unit_key(n) for n in map(normalise, split_units(text, unit)) if n})
 
 
-def lines_operation(task: ShuffleTask) -> RepeatedLines:
+def lines_operation(task: ShuffleTask | ShuffleWrite) -> RepeatedLines:
     assert isinstance(task.operation, RepeatedLines)
     return task.operation
 
@@ -100,10 +99,9 @@ def reduce_units(task: ShuffleTask) -> int:
     return records.num_rows
 
 
-def write_partition(task: ShuffleTask) -> int:
+def write_partition(task: ShuffleWrite) -> int:
     """Write: each document of the partition without its repeated units; returns the documents read."""
     started = time.perf_counter()
-    assert task.layout is not None
     table = read_table(task.input_path)
     removals = read_key_range(task.reduced_dir, task.index, task.ranges)
     by_row: dict[int, set[int]] = {}
@@ -144,8 +142,7 @@ def write_partition(task: ShuffleTask) -> int:
     stats.events[f"{unit}s_removed"] = int(removed_counts.sum())
     stats.events["documents_changed"] = len(by_row)
     top = [[line, count] for line, count in sorted(removed_lines.items(), key=lambda kv: (-kv[1], kv[0]))[:TOP_REMOVED]]
-    write_operation_partition(task.layout, task.key, task.fingerprint, task.input_path, kept, rejected, stats,
-                              {"top_removed": top})
+    task.write(kept, rejected, stats, {"top_removed": top})
     return table.num_rows
 
 

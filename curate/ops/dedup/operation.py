@@ -20,7 +20,7 @@ from curate import storage, timeline
 from curate.commit import check_commit, commit
 from curate.ops.base import OperationContext
 from curate.ops.dedup.output import assignment_path, assignments_dir, route_assignments, write_partition
-from curate.ops.shuffle.operation import ShuffleOperation, ShufflePhases, ShuffleTask, reduced_dir
+from curate.ops.shuffle.operation import ShuffleOperation, ShufflePhases, ShuffleTask, ShuffleWrite, reduced_dir
 from curate.stats import StageStats
 from curate.tables import read_table
 
@@ -37,7 +37,7 @@ def reduce_keys(task: ShuffleTask) -> int:
     return task.operation.reduce_range(task)
 
 
-def write_deduplicated(task: ShuffleTask) -> int:
+def write_deduplicated(task: ShuffleWrite) -> int:
     operation = task.operation
     assert isinstance(operation, Deduplication)
     return write_partition(task, operation.reason, operation.signature_path(task.scratch, task.index))

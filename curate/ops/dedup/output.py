@@ -13,8 +13,7 @@ import pyarrow as pa
 
 from curate import storage
 from curate.ops.shuffle.files import split_doc_numbers
-from curate.ops.shuffle.operation import ShuffleTask
-from curate.partition_output import write_operation_partition
+from curate.ops.shuffle.operation import ShuffleWrite
 from curate.stages.base import Reject, rejected_rows
 from curate.stats import StageStats
 from curate.tables import load_array, read_table, scratch_file, write_parquet_atomic
@@ -58,11 +57,10 @@ def assignments_dir(scratch: str) -> str:
     return storage.join(scratch, "assignments")
 
 
-def write_partition(task: ShuffleTask, reason: str, signature_path: str) -> int:
+def write_partition(task: ShuffleWrite, reason: str, signature_path: str) -> int:
     """Kept rows to the node's folder, removed ones to its rejected folder as `reason` with the survivor's id, then
     the partition's commit record (last); `signature_path`: the partition's signatures to store as the `minhash`
     column, or "". Returns the partition's document count."""
-    assert task.layout is not None
     stage = task.operation.name
     table = read_table(task.input_path)
     assignments = read_table(assignment_path(assignments_dir(task.scratch), task.index))
@@ -84,5 +82,5 @@ def write_partition(task: ShuffleTask, reason: str, signature_path: str) -> int:
     stats = StageStats(stage, docs_in=table.num_rows, kept=kept.num_rows)
     if dropped.num_rows:
         stats.rejected[reason] = dropped.num_rows
-    write_operation_partition(task.layout, task.key, task.fingerprint, task.input_path, kept, rejected, stats)
+    task.write(kept, rejected, stats)
     return table.num_rows

@@ -8,8 +8,8 @@ Phases, each a task per item on the node's executor, each skipped on a rerun by 
   `reduced_path`; done when that file is `written`;
 - after the reduce, on the driver: what needs every range at once (dedup resolves its duplicate groups), committed
   by the operation itself; nothing for repeated_lines;
-- write (an input partition): the partition again as kept and rejected rows, then its commit record; done when the
-  record commits the partition's fingerprint.
+- write (an input partition, a PartitionWrite): the partition again as kept and rejected rows, then its commit
+  record; done when the record commits the partition's fingerprint.
 
 The three phases run as module-level functions of the operation's module (`phases`): their names are the phase
 names a user sees in the progress bars, in Ray's task list and in the log ("deduped: map_keys: 3 of 10 tasks").
@@ -25,8 +25,7 @@ from typing import ClassVar, NamedTuple
 
 from curate import storage
 from curate.cpu import driver_cpu
-from curate.layout import NodeLayout
-from curate.ops.base import Operation, OperationContext, merged_partitions, written
+from curate.ops.base import Operation, OperationContext, PartitionWrite, written
 from curate.ops.shuffle.files import map_file, ranges_for
 from curate.stats import NodeReport, StageStats
 from curate.tables import parquet_rows, scratch_file
@@ -39,17 +38,14 @@ def reduced_dir(scratch: str) -> str:
 
 @dataclass(frozen=True)
 class ShuffleTask:
-    """One task of a shuffle operation: an input partition (map, write) or a key range (reduce)."""
+    """A map task (an input partition) or a reduce task (a key range) of a shuffle operation."""
 
     operation: ShuffleOperation
     index: int  # the input partition's position, or the key range
     scratch: str
     ranges: int  # key ranges, i.e. reduce tasks
-    partitions: int  # input partitions, i.e. map and write tasks
-    input_path: str = ""  # map and write tasks
-    layout: NodeLayout | None = None  # write tasks: where the partition's outputs go
-    key: str = ""  # write tasks: the output partition's name (its input's) and fingerprint
-    fingerprint: str = ""
+    partitions: int  # input partitions, i.e. map tasks
+    input_path: str = ""  # map tasks
 
     def __str__(self) -> str:
         return storage.basename(self.input_path) if self.input_path else f"key range {self.index}"
@@ -73,11 +69,19 @@ class ShuffleTask:
         """The reduce task's one output file."""
         return scratch_file(self.reduced_dir, self.index)
 
+
+@dataclass(frozen=True)
+class ShuffleWrite(PartitionWrite):
+    """A write task of a shuffle operation: output partition `key` from the input partition at position `index`."""
+
+    operation: ShuffleOperation
+    index: int
+    scratch: str
+    ranges: int
+
     @property
-    def record_path(self) -> str:
-        """A write task's commit record, written last."""
-        assert self.layout is not None, "only a write task has a layout"
-        return self.layout.partition_files(self.key)[2]
+    def reduced_dir(self) -> str:
+        return reduced_dir(self.scratch)
 
 
 class ShufflePhases(NamedTuple):
@@ -85,7 +89,7 @@ class ShufflePhases(NamedTuple):
 
     map: Callable[[ShuffleTask], int]  # returns the documents read
     reduce: Callable[[ShuffleTask], int]  # returns the records read
-    write: Callable[[ShuffleTask], int]  # returns the documents read
+    write: Callable[[ShuffleWrite], int]  # returns the documents read
 
 
 @dataclass
@@ -131,12 +135,9 @@ class ShuffleOperation(Operation):
         reduces = [ShuffleTask(self, j, scratch, ranges, len(inputs)) for j in range(ranges)]
         context.map(self.phases.reduce, reduces, lambda t: written(t.reduced_path))
         self.after_reduce(scratch, inputs, context)
-        writes = [ShuffleTask(self, i, scratch, ranges, len(inputs), ref.path, context.layout, ref.key,
-                              context.output_fingerprints[i]) for i, ref in enumerate(refs)]
-        committed = context.map(self.phases.write, writes,
-                                lambda t: context.partition_committed(t.record_path, t.fingerprint))
-
-        stage, docs_out = merged_partitions([t.record_path for t in writes], self.name, started, cpu_started)
-        context.log(f"node {context.node}: {self.summary(stage, docs_out)}")
-        return NodeReport(context.node, len(inputs), committed, len(inputs) - committed, [stage], docs_out,
-                          stage.docs_in - docs_out, stage.wall_s)
+        writes = [ShuffleWrite(ref.path, context.layout, ref.key, context.output_fingerprints[i], self, i, scratch,
+                               ranges) for i, ref in enumerate(refs)]
+        computed = context.write_partitions(self.phases.write, writes)
+        report = context.written_report(writes, self.name, started, cpu_started, computed)
+        context.log(f"node {context.node}: {self.summary(report.stages[0], report.docs_out)}")
+        return report
