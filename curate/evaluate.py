@@ -136,9 +136,11 @@ def evaluate(spec: PipelineSpec, labels: pa.Table, split: str) -> Evaluation:
     documents = labels.drop_columns(["label"])
     survivors: dict[str, pa.Table] = {}
     steps: list[StepScore] = []
-    # An output: a node of documents that a tokenize node reads, or that no node of documents reads.
+    # An output: a node of documents that a tokenize node reads (reads_final_documents), or that no node of
+    # documents reads.
     read = {u for node in spec.nodes if _produces_documents(node) for u in _document_inputs(node)}
-    tokenized = {u for node in spec.nodes if node.operation == "tokenize" for u in _document_inputs(node)}
+    tokenized = {u for node in spec.nodes if node.operation is not None
+                 and OPERATIONS[node.operation].reads_final_documents for u in _document_inputs(node)}
     finals = []
     for node in spec.nodes:
         if not _produces_documents(node):

@@ -136,3 +136,21 @@ def test_the_labelled_set_is_what_its_readme_says():
                                            "other_language", "too_short"}
     assert all((r["label"] == "keep") == (r["reason"] == "prose") for r in rows)
     assert sum(r["label"] == "keep" for r in rows) == 253
+
+
+def test_a_node_that_tokenize_reads_is_an_output_though_another_node_reads_it(tmp_path):
+    """The outputs evaluate reports: nodes no other node of documents reads, and the ones that an operation with
+    `reads_final_documents` (tokenize) trains on, here `english`, which `short` also reads."""
+    path = tmp_path / "p.yaml"
+    path.write_text(textwrap.dedent(f"""
+        name: outputs
+        workdir: {tmp_path / "out"}
+        nodes:
+          docs: {{input: {{jsonl: "{LABELS}"}}}}
+          english: {{input: docs, steps: [{{langid: {{keep: [en]}}}}]}}
+          short: {{input: english, steps: [{{min_length: {{min_chars: 100000}}}}]}}
+          bpe: {{train_bpe: {{input: english, vocab_size: 300}}}}
+          shards: {{tokenize: {{input: english, tokenizer: bpe}}}}
+    """))
+    evaluation = evaluate(load_pipeline(str(path)), load_labels(str(LABELS), "all"), "all")
+    assert [final.node for final in evaluation.finals] == ["english", "short"]

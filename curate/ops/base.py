@@ -238,6 +238,9 @@ class Operation(ABC):
     # the document (the rest of the corpus, a benchmark index), so labelled documents pass through it unscored; an
     # operation whose decision is a fit of the run replays it with `labelled_decision`.
     decides_beyond_document: ClassVar[bool] = False
+    # True when the documents it reads are what the pipeline delivers (tokenize: the text that is trained on), so
+    # that `curate evaluate` scores the pipeline's output at that node.
+    reads_final_documents: ClassVar[bool] = False
     # The file a model-training operation leaves in its folder, for steps that name the node (see Stage.model_inputs).
     artefact: ClassVar[str] = ""
     # Node-input fields read only after the operation's own serial work (train_fasttext's `calibrate`, scored once

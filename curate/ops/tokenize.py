@@ -154,6 +154,7 @@ class Tokenize(Operation):
 
     name: ClassVar[str] = "tokenize"
     node_inputs: ClassVar[dict[str, str]] = {"input": "documents", "tokenizer": "train_bpe"}
+    reads_final_documents: ClassVar[bool] = True
 
     input: str
     tokenizer: str
