@@ -13,6 +13,7 @@ import contextlib
 import logging
 import os
 import signal
+import subprocess
 import tempfile
 import threading
 import time
@@ -21,6 +22,7 @@ from typing import Any
 
 from curate.errors import RunError
 from curate.executors.base import Executor, Outcome, T, TaskOptions, describe_error
+from curate.executors.ray_reaper import start_reaper, stop_reaper
 
 # With no task finished for this long, say what Ray is waiting for (a cluster with no free CPU waits forever).
 STALL_NOTICE_S = 60.0
@@ -94,6 +96,18 @@ def start_local_ray(cpus: int, dashboard: bool, dashboard_host: str = "127.0.0.1
         return None
 
 
+def start_reaper_for(node: Any) -> subprocess.Popen[str] | None:
+    """The watcher (ray_reaper.py) that stops `node`'s processes should curate be killed, or None where this Ray's
+    node does not say which process is its raylet."""
+    try:
+        from ray._private import ray_constants
+
+        raylet = node.all_processes[ray_constants.PROCESS_TYPE_RAYLET][0].process.pid
+    except (ImportError, AttributeError, KeyError, IndexError):
+        return None
+    return start_reaper(raylet)
+
+
 def call(fn: Callable[[T], Any], task: T) -> Any:
     """Run `fn(task)` in a Ray worker (`fn` may be any picklable callable)."""
     return fn(task)
@@ -108,6 +122,7 @@ class RayExecutor(Executor):
         self.log = log
         self._started_here = False
         self._node: Any = None  # the embedded Ray's head node, when start_local_ray started it
+        self._reaper: subprocess.Popen[str] | None = None  # stops that node's processes if curate is killed
         self._log_file = ""  # where Ray's own messages went (ray_log_file), once Ray is started
         self._starting = threading.Lock()  # nodes running side by side may submit their first tasks at once
 
@@ -151,6 +166,7 @@ class RayExecutor(Executor):
                 else:
                     self._node = start_local_ray(self.workers or os.cpu_count() or 1, self.dashboard)
                     if self._node is not None:
+                        self._reaper = start_reaper_for(self._node)
                         context = ray.init(address=self._node.address, log_to_driver=False,
                                            logging_level=logging.WARNING)
                     else:
@@ -187,6 +203,8 @@ class RayExecutor(Executor):
         if self._node is not None:
             self._node.kill_all_processes(check_alive=False, allow_graceful=True)
             self._node = None
+        stop_reaper(self._reaper)
+        self._reaper = None
 
     def map(self, fn: Callable[[T], Any], tasks: Sequence[T], options: TaskOptions = TaskOptions()
             ) -> Iterator[Outcome[T]]:
