@@ -74,6 +74,27 @@ def ray_messages_to(path: str) -> Iterator[None]:
         redirect()
 
 
+def cluster_errors_to_log() -> None:
+    """Send the errors the cluster publishes to this driver (a worker killed, a node lost) to the `ray` logger, that
+    is to Ray's log file (ray_messages_to), rather than to the terminal. Ray's driver prints them from a thread
+    (ray._private.worker.listen_error_messages) straight to stdout through its module function
+    `print_to_stdstream`, past every logger and whatever log_to_driver says; that function is replaced here (kept
+    for as long as the process lives: the thread outlives any one run). curate reports each failed task itself,
+    with Ray's error, in one line. Where this Ray has no such function, nothing changes."""
+    import ray._private.worker as ray_worker
+
+    printed = getattr(ray_worker, "print_to_stdstream", None)
+    if printed is None or getattr(printed, "curate_logs", False):
+        return
+
+    def to_log(data: dict[str, Any], ignore_prefix: bool = False) -> None:
+        for line in data.get("lines", []):
+            logging.getLogger("ray").warning("(%s) %s", data.get("pid", ""), line)
+
+    to_log.curate_logs = True  # type: ignore[attr-defined]
+    ray_worker.print_to_stdstream = to_log
+
+
 def start_local_ray(cpus: int, dashboard: bool, dashboard_host: str = "127.0.0.1") -> Any:
     """Start a one-machine Ray for this run and return its head node, or None where this Ray's node API differs
     (then `ray.init` starts the usual set).
@@ -160,6 +181,7 @@ class RayExecutor(Executor):
                  f"(Ray's own messages: {log_file})")
         own_sigterm = signal.getsignal(signal.SIGTERM) if threading.current_thread() is threading.main_thread() else None
         try:
+            cluster_errors_to_log()
             with ray_messages_to(log_file):
                 if address:
                     ray.init(address=address, log_to_driver=False, logging_level=logging.WARNING)

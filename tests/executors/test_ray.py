@@ -8,6 +8,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -131,3 +132,24 @@ def test_a_ray_that_does_not_start_is_one_line_and_leaves_no_node_behind(monkeyp
                                  "This could happen because some of the Ray processes failed to startup. (Ray's own "
                                  f"messages: {tmp_path / 'ray.log'})")
     assert stopped and executor._node is None
+
+
+def test_errors_the_cluster_publishes_go_to_ray_s_log_not_the_terminal(ray_cluster, tmp_path, capfd):
+    """Ray's driver prints what the cluster publishes (a worker killed, a node lost: the agents' "Raylet is
+    terminated" included) from a thread straight to stdout; curate's runs send it to the log file they name."""
+    import ray
+    from ray._private.utils import publish_error_to_driver
+
+    from curate.executors.ray import cluster_errors_to_log, ray_messages_to
+
+    log_file = tmp_path / "ray.log"
+    cluster_errors_to_log()
+    with ray_messages_to(str(log_file)):
+        message = "Raylet is terminated. Termination is unexpected (published by the test)"
+        publish_error_to_driver("raylet_died", message, gcs_client=ray._private.worker.global_worker.gcs_client)
+        deadline = time.monotonic() + 20
+        while message not in log_file.read_text() and time.monotonic() < deadline:
+            time.sleep(0.2)
+    assert "(raylet) " + message in log_file.read_text()
+    captured = capfd.readouterr()
+    assert message not in captured.out and message not in captured.err
