@@ -166,6 +166,8 @@ def _iter_local_records(
                                 break
                             yield pending[0]
                             pending = None  # yielded: a failure on the next record must not yield it again
+                        if record.rec_type is None:  # no WARC-Type: bytes that are no record (junk that warcio
+                            raise ValueError("not a WARC record (no WARC-Type)")  # read as one, e.g. after a newline)
                         errors_before = stream.err_count
                         loaded, complete = _load(record, wants_payload(record), max_payload)
                         # get_record_offset() reads the record to its end (so the payload must be read first) and

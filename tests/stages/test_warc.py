@@ -183,18 +183,24 @@ def test_random_garbage_in_a_real_file_loses_no_record_and_shifts_no_offset(tmp_
 
 @pytest.mark.parametrize("junk", [b"\n", b"\r\n\n", b"junk", b"WARC/1.0\r\nWARC-Type: response\r\n\r\n"],
                          ids=["newline", "blank_lines", "text", "fake_header"])
-def test_junk_between_gzip_members_is_one_failure_and_every_record_is_read_once(tmp_path, junk):
+@pytest.mark.parametrize(("warc", "record"), [("aeb-main-00001.warc.gz", 15), ("sample-0000.warc.gz", 27)],
+                         ids=["aeb", "sample"])
+@pytest.mark.parametrize("payloads", [True, False], ids=["payloads", "headers_only"])
+def test_junk_between_gzip_members_is_one_failure_and_every_record_is_read_once(tmp_path, junk, warc, record,
+                                                                               payloads):
     """Junk at a member boundary of a real packed file (a newline alone once ended the read, and the record before
-    it came out twice): every record once, at its shifted offset, and the junk as one corrupt_record."""
-    clean = (SAMPLE_DIR / "aeb-main-00001.warc.gz").read_bytes()
+    it came out twice; with payloads left unread, as the reader leaves a request's, warcio read the newline and the
+    rest of sample-0000 as one record without a WARC-Type): every record once, at its shifted offset, and the junk
+    as one corrupt_record."""
+    clean = (SAMPLE_DIR / warc).read_bytes()
     original = tmp_path / "clean.warc.gz"
     original.write_bytes(clean)
     records = [r for r in iter_records(str(original), lambda r: True, 10 << 20) if isinstance(r, WarcRecord)]
-    boundary = records[15].offset
+    boundary = records[record].offset
     path = tmp_path / "junk.warc.gz"
     path.write_bytes(clean[:boundary] + junk + clean[boundary:])
-    found = list(iter_records(str(path), lambda r: True, 10 << 20))
+    found = list(iter_records(str(path), lambda r: payloads, 10 << 20))
     read_back = [(r.record_id, r.offset, r.payload) for r in found if isinstance(r, WarcRecord)]
-    assert read_back == [(r.record_id, r.offset + (len(junk) if r.offset >= boundary else 0), r.payload)
-                         for r in records]
+    assert read_back == [(r.record_id, r.offset + (len(junk) if r.offset >= boundary else 0),
+                          r.payload if payloads else None) for r in records]
     assert [(b.reason, b.offset) for b in found if isinstance(b, BadSpan)] == [("corrupt_record", boundary)]
