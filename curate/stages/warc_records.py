@@ -27,6 +27,10 @@ from warcio.recordloader import ArcWarcRecord
 from curate import storage
 
 GZIP_MAGIC = b"\x1f\x8b\x08"
+INFLATE_ERROR = "while decompressing data"  # what zlib's errors say, which warcio prints to stderr and ignores
+INFLATE_BLOCK = 1 << 16
+# Header fields a WARC record has at most once (ISO 28500:2017, section 5; WARC-Concurrent-To may repeat).
+SINGLE_FIELDS = ("warc-type", "warc-record-id", "warc-date", "content-length")
 _PLAIN_RECORD_START = re.compile(rb"(?:^|\n)(WARC/1\.[01]\r?\n)")
 # After garbage, a record's version line follows the garbage's last byte, not a newline.
 _PLAIN_RECORD_START_ANYWHERE = re.compile(rb"()(WARC/1\.[01]\r?\n)")
@@ -77,6 +81,17 @@ class BadSpan:
     detail: str
 
 
+def _malformed_header(record: ArcWarcRecord) -> str:
+    """Why a record's header cannot be one record's, or "": no WARC-Type (warcio read a newline and the bytes after
+    it as a record), or a field the standard allows once given twice (junk behind a `WARC/1.0` line in front of a
+    real record: warcio reads both headers as one, the real record's fields after the junk's)."""
+    if record.rec_type is None:
+        return "not a WARC record (no WARC-Type)"
+    names = [name.lower() for name, _ in record.rec_headers.headers]
+    repeated = [name for name in SINGLE_FIELDS if names.count(name) > 1]
+    return f"not one WARC record: {repeated[0]} appears twice in its header" if repeated else ""
+
+
 def _http_header(record: ArcWarcRecord, name: str) -> str | None:
     return record.http_headers.get_header(name) if record.http_headers else None
 
@@ -125,6 +140,36 @@ def _next_record_start(data: mmap.mmap, after: int, gzipped: bool, *, after_garb
     return len(data)
 
 
+def _inflate_error(data: mmap.mmap, offset: int) -> str | None:
+    """Why the gzip member at `offset` does not inflate to its end (a data or check error, or the file ends inside
+    it), or None when it does."""
+    inflater = zlib.decompressobj(31)
+    position = offset
+    try:
+        while not inflater.eof and position < len(data):
+            inflater.decompress(data[position : position + INFLATE_BLOCK])
+            position += INFLATE_BLOCK
+    except zlib.error as error:
+        return f"gzip member: {error}"
+    return None if inflater.eof else "the file ends inside this gzip member"
+
+
+def _damaged_member(data: mmap.mmap, last: int, warcio_failed: bool) -> tuple[int, str, str] | None:
+    """Where the read of a gzipped file that ended without an exception really stopped, when that was not at its
+    end: warcio treats a member it cannot inflate as the end of the file (and says so only on stderr), and reads a
+    file cut inside a member as if it ended there. `last`: the last record warcio returned. (offset, reason, detail)
+    of the damaged member, or None."""
+    error = _inflate_error(data, last)
+    if error is not None:
+        return last, "truncated_record" if error.startswith("the file ends") else "corrupt_record", error
+    if not warcio_failed:
+        return None
+    after = _next_record_start(data, last + 1, True)  # the last record's member is sound: the next one is not
+    if after >= len(data):
+        return None
+    return after, "corrupt_record", _inflate_error(data, after) or "gzip member: warcio could not inflate it"
+
+
 def _is_padding(data: mmap.mmap, start: int) -> bool:
     """True when everything from `start` to the end is whitespace or NUL (harmless trailing bytes)."""
     return not data[start:].strip(b" \t\r\n\x00")
@@ -159,15 +204,17 @@ def _iter_local_records(
             errors_seen = 0
             restart: int | None = None
             try:
-                with contextlib.redirect_stderr(io.StringIO()):  # warcio prints length warnings; we count them
+                warcio_said = io.StringIO()
+                with contextlib.redirect_stderr(warcio_said):  # warcio prints length warnings; we count them
                     for record in stream:
                         if pending is not None:
                             if not pending[1] or stream.err_count > errors_seen:
                                 break
                             yield pending[0]
                             pending = None  # yielded: a failure on the next record must not yield it again
-                        if record.rec_type is None:  # no WARC-Type: bytes that are no record (junk that warcio
-                            raise ValueError("not a WARC record (no WARC-Type)")  # read as one, e.g. after a newline)
+                        malformed = _malformed_header(record)
+                        if malformed:  # junk that warcio read as a record, or as the start of the next one's header
+                            raise ValueError(malformed)
                         errors_before = stream.err_count
                         loaded, complete = _load(record, wants_payload(record), max_payload)
                         # get_record_offset() reads the record to its end (so the payload must be read first) and
@@ -178,6 +225,16 @@ def _iter_local_records(
                         pending = (dataclasses.replace(loaded, offset=offset),
                                    complete and errors_seen == errors_before)
                     else:
+                        if gzipped and pending is not None:
+                            damaged = _damaged_member(data, pending[0].offset, INFLATE_ERROR in warcio_said.getvalue())
+                            if damaged is not None:
+                                at, reason, detail = damaged
+                                if at > pending[0].offset and pending[1] and stream.err_count == errors_seen:
+                                    yield pending[0]  # its own member is sound: the damage is in the next one
+                                yield BadSpan(at, reason, detail)
+                                pending = None
+                                start = _next_record_start(data, at + 1, gzipped, after_garbage=True)
+                                continue
                         if pending is not None and pending[1] and stream.err_count == errors_seen:
                             yield pending[0]
                             pending = None
