@@ -9,7 +9,8 @@ using bottom-k sketches"). Per partition, and for kept and rejected documents ap
 
 - `sample`: a bottom-k sample (k = SIGNAL_SAMPLE, stored by column) of every numeric column and the text length,
   from which the report draws histograms and quantiles (rank error about 1/sqrt(k), 3% at k = 1,000) with the same
-  bins for kept and rejected;
+  bins for kept and rejected; a rejected row's sample also holds its `reject_stage` (STAGE_COLUMN), so that the
+  report splits the rejected histograms by the stage that rejected;
 - `samples`: bottom-k documents (k = DOC_SAMPLE, text cut to SAMPLE_CHARS) of the kept ones and of each
   `stage: reason`, a random sample, not the first rows of the first file;
 - exact counts: documents, text bytes, categorical signals (`lang`, `ppl_bucket`) and, per domain, documents kept
@@ -37,6 +38,7 @@ CATEGORICAL_SIGNALS = ("lang", "ppl_bucket")
 # Bookkeeping columns that are numbers but not signals.
 NOT_SIGNALS = {"warc_offset", "reject_stage", "reject_reason", "reject_detail"}
 SKETCH_KEY = b"curate-sketch"
+STAGE_COLUMN = "reject_stage"  # in the rejected side's sample: the stage of each sampled row (a string)
 
 
 def row_key(doc_id: str) -> int:
@@ -106,6 +108,8 @@ class SummaryBuilder:
         values = {c: table.column(c).to_pylist() for c in columns}
         if texts is not None:
             values["length"] = pc.utf8_length(texts).to_pylist()
+        if side == "rejected" and STAGE_COLUMN in names:
+            values[STAGE_COLUMN] = table.column(STAGE_COLUMN).to_pylist()
         summary["sample"] = bottom_sample(summary["sample"], {"keys": keys, "values": values}, SIGNAL_SAMPLE)
         for column in CATEGORICAL_SIGNALS:
             if column in names:

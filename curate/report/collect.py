@@ -22,7 +22,7 @@ from curate.commit import read_json
 from curate.layout import COMMIT_FILE, PARTITIONS_DIR, STATE_ROOT, NodeLayout, node_layout_of
 from curate.shards import load_tokenizer_file
 from curate.shards import TOKEN_STATS, load_manifest, shard_tokenizer_path, verify
-from curate.sketch import empty_side, merge, merge_records
+from curate.sketch import STAGE_COLUMN, empty_side, merge, merge_records
 from curate.stats import StageStats, merge_stage_lists
 
 QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
@@ -68,6 +68,21 @@ def shared_edges(parts: list[np.ndarray], log_scale: bool) -> np.ndarray | None:
     if log_scale and low > 0:
         return np.logspace(np.log10(low), np.log10(high), HISTOGRAM_BINS + 1)
     return np.linspace(low, high, HISTOGRAM_BINS + 1)
+
+
+def by_stage(values: np.ndarray, stages: np.ndarray, edges: np.ndarray, docs: int) -> dict[str, Any]:
+    """The rejected documents' histogram of one signal split by the stage that rejected them, in pipeline order of
+    first appearance in the sample: each stage's share of the `docs` rejected documents is its share of the sample.
+
+    Example: by_stage(np.array([1., 3.]), np.array(["c4", "gopher"], dtype=object), np.array([0., 2., 4.]), 10)
+    -> {"c4": {... "histogram": {"counts": [5, 0]}}, "gopher": {... "counts": [0, 5]}}"""
+    found = {}
+    for stage in dict.fromkeys(s for s in stages.tolist() if s is not None):
+        mask = stages == stage
+        summary = numeric_summary(values[mask], edges, round(docs * mask.sum() / len(stages)))
+        if summary.get("histogram"):
+            found[str(stage)] = summary
+    return found
 
 
 def _sample_values(side: dict[str, Any], column: str) -> np.ndarray:
@@ -128,7 +143,10 @@ def documents_section(summary: dict[str, Any], config: dict[str, Any] | None,
     kept, rejected = summary.get("kept") or empty_side(), summary.get("rejected") or empty_side()
     cuts = thresholds(config, workdir)
     signals: dict[str, Any] = {}
+    stages = np.array(rejected["sample"]["values"].get(STAGE_COLUMN, []), dtype=object)
     for column in dict.fromkeys([*kept["sample"]["values"], *rejected["sample"]["values"]]):
+        if column == STAGE_COLUMN:
+            continue
         parts = {"kept": _sample_values(kept, column), "rejected": _sample_values(rejected, column)}
         edges = shared_edges(list(parts.values()), column in LOG_SCALE)
         if edges is None:
@@ -138,6 +156,8 @@ def documents_section(summary: dict[str, Any], config: dict[str, Any] | None,
             "edges": [float(e) for e in edges], "thresholds": cuts.get(column, []),
             **{side: numeric_summary(values, edges, (kept if side == "kept" else rejected)["docs"])
                for side, values in parts.items()}}
+        if len(stages) == len(parts["rejected"]) and len(stages):
+            signals[column]["rejected_by_stage"] = by_stage(parts["rejected"], stages, edges, rejected["docs"])
     categorical = {name: {"kept": sorted(kept["categorical"].get(name, {}).items(), key=lambda kv: -kv[1])[:15],
                           "rejected": sorted(rejected["categorical"].get(name, {}).items(), key=lambda kv: -kv[1])[:15]}
                    for name in dict.fromkeys([*kept["categorical"], *rejected["categorical"]])}

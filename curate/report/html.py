@@ -27,6 +27,8 @@ td:first-child,th:first-child{text-align:left}.ok{color:#1a7f37}.bad{color:#c628
 svg text{font:11px system-ui,sans-serif;fill:#333}
 """
 KEPT, REJECTED, CUT = "#3b7dd8", "#e0803a", "#c62828"
+# The rejected bars split by stage: oranges and browns, apart from the kept blue and the threshold red.
+STAGE_COLOURS = ("#e0803a", "#f2b134", "#a0522d", "#d9a27a", "#8c6d31", "#f0c987")
 
 
 def _fmt(value: Any) -> str:
@@ -63,11 +65,15 @@ def svg_signal(name: str, signal: dict[str, Any], width: int = 520, height: int 
     """Kept and rejected documents of one signal on shared bins (estimated counts from the sample), with the
     thresholds that split them as vertical lines, and a readable x axis with the unit."""
     edges, log = signal["edges"], signal["log"]
-    left, right, top, bottom = 46, 12, 40, 42
+    stages = signal.get("rejected_by_stage") or {}
+    legend_rows = math.ceil(len(stages) / 3) if len(stages) > 1 else 0
+    left, right, top, bottom = 46, 12, 40 + 12 * legend_rows, 42
+    height += 12 * legend_rows
     plot_width, plot_height = width - left - right, height - top - bottom
     sides = [(side, colour) for side, colour in (("kept", KEPT), ("rejected", REJECTED))
              if signal[side].get("histogram")]
-    peak = max([max(signal[side]["histogram"]["counts"]) for side, _ in sides] + [1])
+    stacked = [sum(counts) for counts in zip(*(part["histogram"]["counts"] for part in stages.values()))]
+    peak = max([max(signal[side]["histogram"]["counts"]) for side, _ in sides] + stacked + [1])
 
     def x_of(value: float) -> float:
         low, high = edges[0], edges[-1]
@@ -77,14 +83,23 @@ def svg_signal(name: str, signal: dict[str, Any], width: int = 520, height: int 
 
     bars = []
     for offset, (side, colour) in enumerate(sides):
-        counts = signal[side]["histogram"]["counts"]
-        for i, count in enumerate(counts):
+        # the rejected bar of a bin is stacked by the stage that rejected (one colour each), when there are several
+        layers = ([(f"rejected by {stage}", STAGE_COLOURS[n % len(STAGE_COLOURS)], part["histogram"]["counts"])
+                   for n, (stage, part) in enumerate(stages.items())] if side == "rejected" and len(stages) > 1
+                  else [(side, colour, signal[side]["histogram"]["counts"])])
+        for i in range(len(edges) - 1):
             x0, x1 = x_of(edges[i]), x_of(edges[i + 1])
             bar_width = max((x1 - x0) / len(sides) - 0.5, 0.5)
-            bar_height = count / peak * plot_height
-            bars.append(f'<rect x="{x0 + offset * (x1 - x0) / len(sides):.1f}" y="{top + plot_height - bar_height:.1f}"'
-                        f' width="{bar_width:.1f}" height="{bar_height:.1f}" fill="{colour}"><title>{side}: '
-                        f'{tick_label(edges[i])} to {tick_label(edges[i + 1])}: about {count:,}</title></rect>')
+            base = 0.0
+            for label, fill, counts in layers:
+                if not counts[i]:
+                    continue
+                bar_height = counts[i] / peak * plot_height
+                base += bar_height
+                bars.append(f'<rect x="{x0 + offset * (x1 - x0) / len(sides):.1f}" '
+                            f'y="{top + plot_height - base:.1f}" width="{bar_width:.1f}" height="{bar_height:.1f}" '
+                            f'fill="{fill}"><title>{escape(label)}: {tick_label(edges[i])} to '
+                            f'{tick_label(edges[i + 1])}: about {counts[i]:,}</title></rect>')
     axis = [f'<line x1="{left}" y1="{top + plot_height}" x2="{left + plot_width}" y2="{top + plot_height}" '
             f'stroke="#888"/>']
     for value in ticks(edges[0], edges[-1], log):
@@ -105,8 +120,16 @@ def svg_signal(name: str, signal: dict[str, Any], width: int = 520, height: int 
                     f'{tick_label(cut["value"])} ({escape(cut["step"])})</text>')
     kept, rejected = signal["kept"].get("count", 0), signal["rejected"].get("count", 0)
     title = f"{escape(name)}: {kept:,} kept, {rejected:,} rejected"
+    legend = []
+    if len(stages) > 1:  # the stages under the title, three a row
+        for n, (stage, part) in enumerate(stages.items()):
+            x, y = left + 150 * (n % 3), 26 + 12 * (n // 3)
+            legend.append(f'<rect x="{x}" y="{y - 8}" width="8" height="8" '
+                          f'fill="{STAGE_COLOURS[n % len(STAGE_COLOURS)]}"/><text x="{x + 11}" y="{y}">'
+                          f'{escape(stage)}: {part.get("count", 0):,}</text>')
     return (f'<svg width="{width}" height="{height}" role="img" aria-label="{escape(name)}">'
-            f'<text x="{left}" y="12">{title}</text>{"".join(bars)}{"".join(axis)}{"".join(cuts)}</svg>')
+            f'<text x="{left}" y="12">{title}</text>{"".join(legend)}{"".join(bars)}{"".join(axis)}'
+            f'{"".join(cuts)}</svg>')
 
 
 def svg_bars(title: str, items: list[tuple[str, int]], width: int = 420) -> str:

@@ -195,3 +195,38 @@ def test_model_cuts_are_drawn_from_the_model_nodes_files(tmp_path):
     assert cuts["quality"] == [{"step": "fasttext_quality, quantile 0.25", "kind": "min", "value": 0.25}]
     assert [(c["kind"], c["value"]) for c in cuts["perplexity"]] == [("head", 660.0), ("tail", 3300.0)]
     assert thresholds(config, str(tmp_path / "gone")) == {}  # model files gone: nothing drawn, no error
+
+
+def test_rejected_histograms_are_split_by_the_stage_that_rejected():
+    """A node's length chart once mixed every stage's rejections in one bar; each stage now has its own share of
+    the rejected bars (a colour each, stacked), from the stage recorded with each sampled rejected row."""
+    import pyarrow as pa
+
+    from curate.report.collect import documents_section
+    from curate.report.html import svg_signal
+    from curate.sketch import SummaryBuilder
+    from curate.stages.base import Reject, rejected_rows
+
+    def table(prefix: str, lengths: list[int]) -> pa.Table:
+        return pa.table({"id": [f"{prefix}{n}" for n in range(len(lengths))], "text": ["x" * n for n in lengths]})
+
+    builder = SummaryBuilder()
+    short, repetitive = table("s", [20 + n for n in range(30)]), table("r", [3000 + 10 * n for n in range(12)])
+    rejected = pa.concat_tables([
+        rejected_rows(short, "min_length", [Reject("too_few_chars")] * 30),
+        rejected_rows(repetitive, "gopher_repetition", [Reject("dup_line_frac")] * 12)])
+    builder.add(table("k", [500 + 20 * n for n in range(50)]), rejected)
+    length = documents_section(builder.to_json(), None)["signals"]["length"]
+    split = length["rejected_by_stage"]
+    assert list(split) == ["min_length", "gopher_repetition"]
+    assert (split["min_length"]["count"], split["gopher_repetition"]["count"]) == (30, 12)
+    assert split["min_length"]["quantiles"]["0.95"] < 100
+    assert split["gopher_repetition"]["quantiles"]["0.05"] >= 3000
+    stacked = [a + b for a, b in zip(split["min_length"]["histogram"]["counts"],
+                                     split["gopher_repetition"]["histogram"]["counts"])]
+    assert stacked == length["rejected"]["histogram"]["counts"]
+    svg = svg_signal("length", length)
+    bins_with = {stage: sum(1 for count in part["histogram"]["counts"] if count) for stage, part in split.items()}
+    assert svg.count("<title>rejected by min_length:") == bins_with["min_length"] > 0
+    assert svg.count("<title>rejected by gopher_repetition:") == bins_with["gopher_repetition"] > 0
+    assert ">min_length: 30</text>" in svg and ">gopher_repetition: 12</text>" in svg
