@@ -28,8 +28,8 @@ from typing import Any
 
 from curate import storage
 
-# Files up to this size are fingerprinted by their whole content; larger ones (a 1 GB WARC) by their first and
-# last HEAD_TAIL_BYTES (two range reads on object storage), so planning a run never reads a corpus end to end.
+# Local files up to this size are fingerprinted by their whole content; larger ones (a 1 GB WARC) by their first and
+# last HEAD_TAIL_BYTES, so planning a run never reads a corpus end to end. Objects by their version (file_fingerprint).
 WHOLE_HASH_MAX_BYTES = 8 << 20
 HEAD_TAIL_BYTES = 1 << 20
 PARQUET_MAGIC = b"PAR1"
@@ -44,11 +44,17 @@ def digest(payload: Any) -> str:
 
 
 def file_fingerprint(path: str, *, whole: bool = False) -> dict[str, Any]:
-    """What identifies an input file's content: size, mtime and a content hash (of the whole file when `whole` or
-    when it is small, else of its head and tail: an edit in between changes the mtime); `missing` when it is gone."""
+    """What identifies an input file's content: on object storage, its size and the version the store names
+    (storage.object_version: the ETag), so that planning a rerun over a crawl reads no input's content; else size,
+    mtime and a content hash (of the whole file when `whole` or when it is small, else of its head and tail: an edit
+    in between changes the mtime). `whole` (a model) always hashes the content: a model's fingerprint must not
+    change when the same file is uploaded again. `missing` when the file is gone."""
     found = storage.stat(path)
     if found is None:
         return {"missing": True}
+    version = None if whole else storage.object_version(path)
+    if version is not None:
+        return {"size": found.size, "version": version}
     content = hashlib.sha256()
     if whole or found.size <= WHOLE_HASH_MAX_BYTES:
         content.update(storage.read_bytes(path))

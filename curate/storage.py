@@ -191,6 +191,30 @@ class FileStat:
     mtime_ns: int | None
 
 
+# Response headers that name an object's version: S3's ETag (the MD5 of a single-part upload, a hash of the parts'
+# hashes for a multipart one; any write gives a new one) and GCS's generation (a new number at each write).
+VERSION_HEADERS = ("x-goog-generation", "ETag")
+
+
+def object_version(path: str) -> str | None:
+    """What the object store says identifies this version of the object at `path`, from its metadata alone (one
+    HEAD request, no byte of content); None for a local file, or where the store gives none."""
+    parts = urlsplit(path) if is_uri(path) else None
+    if parts is None or parts.scheme not in PYARROW_SCHEMES:
+        return None
+    fs, inner = resolve(path)
+
+    def head() -> dict[str, bytes]:
+        with fs.open_input_file(inner) as handle:
+            return dict(handle.metadata())
+
+    metadata = _call(path, head)
+    for header in VERSION_HEADERS:
+        if metadata.get(header):
+            return f"{header}:{metadata[header].decode(errors='replace').strip(chr(34))}"
+    return None
+
+
 def stat(path: str) -> FileStat | None:
     """Size and modification time of a file, or None when there is none."""
     fs, inner = resolve(path)

@@ -65,6 +65,27 @@ def test_quickstart_on_s3_gives_the_local_bytes(s3_server, quickstart_local, tmp
     assert not [key for key, data in remote.items() if S3_SECRET.encode() in data or b"curate-key-id" in data]
 
 
+def test_an_object_s_identity_is_its_version_not_its_content(s3_server, monkeypatch):
+    """Planning a rerun over a crawl on object storage reads no input's content: an object is fingerprinted by its
+    size and ETag (one HEAD request); a new upload of other bytes, even of the same size, is another version."""
+    from curate import commit, storage
+
+    key = "identity/sample-0000.warc.gz"
+    data = (SAMPLE_DIR / "sample-0000.warc.gz").read_bytes()
+    s3_server.client().put_object(Bucket=s3_server.bucket, Key=key, Body=data)
+    reads: list[str] = []
+    monkeypatch.setattr(storage, "read_range", lambda path, *a: reads.append(path) or b"")
+    monkeypatch.setattr(storage, "read_bytes", lambda path: reads.append(path) or b"")
+    first = commit.file_fingerprint(s3_server.uri(key))
+    assert reads == [] and first["size"] == len(data) and first["version"].startswith("ETag:")
+    assert commit.file_fingerprint(s3_server.uri(key)) == first
+    changed = bytearray(data)
+    changed[len(data) // 2] ^= 1
+    s3_server.client().put_object(Bucket=s3_server.bucket, Key=key, Body=bytes(changed))
+    second = commit.file_fingerprint(s3_server.uri(key))
+    assert second["size"] == first["size"] and second != first and reads == []
+
+
 def test_a_cc_en_like_pipeline_on_s3_gives_the_local_bytes(s3_server, corpus, tmp_path):
     reference = corpus / "target_text" / "wikitext2_raw_test.jsonl"
     with_kenlm = textwrap.dedent(CC_EN_LIKE) + textwrap.indent(textwrap.dedent("""
