@@ -3,8 +3,9 @@ the first on the same partitions.
 
 The lock is `fcntl.flock` on `<workdir>/_LOCK`: the kernel releases it when the holder exits, however it exits
 (SIGKILL included), so a killed run never leaves a stale lock behind. The file records who holds it, for the message.
-A workdir on object storage has no such lock (S3 has no lock whose holder's death releases it): there, start one run
-per workdir; unique names per attempt still keep two runs from corrupting a file, only from duplicating work.
+A workdir on S3 is locked by a lock object with a lease instead (object_lock.py: S3 has no lock whose holder's death
+releases it); on other object stores (GCS, fsspec's), start one run per workdir: unique names per attempt still keep
+two runs from corrupting a file, not from duplicating work.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from collections.abc import Iterator
 
 from curate import storage
 from curate.errors import ConfigError, CurateError
+from curate.object_lock import object_lock
 
 LOCK_FILE = "_LOCK"
 
@@ -27,7 +29,11 @@ LOCK_FILE = "_LOCK"
 def workdir_lock(workdir: str) -> Iterator[None]:
     """Hold the workdir's lock for the duration of the block; CurateError naming the holder when it is taken."""
     if storage.is_uri(workdir):
-        yield
+        if workdir.startswith("s3://"):
+            with object_lock(workdir):
+                yield
+        else:
+            yield
         return
     path = os.path.join(workdir, LOCK_FILE)
     try:

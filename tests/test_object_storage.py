@@ -86,6 +86,57 @@ def test_an_object_s_identity_is_its_version_not_its_content(s3_server, monkeypa
     assert second["size"] == first["size"] and second != first and reads == []
 
 
+def test_one_run_per_s3_workdir_and_a_dead_run_s_lock_expires(s3_server):
+    """A second run on an S3 workdir is refused naming the first; a lock left by a run that died (its lease not
+    renewed) is taken over; a lock taken over by another run is not deleted by the one that lost it."""
+    import json
+    import time
+
+    from curate.errors import CurateError
+    from curate.object_lock import LeaseLock
+
+    workdir = s3_server.uri("locked/run")
+    first = LeaseLock(workdir, lease_s=30, renew_s=0.2)
+    first.acquire()
+    try:
+        with pytest.raises(CurateError, match=r"in use by another curate run \(pid \d+ on "):
+            LeaseLock(workdir).acquire()
+        time.sleep(0.6)  # renewed meanwhile, still held
+        assert not first.lost
+        with pytest.raises(CurateError, match="in use"):
+            LeaseLock(workdir).acquire()
+    finally:
+        first.release()
+    second = LeaseLock(workdir)
+    second.acquire()  # released: free again
+    second.release()
+    client = s3_server.client()
+    client.put_object(Bucket=s3_server.bucket, Key="locked/run/_LOCK", Body=json.dumps(
+        {"host": "gone", "pid": 1, "since": time.time() - 120, "expires": time.time() - 60}).encode())
+    taker = LeaseLock(workdir, renew_s=0.2)
+    taker.acquire()  # the dead run's lease ran out
+    client.put_object(Bucket=s3_server.bucket, Key="locked/run/_LOCK", Body=b"{}")  # someone else's now
+    time.sleep(0.6)
+    assert taker.lost
+    taker.release()
+    assert client.get_object(Bucket=s3_server.bucket, Key="locked/run/_LOCK")["Body"].read() == b"{}"
+
+
+def test_curate_run_refuses_an_s3_workdir_in_use(s3_server, tmp_path):
+    from curate.object_lock import LeaseLock
+
+    pipeline = tmp_path / "p.yaml"
+    pipeline.write_text(f'nodes:\n  text: {{input: {{warc: "{s3_server.uri("sample/sample-0000.warc.gz")}"}}}}\n')
+    lock = LeaseLock(s3_server.uri("busy"))
+    lock.acquire()
+    try:
+        result = curate_run(str(pipeline), "--workdir", s3_server.uri("busy"), "--executor", "local")
+    finally:
+        lock.release()
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert result.stderr.strip().splitlines()[-1].startswith(f"curate: error: {s3_server.uri('busy')} is in use")
+
+
 def test_a_cc_en_like_pipeline_on_s3_gives_the_local_bytes(s3_server, corpus, tmp_path):
     reference = corpus / "target_text" / "wikitext2_raw_test.jsonl"
     with_kenlm = textwrap.dedent(CC_EN_LIKE) + textwrap.indent(textwrap.dedent("""
