@@ -9,6 +9,10 @@ the order of the documents or on how the corpus is partitioned. The default, `ma
 line two documents share is a duplicate); CCNet applies it within shards of about 5 GB, so on a whole crawl a larger
 value removes only what is really boilerplate.
 
+With `unit: sentence` a unit is a run of `span` consecutive sentences (3: datatrove's SentenceDedup, after C4's
+three-sentence span dedup), and every sentence of a repeated run is removed; unlike datatrove, which keeps a run's
+first occurrence, every document that holds it loses it, so the output does not depend on document order.
+
 A unit is normalised as CCNet does before hashing: lower-cased, digits replaced by 0, punctuation removed, whitespace
 collapsed; units that normalise to nothing (a line of dashes) are left alone. Phases, on the executor like the dedup
 nodes' (the skeleton of curate/ops/shuffle/operation.py), each resumable from its scratch files:
@@ -40,6 +44,9 @@ from curate.tables import read_table
 
 PUNCTUATION = re.compile(r"[^\w\s]|_")
 DIGIT = re.compile(r"\d")
+# A sentence ends at . ! ? or an ellipsis (with closing quotes or brackets) before spaces, at a CJK full stop, or at
+# a line break.
+SENTENCE_END = re.compile(r"[.!?\u2026]+[\"'\u201d\u2019)\]]*\s+|[\u3002\uff01\uff1f]+\s*|\n+")
 REMOVED_COLUMN = pa.field("repeated_units_removed", pa.int32())
 TOP_REMOVED = 20  # removed lines a partition reports, with their counts
 TOP_REMOVED_CHARS = 200
@@ -57,13 +64,36 @@ def unit_key(normal: str) -> int:
     return int.from_bytes(hashlib.blake2b(normal.encode(), digest_size=8).digest(), "little")
 
 
-def split_units(text: str, unit: str) -> list[str]:
-    return text.split("\n\n") if unit == "paragraph" else text.split("\n")
+def sentences(text: str) -> list[str]:
+    """A text cut after each sentence end (and at line breaks), each piece with the spaces after it, so that the
+    pieces joined give the text back. Example: sentences("It rains. Yes!\nOk") -> ["It rains. ", "Yes!\n", "Ok"]"""
+    ends = [match.end() for match in SENTENCE_END.finditer(text)]
+    return [text[start:end] for start, end in zip([0, *ends], [*ends, len(text)]) if end > start]
 
 
-def document_keys(text: str, unit: str) -> list[int]:
+def document_units(text: str, unit: str, span: int) -> tuple[list[str], str, list[tuple[int, range]]]:
+    """A document cut into pieces (joined by the separator returned they give the text back) and its units, each
+    as its key and the pieces it covers. A line or a paragraph is a unit of one piece; with `unit: sentence` a unit
+    is `span` consecutive sentences (datatrove's SentenceDedup), so a document of fewer sentences has none. A unit
+    that normalises to nothing (a line of dashes) has no key and is never removed."""
+    if unit == "sentence":
+        pieces, separator = sentences(text), ""
+        windows = [range(first, first + span) for first in range(len(pieces) - span + 1)]
+    else:
+        separator = "\n\n" if unit == "paragraph" else "\n"
+        pieces = text.split(separator)
+        windows = [range(index, index + 1) for index in range(len(pieces))]
+    units = []
+    for window in windows:
+        normal = normalise("".join(pieces[window.start : window.stop]))
+        if normal:
+            units.append((unit_key(normal), window))
+    return pieces, separator, units
+
+
+def document_keys(text: str, unit: str, span: int) -> list[int]:
     """The distinct keys of a document's units (a unit repeated inside one document counts once)."""
-    return sorted({unit_key(n) for n in map(normalise, split_units(text, unit)) if n})
+    return sorted({key for key, _ in document_units(text, unit, span)[2]})
 
 
 def lines_operation(task: ShuffleTask | ShuffleWrite) -> RepeatedLines:
@@ -74,7 +104,8 @@ def lines_operation(task: ShuffleTask | ShuffleWrite) -> RepeatedLines:
 def map_units(task: ShuffleTask) -> int:
     """Map: (key, document) for every distinct unit of every document of the partition."""
     texts = read_table(task.input_path, ["text"]).column(0).to_pylist()
-    keys = [document_keys(text or "", lines_operation(task).unit) for text in texts]
+    operation = lines_operation(task)
+    keys = [document_keys(text or "", operation.unit, operation.span) for text in texts]
     docs = np.repeat(doc_numbers(task.index, len(texts)), [len(k) for k in keys])
     flat = np.fromiter((k for doc in keys for k in doc), dtype=np.uint64, count=len(docs))
     records = pa.table({"key": pa.array(flat, pa.uint64()), "doc": pa.array(docs, pa.uint64())}, schema=KEY_SCHEMA)
@@ -115,17 +146,13 @@ def write_partition(task: ShuffleWrite) -> int:
     emptied = np.zeros(len(texts), dtype=bool)
     operation = lines_operation(task)
     unit = operation.unit
-    separator = "\n\n" if unit == "paragraph" else "\n"
     for row, keys in by_row.items():
-        kept_units = []
-        for piece in split_units(texts[row] or "", unit):
-            normal = normalise(piece)
-            if normal and unit_key(normal) in keys:
-                removed_counts[row] += 1
-                removed_lines[piece.strip()[:TOP_REMOVED_CHARS]] += 1
-            else:
-                kept_units.append(piece)
-        texts[row] = separator.join(kept_units).strip()
+        pieces, separator, units = document_units(texts[row] or "", unit, operation.span)
+        removed = sorted({piece for key, window in units if key in keys for piece in window})
+        removed_counts[row] = len(removed)
+        removed_lines.update(pieces[piece].strip()[:TOP_REMOVED_CHARS] for piece in removed)
+        gone = set(removed)
+        texts[row] = separator.join(p for index, p in enumerate(pieces) if index not in gone).strip()
         emptied[row] = not texts[row]
     index = table.schema.get_field_index("text")
     table = table.set_column(index, table.schema.field("text"), pa.array(texts, pa.string()))
@@ -154,15 +181,20 @@ class RepeatedLines(ShuffleOperation):
     name: ClassVar[str] = "repeated_lines"
     phases: ClassVar[ShufflePhases] = ShufflePhases(map_units, reduce_units, write_partition)
 
-    unit: Literal["line", "paragraph"] = "line"
+    unit: Literal["line", "paragraph", "sentence"] = "line"
     max_documents: int = 1  # CCNet: a line seen twice is a duplicate (see the module docstring)
+    # `unit: sentence`: sentences per unit. 3 is datatrove's SentenceDedup default (n_sentences), after C4's
+    # three-sentence span dedup (Raffel et al. 2020, section 2.2).
+    span: int = 3
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        if self.unit not in ("line", "paragraph"):
-            raise ValueError(f"unit must be 'line' or 'paragraph', got {self.unit!r}")
+        if self.unit not in ("line", "paragraph", "sentence"):
+            raise ValueError(f"unit must be 'line', 'paragraph' or 'sentence', got {self.unit!r}")
         if self.max_documents < 1:
             raise ValueError("max_documents must be at least 1")
+        if self.span < 1:
+            raise ValueError(f"span must be a positive number of sentences, got {self.span}")
 
     def records_per_document(self) -> int:
         return 30  # about 30 distinct lines a web document (CCNet's WET pages): a bound for sizing the key ranges

@@ -13,7 +13,7 @@ import pytest
 from curate.config import load_pipeline
 from curate.dag import run_pipeline
 from curate.executors.local import LocalExecutor
-from curate.ops.repeated_lines import normalise
+from curate.ops.repeated_lines import normalise, sentences
 from curate.report.collect import collect
 from tests.conftest import output_files
 from tests.warc_factory import SAMPLE_DIR
@@ -72,3 +72,42 @@ def test_the_output_does_not_depend_on_the_shuffle(tmp_path):
     one = output_files(run(tmp_path / "a", "shuffle_ranges: 1"))
     three = output_files(run(tmp_path / "b", "shuffle_ranges: 3"))
     assert one == three and any(name.startswith("clean/") for name in one)
+
+
+def test_sentence_spans_in_more_than_max_documents_are_removed_from_each(tmp_path):
+    """`unit: sentence`: every run of 3 sentences (datatrove's SentenceDedup span) that more than max_documents
+    documents hold is removed from each of them, checked against a direct count of the spans; the sentences of the
+    other spans stay, in order, with the text between them."""
+    out = run(tmp_path, "unit: sentence, span: 3, max_documents: 1")
+    before = {r["id"]: r["text"] for r in pq.read_table(out / "text", columns=["id", "text"]).to_pylist()}
+
+    def spans(text: str) -> list[tuple[str, range]]:
+        pieces = sentences(text)
+        found = [(normalise("".join(pieces[i : i + 3])), range(i, i + 3)) for i in range(len(pieces) - 2)]
+        return [(normal, window) for normal, window in found if normal]
+
+    held: Counter[str] = Counter()
+    for text in before.values():
+        held.update({normal for normal, _ in spans(text)})
+    kept = {r["id"]: r for r in pq.read_table(out / "clean").to_pylist()}
+    rejected = pq.read_table(out / "_rejected" / "clean").to_pylist()
+    assert len(kept) + len(rejected) == len(before)
+    changed = 0
+    for doc_id, text in before.items():
+        pieces = sentences(text)
+        gone = {i for normal, window in spans(text) if held[normal] > 1 for i in window}
+        expected = "".join(p for i, p in enumerate(pieces) if i not in gone).strip() if gone else text
+        if doc_id in kept:
+            assert kept[doc_id]["text"] == expected and kept[doc_id]["repeated_units_removed"] == len(gone)
+        else:
+            assert expected == ""
+        changed += bool(gone)
+    assert changed > 10  # the sample's pages share boilerplate sentences
+
+
+def test_sentences_are_cut_so_that_they_join_back():
+    assert sentences("It rains. Yes!\nOk") == ["It rains. ", "Yes!\n", "Ok"]
+    assert sentences('He said "go." Then left... Fine') == ['He said "go." ', "Then left... ", "Fine"]
+    assert sentences("他来了。你好！ok") == ["他来了。", "你好！", "ok"]
+    text = (SAMPLE_DIR / "SOURCES.md").read_text()
+    assert "".join(sentences(text)) == text
