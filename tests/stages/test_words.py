@@ -40,3 +40,23 @@ def test_gopher_counts_a_chinese_article_in_words_it_can_judge():
     chinese = GopherQuality(min_mean_word_length=1, stop_words=["的", "和", "人"], max_symbol_word_ratio=0.1)
     assert not isinstance(chinese.apply(text), Reject)
     assert GopherQuality().apply(text).reason == "gopher_word_length"  # English thresholds: a mean of 1 character
+
+
+@pytest.mark.parametrize("code", ["tha", "lao", "khm", "mya"])
+def test_unspaced_scripts_are_cut_into_dictionary_words(code):
+    """Thai, Lao, Khmer and Myanmar put no spaces between words: their runs are cut by ICU's word break iterator
+    (a 541-character Thai page was 24 whitespace "words")."""
+    pytest.importorskip("icu")
+    text = udhr(code)
+    words = split_words(text)
+    assert len(words) > 2 * len(text.split())  # Myanmar spaces its phrases (2.7x), Thai its sentences (6.8x)
+    assert 2 <= sum(map(len, words)) / len(words) <= 8  # characters a word, as in the languages' dictionaries
+    assert not any(word.isspace() for word in words)
+
+
+def test_thai_words_and_the_gopher_rule_that_counts_them():
+    pytest.importorskip("icu")
+    assert split_words("ภาษาไทยเป็นภาษา is Thai.") == ["ภาษา", "ไทย", "เป็น", "ภาษา", "is", "Thai."]
+    text = udhr("tha")
+    verdict = GopherQuality().apply(text)  # English thresholds: a mean word of 28 whitespace-split characters before
+    assert not (isinstance(verdict, Reject) and verdict.reason == "gopher_word_length")
