@@ -74,6 +74,38 @@ def ray_messages_to(path: str) -> Iterator[None]:
         redirect()
 
 
+@contextlib.contextmanager
+def signals_held() -> Iterator[list[int]]:
+    """Hold SIGINT and SIGTERM back while Ray starts, then deliver them to curate's own handlers.
+
+    Interrupted half-way, Ray's start left its processes running (the node not yet known to be stopped), and
+    `ray.init` makes SIGTERM a bare `sys.exit(15)` (ray._private.utils.set_sigterm_handler) until curate put its
+    own handler back: a SIGTERM in those seconds exited 15 with Ray's C++ stack dump, and left 2 Ray processes
+    (the fault campaign, tests/fault_campaign.py). Held, the signal arrives once the node is known, and the run
+    stops it as after any interrupt. Yields the signals caught so far (the caller stops its other users of Ray
+    before they are delivered). Off the main thread, where handlers cannot be set, nothing is held."""
+    if threading.current_thread() is not threading.main_thread():
+        yield []
+        return
+    import ray._private.utils as ray_utils
+
+    caught: list[int] = []
+    held = (signal.SIGINT, signal.SIGTERM)
+    previous = {number: signal.getsignal(number) for number in held}
+    for number in held:
+        signal.signal(number, lambda signum, frame: caught.append(signum))
+    installs = ray_utils.set_sigterm_handler
+    ray_utils.set_sigterm_handler = lambda handler: None
+    try:
+        yield caught
+    finally:
+        ray_utils.set_sigterm_handler = installs
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+    for signum in dict.fromkeys(caught):
+        signal.raise_signal(signum)
+
+
 def cluster_errors_to_log() -> None:
     """Send the errors the cluster publishes to this driver (a worker killed, a node lost) to the `ray` logger, that
     is to Ray's log file (ray_messages_to), rather than to the terminal. Ray's driver prints them from a thread
@@ -146,6 +178,7 @@ class RayExecutor(Executor):
         self._reaper: subprocess.Popen[str] | None = None  # stops that node's processes if curate is killed
         self._log_file = ""  # where Ray's own messages went (ray_log_file), once Ray is started
         self._starting = threading.Lock()  # nodes running side by side may submit their first tasks at once
+        self._stopping = False  # set when the run stops: no node thread starts using Ray any more
 
     @property
     def parallel(self) -> bool:
@@ -154,6 +187,7 @@ class RayExecutor(Executor):
     def __enter__(self) -> RayExecutor:
         """Nothing starts yet: Ray starts (or is joined) when the first task is submitted, so a run whose every node
         is committed and current, or a dry run of the executor, costs no Ray start-up (2-6 s, measured)."""
+        self._stopping = False
         return self
 
     def start(self, meanwhile: Callable[[], None] = lambda: None) -> None:
@@ -168,6 +202,8 @@ class RayExecutor(Executor):
         import ray
 
         with self._starting:
+            if self._stopping:
+                raise RunError("the run is stopping")
             if not ray.is_initialized():
                 self._start_ray()
 
@@ -179,37 +215,41 @@ class RayExecutor(Executor):
         log_file = self._log_file = ray_log_file()
         self.log(f"{'joining the Ray cluster at ' + address if address else 'starting a local Ray'} "
                  f"(Ray's own messages: {log_file})")
-        own_sigterm = signal.getsignal(signal.SIGTERM) if threading.current_thread() is threading.main_thread() else None
-        try:
-            cluster_errors_to_log()
-            with ray_messages_to(log_file):
-                if address:
-                    ray.init(address=address, log_to_driver=False, logging_level=logging.WARNING)
-                else:
-                    self._node = start_local_ray(self.workers or os.cpu_count() or 1, self.dashboard)
-                    if self._node is not None:
-                        self._reaper = start_reaper_for(self._node)
-                        context = ray.init(address=self._node.address, log_to_driver=False,
-                                           logging_level=logging.WARNING)
+        with signals_held() as caught:  # a Ctrl-C or SIGTERM now is delivered once Ray is up, and stops it
+            try:
+                cluster_errors_to_log()
+                with ray_messages_to(log_file):
+                    if address:
+                        ray.init(address=address, log_to_driver=False, logging_level=logging.WARNING)
                     else:
-                        context = ray.init(num_cpus=self.workers or os.cpu_count(), include_dashboard=self.dashboard,
-                                           dashboard_host="127.0.0.1", log_to_driver=False,
-                                           logging_level=logging.WARNING)
-        except Exception as error:  # Ray's own start-up errors ("node timed out during startup" on a loaded host)
-            self._stop_started_node()
-            where = f"join the Ray cluster at {address}" if address else "start a local Ray"
-            raise RunError(f"could not {where}: {describe_error(error)} (Ray's own messages: {log_file})") from None
-        if own_sigterm is not None:  # ray.init makes SIGTERM a bare sys.exit(15) in the driver; curate's comes back
-            signal.signal(signal.SIGTERM, own_sigterm)
+                        self._node = start_local_ray(self.workers or os.cpu_count() or 1, self.dashboard)
+                        if self._node is not None:
+                            self._reaper = start_reaper_for(self._node)
+                            context = ray.init(address=self._node.address, log_to_driver=False,
+                                               logging_level=logging.WARNING)
+                        else:
+                            context = ray.init(num_cpus=self.workers or os.cpu_count(),
+                                               include_dashboard=self.dashboard, dashboard_host="127.0.0.1",
+                                               log_to_driver=False, logging_level=logging.WARNING)
+            except Exception as error:  # Ray's own start-up errors ("node timed out during startup" on a loaded host)
+                self._stop_started_node()
+                where = f"join the Ray cluster at {address}" if address else "start a local Ray"
+                raise RunError(f"could not {where}: {describe_error(error)} (Ray's own messages: {log_file})"
+                               ) from None
+            self._started_here = True
+            # a signal held: the run stops once it is delivered; node threads waiting to submit must not start
+            # using a Ray that __exit__ is about to shut down (the C++ core worker exits 1 when used after that)
+            self._stopping = bool(caught)
         if address:
             self.log(cluster_line(ray.get_runtime_context().gcs_address, ray.nodes()))
         else:
             self.log(f"Ray started in {time.perf_counter() - started:.1f} s")
             if self.dashboard:
                 self.log(f"Ray dashboard at http://{context.dashboard_url}")
-        self._started_here = True
 
     def __exit__(self, *exc: object) -> None:
+        with self._starting:
+            self._stopping = True
         if self._started_here:
             import ray
 
