@@ -149,18 +149,6 @@ def start_local_ray(cpus: int, dashboard: bool, dashboard_host: str = "127.0.0.1
         return None
 
 
-def start_reaper_for(node: Any) -> subprocess.Popen[str] | None:
-    """The watcher (ray_reaper.py) that stops `node`'s processes should curate be killed, or None where this Ray's
-    node does not say which process is its raylet."""
-    try:
-        from ray._private import ray_constants
-
-        raylet = node.all_processes[ray_constants.PROCESS_TYPE_RAYLET][0].process.pid
-    except (ImportError, AttributeError, KeyError, IndexError):
-        return None
-    return start_reaper(raylet)
-
-
 def call(fn: Callable[[T], Any], task: T) -> Any:
     """Run `fn(task)` in a Ray worker (`fn` may be any picklable callable)."""
     return fn(task)
@@ -222,9 +210,10 @@ class RayExecutor(Executor):
                     if address:
                         ray.init(address=address, log_to_driver=False, logging_level=logging.WARNING)
                     else:
+                        started_reaper = start_reaper()  # first: Ray's processes inherit its mark
+                        self._reaper = started_reaper[0] if started_reaper else None
                         self._node = start_local_ray(self.workers or os.cpu_count() or 1, self.dashboard)
                         if self._node is not None:
-                            self._reaper = start_reaper_for(self._node)
                             context = ray.init(address=self._node.address, log_to_driver=False,
                                                logging_level=logging.WARNING)
                         else:

@@ -7,25 +7,30 @@ pipe closes) and then spend up to 60 s publishing that to the dead GCS before th
 (ray/_private/process_watcher.py, `publish_error(..., 60)` in Ray 2.60). Measured: both still running 55 s after a
 `kill -9` of curate's pid.
 
-So curate starts this watcher beside its Ray (`python -m curate.executors.ray_reaper RAYLET_PID`, in a session of its
-own so that a Ctrl-C meant for curate does not reach it), holding the write end of its stdin. Every
-NOTE_INTERVAL_S it notes the raylet and the processes under it, each by pid and start time (/proc). When curate stops
-Ray itself it writes STOP and the watcher leaves; when the pipe closes without STOP, curate is gone, and the watcher
-kills the noted processes that still run, each only if it still is the process noted (same start time: a reused pid
-is left alone). Linux only, as the parent-death signal it completes.
+So before it starts Ray, curate starts this watcher (`python -m curate.executors.ray_reaper MARK`, in a session of
+its own so that a Ctrl-C meant for curate does not reach it) holding the write end of its stdin, and puts
+`CURATE_REAP=MARK` in its own environment, which every process Ray starts inherits (GCS, raylet, agents, workers),
+whenever it starts it: a kill in the middle of Ray's start-up is covered too (a watcher that noted the raylet's tree
+each second missed the agents of a raylet killed in its first second: the fault campaign). When curate stops Ray
+itself it writes STOP and the watcher leaves; when the pipe closes without STOP, curate is gone, and the watcher
+kills every process whose environment holds the mark (each mark is new: a pid and 64 random bits). Linux only, as
+the parent-death signal it completes (/proc/PID/environ).
 """
 
 from __future__ import annotations
 
 import os
-import select
+import secrets
 import signal
 import subprocess
 import sys
+import time
 from typing import IO
 
-NOTE_INTERVAL_S = 1.0
+MARK_VARIABLE = "CURATE_REAP"
 STOP = "stop"
+SWEEPS = 3  # a process being killed may have started another: look again
+SWEEP_PAUSE_S = 0.2
 
 
 def process_table() -> dict[int, tuple[int, int, str]]:
@@ -44,58 +49,58 @@ def process_table() -> dict[int, tuple[int, int, str]]:
     return table
 
 
-def process_tree(root: int) -> dict[int, int]:
-    """{pid: start time} of `root` and every process under it; {} when `root` does not run.
-
-    Example: process_tree(os.getpid()) holds this process and, say, a `sleep` it started."""
-    table = process_table()
-    if root not in table or table[root][2] == "Z":
-        return {}
-    children: dict[int, list[int]] = {}
-    for pid, (parent, _, _) in table.items():
-        children.setdefault(parent, []).append(pid)
-    tree, stack = {root: table[root][1]}, [root]
-    while stack:
-        for child in children.get(stack.pop(), []):
-            tree[child] = table[child][1]
-            stack.append(child)
-    return tree
+def marked(mark: str) -> list[int]:
+    """The live processes whose environment holds `CURATE_REAP=mark` (this one aside)."""
+    needle = f"{MARK_VARIABLE}={mark}".encode()
+    found = []
+    for pid, (_, _, state) in process_table().items():
+        if pid == os.getpid() or state == "Z":
+            continue
+        try:
+            with open(f"/proc/{pid}/environ", "rb") as handle:
+                if needle in handle.read().split(b"\0"):
+                    found.append(pid)
+        except OSError:  # ended, or another user's
+            continue
+    return found
 
 
-def kill_noted(noted: dict[int, int]) -> list[int]:
-    """SIGKILL each noted process that still runs with the start time noted; returns the pids killed."""
-    table = process_table()
-    killed = []
-    for pid, started in sorted(noted.items()):
-        if pid in table and table[pid][1] == started and table[pid][2] != "Z" and pid != os.getpid():
+def kill_marked(mark: str) -> list[int]:
+    """SIGKILL every process marked `mark`; returns the pids killed."""
+    killed: list[int] = []
+    for sweep in range(SWEEPS):
+        for pid in marked(mark):
             try:
                 os.kill(pid, signal.SIGKILL)
                 killed.append(pid)
             except ProcessLookupError:
                 pass
-    return killed
+        if sweep < SWEEPS - 1:
+            time.sleep(SWEEP_PAUSE_S)
+    return sorted(set(killed))
 
 
-def watch(raylet: int, commands: IO[str]) -> list[int]:
-    """Note the raylet's tree until `commands` says STOP (returns []) or closes (kills the noted; returns them)."""
-    noted: dict[int, int] = {}
+def watch(mark: str, commands: IO[str]) -> list[int]:
+    """Wait until `commands` says STOP (returns []) or closes (kills the marked processes; returns them)."""
     while True:
-        noted.update(process_tree(raylet))  # kept once noted: the agents outlive the raylet
-        ready, _, _ = select.select([commands], [], [], NOTE_INTERVAL_S)
-        if ready:
-            line = commands.readline()
-            if line.strip() == STOP:
-                return []
-            if not line:
-                return kill_noted(noted)
+        line = commands.readline()
+        if line.strip() == STOP:
+            return []
+        if not line:
+            return kill_marked(mark)
 
 
-def start_reaper(raylet: int) -> subprocess.Popen[str] | None:
-    """The watcher of the raylet `raylet` (None off Linux): write STOP to its stdin before stopping Ray."""
+def start_reaper() -> tuple[subprocess.Popen[str], str] | None:
+    """Start the watcher and mark this process's environment, so that every process started from now on carries the
+    mark; None off Linux. Write STOP to the watcher's stdin (stop_reaper) before stopping Ray."""
     if not sys.platform.startswith("linux"):
         return None
-    return subprocess.Popen([sys.executable, "-m", "curate.executors.ray_reaper", str(raylet)], stdin=subprocess.PIPE,
-                            text=True, start_new_session=True, close_fds=True)
+    mark = f"{os.getpid()}-{secrets.token_hex(8)}"
+    environment = {k: v for k, v in os.environ.items() if k != MARK_VARIABLE}
+    reaper = subprocess.Popen([sys.executable, "-m", "curate.executors.ray_reaper", mark], stdin=subprocess.PIPE,
+                              text=True, start_new_session=True, close_fds=True, env=environment)
+    os.environ[MARK_VARIABLE] = mark
+    return reaper, mark
 
 
 def stop_reaper(reaper: subprocess.Popen[str] | None) -> None:
@@ -116,4 +121,4 @@ def stop_reaper(reaper: subprocess.Popen[str] | None) -> None:
 
 if __name__ == "__main__":
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    watch(int(sys.argv[1]), sys.stdin)
+    watch(sys.argv[1], sys.stdin)
