@@ -90,9 +90,10 @@ def signals_held() -> Iterator[list[int]]:
     import ray._private.utils as ray_utils
 
     caught: list[int] = []
-    held = (signal.SIGINT, signal.SIGTERM)
-    previous = {number: signal.getsignal(number) for number in held}
-    for number in held:
+    # a signal the process ignores (SIGINT in a background job of a shell) stays ignored
+    previous = {number: handler for number in (signal.SIGINT, signal.SIGTERM)
+                if (handler := signal.getsignal(number)) is not signal.SIG_IGN}
+    for number in previous:
         signal.signal(number, lambda signum, frame: caught.append(signum))
     installs = ray_utils.set_sigterm_handler
     ray_utils.set_sigterm_handler = lambda handler: None
@@ -210,8 +211,7 @@ class RayExecutor(Executor):
                     if address:
                         ray.init(address=address, log_to_driver=False, logging_level=logging.WARNING)
                     else:
-                        started_reaper = start_reaper()  # first: Ray's processes inherit its mark
-                        self._reaper = started_reaper[0] if started_reaper else None
+                        self._reaper = start_reaper()  # first: Ray's processes inherit its mark
                         self._node = start_local_ray(self.workers or os.cpu_count() or 1, self.dashboard)
                         if self._node is not None:
                             context = ray.init(address=self._node.address, log_to_driver=False,

@@ -90,7 +90,7 @@ def watch(mark: str, commands: IO[str]) -> list[int]:
             return kill_marked(mark)
 
 
-def start_reaper() -> tuple[subprocess.Popen[str], str] | None:
+def start_reaper() -> subprocess.Popen[str] | None:
     """Start the watcher and mark this process's environment, so that every process started from now on carries the
     mark; None off Linux. Write STOP to the watcher's stdin (stop_reaper) before stopping Ray."""
     if not sys.platform.startswith("linux"):
@@ -100,7 +100,7 @@ def start_reaper() -> tuple[subprocess.Popen[str], str] | None:
     reaper = subprocess.Popen([sys.executable, "-m", "curate.executors.ray_reaper", mark], stdin=subprocess.PIPE,
                               text=True, start_new_session=True, close_fds=True, env=environment)
     os.environ[MARK_VARIABLE] = mark
-    return reaper, mark
+    return reaper
 
 
 def stop_reaper(reaper: subprocess.Popen[str] | None) -> None:

@@ -136,3 +136,21 @@ def test_a_signal_while_ray_starts_is_one_line_and_leaves_no_ray_process(tmp_pat
         assert processes_naming(ray_temp) == []
     finally:
         shutil.rmtree(ray_temp, ignore_errors=True)
+
+
+@pytest.mark.slow
+def test_a_sigint_the_process_ignores_stays_ignored_while_ray_starts(tmp_path):
+    """In a shell's background job SIGINT is ignored; holding it during Ray's start once caught it anyway and
+    stopped the run half-way ("the run is stopping", exit 1): the fault campaign, run in the background."""
+    def ignore_sigint() -> None:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+    ray_temp = Path(tempfile.mkdtemp(prefix="curate-ray-ign-"))
+    try:
+        done = subprocess.run([sys.executable, "-c", SIGNAL_INSIDE_RAY_INIT, str(int(signal.SIGINT)), "run",
+                               str(QUICKSTART), "--executor", "ray", "--workers", "2", "--workdir",
+                               str(tmp_path / "out")], cwd=ROOT, env={**os.environ, "RAY_TMPDIR": str(ray_temp)},
+                              capture_output=True, text=True, timeout=300, preexec_fn=ignore_sigint)
+        assert done.returncode == 0, done.stderr[-2000:]
+    finally:
+        shutil.rmtree(ray_temp, ignore_errors=True)
