@@ -104,11 +104,12 @@ def test_a_kill_inside_an_operation_phase_resumes_there(tmp_path, corpus, uninte
     assert result_files(tmp_path / "out") == uninterrupted[0]
 
 
-def test_ten_random_kills_end_with_the_uninterrupted_bytes(tmp_path, corpus, uninterrupted):
-    """Kill the run at 10 random points of its 160-odd tasks, resuming after each, then finish."""
+def test_six_random_kills_end_with_the_uninterrupted_bytes(tmp_path, corpus, uninterrupted):
+    """Kill the run at 6 random points of its 160-odd tasks, resuming after each, then finish (tests/fault_campaign.py
+    kills at a random task of every phase, by hand)."""
     expected, total = uninterrupted
     pipeline = write_pipeline(tmp_path, corpus)
-    points = sorted(random.Random(12).sample(range(1, total + 1), 10))
+    points = sorted(random.Random(12).sample(range(1, total + 1), 6))
     kills = 0
     for before, point in zip([0] + points, points):
         result = run(pipeline, f"task:{point - before}")
@@ -116,5 +117,5 @@ def test_ten_random_kills_end_with_the_uninterrupted_bytes(tmp_path, corpus, uni
         kills += result.returncode == -9
     final = run(pipeline)
     assert final.returncode == 0, final.stderr[-2000:]
-    assert kills >= 8  # a few points may fall in work a kill made the run repeat
+    assert kills >= 4  # a point may fall in work a kill made the run repeat
     assert result_files(tmp_path / "out") == expected
