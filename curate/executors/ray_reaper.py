@@ -13,14 +13,16 @@ its own so that a Ctrl-C meant for curate does not reach it) holding the write e
 whenever it starts it: a kill in the middle of Ray's start-up is covered too (a watcher that noted the raylet's tree
 each second missed the agents of a raylet killed in its first second: the fault campaign). When curate stops Ray
 itself it writes STOP and the watcher leaves; when the pipe closes without STOP, curate is gone, and the watcher
-kills every process whose environment holds the mark (each mark is new: a pid and 64 random bits). Linux only, as
-the parent-death signal it completes (/proc/PID/environ).
+kills every process whose environment holds the mark (each mark is new: a pid and 64 random bits), and the
+processes it noted under them every NOTE_INTERVAL_S (the raylet starts its agents without the mark in some
+environments: seen under pytest). Linux only, as the parent-death signal it completes (/proc/PID/environ).
 """
 
 from __future__ import annotations
 
 import os
 import secrets
+import select
 import signal
 import subprocess
 import sys
@@ -28,6 +30,7 @@ import time
 from typing import IO
 
 MARK_VARIABLE = "CURATE_REAP"
+NOTE_INTERVAL_S = 0.25
 STOP = "stop"
 SWEEPS = 3  # a process being killed may have started another: look again
 SWEEP_PAUSE_S = 0.2
@@ -80,14 +83,50 @@ def kill_marked(mark: str) -> list[int]:
     return sorted(set(killed))
 
 
+def descendants(roots: list[int], table: dict[int, tuple[int, int, str]]) -> dict[int, int]:
+    """{pid: start time} of the processes under `roots` (the roots aside)."""
+    children: dict[int, list[int]] = {}
+    for pid, (parent, _, _) in table.items():
+        children.setdefault(parent, []).append(pid)
+    found: dict[int, int] = {}
+    stack = list(roots)
+    while stack:
+        for child in children.get(stack.pop(), []):
+            if child not in found:
+                found[child] = table[child][1]
+                stack.append(child)
+    return found
+
+
+def kill_noted(noted: dict[int, int]) -> list[int]:
+    """SIGKILL each noted process that still runs with the start time noted (a reused pid is left alone)."""
+    table = process_table()
+    killed = []
+    for pid, started in sorted(noted.items()):
+        if pid in table and table[pid][1] == started and table[pid][2] != "Z" and pid != os.getpid():
+            try:
+                os.kill(pid, signal.SIGKILL)
+                killed.append(pid)
+            except ProcessLookupError:
+                pass
+    return killed
+
+
 def watch(mark: str, commands: IO[str]) -> list[int]:
-    """Wait until `commands` says STOP (returns []) or closes (kills the marked processes; returns them)."""
+    """Wait until `commands` says STOP (returns []) or closes (kills the marked processes and those noted under
+    them; returns them). Every NOTE_INTERVAL_S it notes the processes under the marked ones: the raylet starts its
+    agents with an environment of its own making in some settings (seen under pytest), without the mark."""
+    noted: dict[int, int] = {}
     while True:
+        noted.update(descendants(marked(mark), process_table()))
+        ready, _, _ = select.select([commands], [], [], NOTE_INTERVAL_S)
+        if not ready:
+            continue
         line = commands.readline()
         if line.strip() == STOP:
             return []
         if not line:
-            return kill_marked(mark)
+            return sorted(set(kill_noted(noted)) | set(kill_marked(mark)))
 
 
 def start_reaper() -> subprocess.Popen[str] | None:
