@@ -13,22 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from curate.executors.ray_reaper import kill_marked, marked, process_table
+from curate.executors.ray_reaper import descendants, kill_marked, marked, process_table
 from tests.conftest import QUICKSTART, ROOT
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the watcher reads /proc")
-
-
-def tree(root: int, table: dict[int, tuple[int, int, str]]) -> dict[int, int]:
-    """{pid: start time} of `root` and the processes under it."""
-    found, stack = {root: table[root][1]}, [root]
-    while stack:
-        parent = stack.pop()
-        for pid, (ppid, started, _) in table.items():
-            if ppid == parent:
-                found[pid] = started
-                stack.append(pid)
-    return found
 
 
 def running(noted: dict[int, int]) -> dict[int, int]:
@@ -69,7 +57,7 @@ def test_kill_9_of_curate_leaves_no_ray_process_behind(tmp_path):
         raylets = [pid for pid, (parent, _, _) in table.items() if parent == curate.pid
                    and b"raylet" in Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")[0]]
         assert len(raylets) == 1
-        noted = tree(raylets[0], table)
+        noted = {raylets[0]: table[raylets[0]][1], **descendants(raylets, table)}
         assert len(noted) >= 3  # the raylet, its dashboard agent and its runtime-env agent at least
         curate.send_signal(signal.SIGKILL)
         curate.wait(timeout=10)
