@@ -44,12 +44,8 @@ def die_with_parent(parent: int) -> None:
 
 def run_in_child(fn: Callable[[Any], R], argument: Any) -> tuple[R, float]:
     """`fn(argument)` in a fresh process that dies with this one; returns its result and the CPU seconds that process
-    used with its own subprocesses (lmplz, build_binary). `fn` and `argument` must pickle.
-
-    For a model's serial training in the driver: in a thread of the driver it would hold the interpreter lock that
-    the threads handing tasks to the workers, and Ray's start-up in the main thread, need (KenLM's corpus
-    preparation, 1.5 s of Python, delayed Ray's start from 2.5 s to 5 s, docs/scale.md); in its own process it takes
-    a core of its own. A crash in native code (fastText, KenLM) fails the node instead of killing the driver."""
+    used with its own subprocesses (lmplz, build_binary). `fn` and `argument` must pickle. How a node's serial work
+    runs off the driver's interpreter on a local executor (Executor.run_serial, which says why)."""
     with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"), initializer=die_with_parent,
                              initargs=(os.getpid(),)) as pool:
         result, cpu, _ = pool.submit(Measured(fn), argument).result()

@@ -23,7 +23,7 @@ from curate import storage, timeline
 from curate.commit import check_commit, commit, read_json
 from curate.cpu import Measured, driver_cpu
 from curate.errors import RunError
-from curate.executors.base import Executor, RayOptions
+from curate.executors.base import Executor, R, RayOptions
 from curate.layout import NodeLayout
 from curate.partition_output import write_operation_partition
 from curate.progress import RunProgress
@@ -152,6 +152,17 @@ class OperationContext:
         stats, docs_out = merged_partitions([t.record_path for t in tasks], stage, started, cpu_started)
         return NodeReport(self.node, len(tasks), computed, len(tasks) - computed, [stats], docs_out,
                           stats.docs_in - docs_out, stats.wall_s)
+
+    def run_serial(self, fn: Callable[[Any], R], argument: Any, step: str, isolated: bool = True) -> R:
+        """`fn(argument)`, the node's serial work (a model's training, a fit), as the executor runs such work
+        (Executor.run_serial: a process of its own here, a task with the node's `ray:` options on Ray), so that the
+        driver only coordinates. `step` names it: "<node>:<step>" in Ray's task list and the run's timeline. Its CPU
+        joins the node's accounting like a task's."""
+        label = f"{self.node}:{step}"
+        with timeline.driver_work(label):
+            result, cpu_s = self.executor.run_serial(fn, argument, self.task_options.task_options(label), isolated)
+        self.task_cpu_s += cpu_s
+        return result
 
     def map(self, fn: Callable[[Any], Any], tasks: Sequence[Any], done: Callable[[Any], bool]) -> int:
         """Run `fn` over the tasks that are not `done` yet; return how many ran.

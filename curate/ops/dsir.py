@@ -34,13 +34,12 @@ from typing import ClassVar
 import numpy as np
 import pyarrow as pa
 
-from curate import storage, timeline
+from curate import storage
 from curate.commit import write_json_atomic
 from curate.cpu import driver_cpu
 from curate.errors import CurateError
 from curate.layout import NodeLayout
 from curate.ops.base import Operation, OperationContext, PartitionWrite, written
-from curate.processes import run_in_child
 from curate.stages.base import Reject, StageResult, rejected_rows
 from curate.stages.jsonl import iter_texts
 from curate.stats import NodeReport, StageStats
@@ -227,9 +226,8 @@ class Dsir(Operation):
             raise ValueError(f"example_ngrams must be at least 1, got {self.example_ngrams}")
 
     def target_counts(self) -> np.ndarray:
-        """The target text's hashed n-gram counts (run in a process of its own: 1 s of Python for cc_en's target,
-        which in a driver thread would hold the interpreter lock that Ray's start-up and the other nodes' task
-        threads need)."""
+        """The target text's hashed n-gram counts: the node's serial work (OperationContext.run_serial), 1 s of
+        Python for cc_en's target."""
         total = np.zeros(self.num_buckets)
         for text in iter_texts(self.target, self.text_field):
             total += hashed_features(text, self.num_buckets)
@@ -237,8 +235,7 @@ class Dsir(Operation):
 
     def run(self, context: OperationContext) -> NodeReport:
         started, cpu_started = time.perf_counter(), driver_cpu()
-        with timeline.driver_work(f"{context.node}:target_counts"):
-            target, target_cpu = run_in_child(Dsir.target_counts, self)
+        target = context.run_serial(Dsir.target_counts, self, "target_counts")
         refs = context.refs(self.input)  # a late input: this waits for it
         scratch = context.scratch("dsir")
         tasks = [DsirTask(ref.path, scratch, i, self.num_buckets, self.seed) for i, ref in enumerate(refs)]
@@ -271,7 +268,7 @@ class Dsir(Operation):
                           {"cutoff": cutoff, "example_ngrams": example_ngrams, "num_buckets": self.num_buckets,
                            "seed": self.seed})
         stage = StageStats("dsir", docs_in=len(keys), kept=keep, wall_s=time.perf_counter() - started,
-                           cpu_s=driver_cpu() - cpu_started + target_cpu)
+                           cpu_s=driver_cpu() - cpu_started)
         stage.rejected["dsir_not_selected"] = len(keys) - keep
         bytes_kept = float(sizes[keys >= cutoff].sum() / max(1, sizes.sum()))
         context.log(f"node {context.node}: kept {keep} of {len(keys)} documents ({keep / max(1, len(keys)):.0%}) "

@@ -1,10 +1,11 @@
 """The `train_bpe` node: learn a byte-level BPE tokenizer from the text of a node of documents.
 
 Map: each partition's pre-tokens are counted in a task on the executor and written as a Parquet file (pre-token,
-count). Reduce: the counts are summed with Arrow's group-by and the merges learned in the driver; memory holds the
-distinct pre-tokens, not the text. Outputs: the Hugging Face files (`tokenizer.json`, `tokenizer_config.json`,
-`special_tokens_map.json`: `AutoTokenizer.from_pretrained(folder)` loads them), `tokenizer.tiktoken` (tiktoken's
-ranks) and `tokenizer.curate.json` (curate's own format, what curate's nodes and train_stub load).
+count). Reduce: the counts are summed with Arrow's group-by and the merges learned, as the node's serial work (in the
+driver; a task on Ray); its memory holds the distinct pre-tokens, not the text. Outputs: the Hugging Face files
+(`tokenizer.json`, `tokenizer_config.json`, `special_tokens_map.json`: `AutoTokenizer.from_pretrained(folder)` loads
+them), `tokenizer.tiktoken` (tiktoken's ranks) and `tokenizer.curate.json` (curate's own format, what curate's nodes
+and train_stub load).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from typing import ClassVar
 
 import pyarrow as pa
 
-from curate import storage, timeline
+from curate import storage
 from curate.cpu import driver_cpu
 from curate.errors import RunError
 from curate.ops.base import Operation, OperationContext, written
@@ -60,6 +61,37 @@ def load_tokenizer(node_dir: str) -> Tokenizer:
     return load_tokenizer_file(storage.join(node_dir, TOKENIZER_FILE))
 
 
+@dataclass(frozen=True)
+class MergeJob:
+    """The reduce: the partitions' pre-token counts to sum, where the tokenizer files go, and what to learn."""
+
+    count_paths: list[str]
+    out_dir: str
+    pattern: str
+    vocab_size: int
+    special_tokens: tuple[str, ...]
+    min_pair_count: int
+
+
+def learn_merges(job: MergeJob) -> tuple[int, int]:
+    """Sum the counts with Arrow's group-by, learn the merges and write every tokenizer file to `job.out_dir`;
+    returns (distinct pre-tokens, merges). The node's serial work (OperationContext.run_serial): its memory holds
+    the distinct pre-tokens."""
+    counts = pa.concat_tables(read_table(path) for path in job.count_paths)
+    summed = counts.group_by("pretoken").aggregate([("count", "sum")]).sort_by("pretoken")
+    pretoken_counts = dict(zip(summed.column("pretoken").to_pylist(), summed.column("count_sum").to_pylist()))
+    tokenizer = train_bpe(pretoken_counts, job.vocab_size, special_tokens=list(job.special_tokens),
+                          pattern=job.pattern, min_pair_count=job.min_pair_count)
+    outputs = {TOKENIZER_FILE: json.dumps(tokenizer.to_json()),
+               HF_TOKENIZER_FILE: json.dumps(to_huggingface(tokenizer), ensure_ascii=False),
+               "tokenizer_config.json": json.dumps(to_huggingface_config(tokenizer), indent=1),
+               "special_tokens_map.json": json.dumps(special_roles(tokenizer), indent=1),
+               "tokenizer.tiktoken": to_tiktoken_ranks(tokenizer)}
+    for name, text in outputs.items():
+        storage.write_bytes(storage.join(job.out_dir, name), text.encode())
+    return len(pretoken_counts), len(tokenizer.merges)
+
+
 @dataclass
 class TrainBpe(Operation):
     """Train a byte-level BPE tokenizer on node `input`'s `text` column.
@@ -92,26 +124,17 @@ class TrainBpe(Operation):
                            tuple(self.special_tokens), self.text_column) for i, path in enumerate(inputs)]
         computed = context.map(count_partition, tasks, lambda t: written(t.output_path))
 
-        counts = pa.concat_tables(read_table(t.output_path) for t in tasks)
-        summed = counts.group_by("pretoken").aggregate([("count", "sum")]).sort_by("pretoken")
-        pretoken_counts = dict(zip(summed.column("pretoken").to_pylist(), summed.column("count_sum").to_pylist()))
-        context.log(f"node {context.node}: {len(pretoken_counts)} distinct pre-tokens; learning merges")
-        with timeline.driver_work(f"{context.node}:merges"):
-            tokenizer = train_bpe(pretoken_counts, self.vocab_size, special_tokens=self.special_tokens,
-                                  pattern=pattern, min_pair_count=self.min_pair_count)
-        outputs = {TOKENIZER_FILE: json.dumps(tokenizer.to_json()),
-                   HF_TOKENIZER_FILE: json.dumps(to_huggingface(tokenizer), ensure_ascii=False),
-                   "tokenizer_config.json": json.dumps(to_huggingface_config(tokenizer), indent=1),
-                   "special_tokens_map.json": json.dumps(special_roles(tokenizer), indent=1),
-                   "tokenizer.tiktoken": to_tiktoken_ranks(tokenizer)}
-        for name, text in outputs.items():
-            storage.write_bytes(storage.join(context.out_dir, name), text.encode())
+        distinct, merges = context.run_serial(
+            learn_merges, MergeJob([t.output_path for t in tasks], context.out_dir, pattern, self.vocab_size,
+                                   tuple(self.special_tokens), self.min_pair_count), "merges",
+            isolated=False)  # here: pure Python, shorter than a process's start on small inputs
+        context.log(f"node {context.node}: {merges} merges learned from {distinct} distinct pre-tokens")
 
         documents = sum(parquet_rows(path) for path in inputs)
         stage = StageStats("train_bpe", docs_in=documents, kept=documents, wall_s=time.perf_counter() - started,
                            cpu_s=driver_cpu() - cpu_started)
-        stage.events["merges"] = len(tokenizer.merges)
-        stage.events["distinct_pretokens"] = len(pretoken_counts)
+        stage.events["merges"] = merges
+        stage.events["distinct_pretokens"] = distinct
         return NodeReport(context.node, len(inputs), computed, len(inputs) - computed, [stage], 0, 0, stage.wall_s)
 
     def check_artefacts(self, out_dir: str) -> None:

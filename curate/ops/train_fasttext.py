@@ -28,7 +28,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from curate import storage, timeline
+from curate import storage
 from curate.commit import read_json, write_json_atomic
 from curate.cpu import driver_cpu
 from curate.errors import RunError
@@ -159,68 +159,28 @@ class TrainFastText(Operation):
                 training += chunks(text, self.chunk_words)
         return training, held_out
 
-    def negative_texts(self, context: OperationContext) -> Iterator[str]:
-        for path in context.paths(self.negative):
-            yield from (text or "" for text in read_columns(path, ["text"]).column(0).to_pylist())
-
     def run(self, context: OperationContext) -> NodeReport:
         started, cpu_started = time.perf_counter(), driver_cpu()
-        with timeline.driver_work(f"{context.node}:train"):
-            return self.train(context, started, cpu_started)
-
-    def train(self, context: OperationContext, started: float, cpu_started: float) -> NodeReport:
-        positive, positive_held = self.split(iter_texts(self.positive, self.text_field))
-        negative, negative_held = self.split(self.negative_texts(context))
-        rng = random.Random(self.seed)
-        count = min(len(positive), len(negative), self.max_examples)
-        positive, negative = rng.sample(positive, count), rng.sample(negative, count)
-        if count < 10 or not positive_held or not negative_held:
-            raise ValueError(f"node {context.node!r}: too few examples to train on ({count} chunks per class, "
-                             f"{len(positive_held)} and {len(negative_held)} held-out documents)")
-        rows = [(POSITIVE, t) for t in positive] + [(NEGATIVE, t) for t in negative]
-        random.Random(self.seed).shuffle(rows)
-        parameters = dict(lr=self.lr, epoch=self.epoch, wordNgrams=self.word_ngrams, dim=self.dim, bucket=self.bucket,
-                          thread=1, seed=self.seed, verbose=0)
-        # fastText reads and writes local files only: train in a local folder (gone with the run, even a killed
-        # one's, at the next reboot), then upload the model to the node's folder, wherever that is.
-        with tempfile.TemporaryDirectory(prefix="curate-fasttext-") as local:
-            train_file, local_model = os.path.join(local, "train.txt"), os.path.join(local, MODEL_FILE)
-            with open(train_file, "w", encoding="utf-8") as handle:
-                handle.writelines(f"{label} {text}\n" for label, text in rows)
-            # A fresh process for every training: fasttext-numpy2 sometimes reports "Encountered NaN" when
-            # train_supervised runs a second time in one process (seen here on identical input that trains cleanly
-            # in a new process), and a fastText abort must not take the pipeline's driver down with it.
-            _, fit_cpu = run_in_child(fit_model, (train_file, local_model, parameters))
-            storage.upload(local_model, storage.join(context.out_dir, MODEL_FILE))
-        model = load_model(storage.join(context.out_dir, MODEL_FILE))
-        pos_scores = [hq_probability(model, c) for t in positive_held for c in chunks(t, self.chunk_words)]
-        neg_scores = [hq_probability(model, c) for t in negative_held for c in chunks(t, self.chunk_words)]
-        true_pos = sum(s >= 0.5 for s in pos_scores)
-        predicted_pos = true_pos + sum(s >= 0.5 for s in neg_scores)
-        metrics = {"held_out_chunks": [len(pos_scores), len(neg_scores)], "train_per_class": count,
-                   "precision": true_pos / max(1, predicted_pos), "recall": true_pos / max(1, len(pos_scores)),
-                   "auc": roc_auc(pos_scores, neg_scores)}
+        model_path = storage.join(context.out_dir, MODEL_FILE)
+        fitted = context.run_serial(fit_classifier, (self, context.node, context.paths(self.negative), model_path),
+                                    "train")
+        metrics, quantiles = fitted.metrics, fitted.quantiles
         write_json_atomic(storage.join(context.out_dir, "metrics.json"), metrics)
-        negative_table = score_quantiles([hq_probability(model, t) for t in negative_held])
-        quantiles: dict[str, Any] = {
-            "percentiles": PERCENTILES, "negative": negative_table,
-            "positive": score_quantiles([hq_probability(model, t) for t in positive_held]),
-            "documents": [len(negative_held), len(positive_held)]}
         if self.calibrate is not None:
-            timeline.record(f"{context.node}:train", -1)  # the driver waits on the executor's tasks meanwhile
             scores = self.calibration_scores(context)  # `calibrate` is a late input: this waits for it
-            timeline.record(f"{context.node}:train", 1)
             if not scores:
                 raise RunError(f"node {context.node!r}: node {self.calibrate!r} has no document to compute quantiles "
                                "on")
             quantiles.update(calibrate=score_quantiles(scores), calibrate_documents=len(scores))
         write_json_atomic(storage.join(context.out_dir, QUANTILES_FILE), quantiles)
+        held_chunks, held_documents = metrics["held_out_chunks"], quantiles["documents"][::-1]
         context.log(f"node {context.node}: held-out precision {metrics['precision']:.3f}, recall "
-                    f"{metrics['recall']:.3f}, AUC {metrics['auc']:.3f} ({len(pos_scores)} and {len(neg_scores)} "
-                    f"chunks of {len(positive_held)} and {len(negative_held)} held-out documents); median score of "
-                    f"held-out {self.negative} documents {negative_table[50]:.3f}")
-        stage = StageStats("train_fasttext", docs_in=2 * len(positive), kept=2 * len(positive),
-                           wall_s=time.perf_counter() - started, cpu_s=driver_cpu() - cpu_started + fit_cpu)
+                    f"{metrics['recall']:.3f}, AUC {metrics['auc']:.3f} ({held_chunks[0]} and {held_chunks[1]} "
+                    f"chunks of {held_documents[0]} and {held_documents[1]} held-out documents); median score of "
+                    f"held-out {self.negative} documents {quantiles['negative'][50]:.3f}")
+        examples = 2 * metrics["train_per_class"]
+        stage = StageStats("train_fasttext", docs_in=examples, kept=examples, wall_s=time.perf_counter() - started,
+                           cpu_s=driver_cpu() - cpu_started)
         return NodeReport(context.node, 1, 1, 0, [stage], 0, 0, stage.wall_s)  # one model
 
     def calibration_scores(self, context: OperationContext) -> list[float]:
@@ -243,3 +203,61 @@ class TrainFastText(Operation):
         if auc <= MIN_HELD_OUT_AUC:
             raise RunError(f"the model written to {out_dir} separates its held-out chunks no better than chance "
                            f"(AUC {auc:.3f}); a truncated model file (full disk?) or too little training text")
+
+
+@dataclass(frozen=True)
+class FittedClassifier:
+    """What the training hands back to the driver: `metrics.json` and `quantiles.json` as far as the model alone
+    decides them (the `calibrate` node's table is added by the driver, which scores its documents on the executor)."""
+
+    metrics: dict[str, Any]
+    quantiles: dict[str, Any]
+
+
+def negative_texts(paths: list[str]) -> Iterator[str]:
+    """The `text` column of the negative node's partitions, in order."""
+    for path in paths:
+        yield from (text or "" for text in read_columns(path, ["text"]).column(0).to_pylist())
+
+
+def fit_classifier(arguments: tuple[TrainFastText, str, list[str], str]) -> FittedClassifier:
+    """(the operation, its node, the negative node's partition files, where the model goes) -> the model stored
+    there, its held-out metrics and quantiles. The node's serial work (OperationContext.run_serial): it reads both
+    classes, so it runs where the node's `ray:` memory is reserved, not in the driver."""
+    trainer, node, negative_paths, model_path = arguments
+    positive, positive_held = trainer.split(iter_texts(trainer.positive, trainer.text_field))
+    negative, negative_held = trainer.split(negative_texts(negative_paths))
+    rng = random.Random(trainer.seed)
+    count = min(len(positive), len(negative), trainer.max_examples)
+    positive, negative = rng.sample(positive, count), rng.sample(negative, count)
+    if count < 10 or not positive_held or not negative_held:
+        raise RunError(f"node {node!r}: too few examples to train on ({count} chunks per class, "
+                       f"{len(positive_held)} and {len(negative_held)} held-out documents)")
+    rows = [(POSITIVE, t) for t in positive] + [(NEGATIVE, t) for t in negative]
+    random.Random(trainer.seed).shuffle(rows)
+    parameters = dict(lr=trainer.lr, epoch=trainer.epoch, wordNgrams=trainer.word_ngrams, dim=trainer.dim,
+                      bucket=trainer.bucket, thread=1, seed=trainer.seed, verbose=0)
+    # fastText reads and writes local files only: train in a local folder (gone with the run, even a killed one's,
+    # at the next reboot), then upload the model to the node's folder, wherever that is.
+    with tempfile.TemporaryDirectory(prefix="curate-fasttext-") as local:
+        train_file, local_model = os.path.join(local, "train.txt"), os.path.join(local, MODEL_FILE)
+        with open(train_file, "w", encoding="utf-8") as handle:
+            handle.writelines(f"{label} {text}\n" for label, text in rows)
+        # A fresh process for every training, even inside this one: fasttext-numpy2 sometimes reports "Encountered
+        # NaN" when train_supervised runs a second time in one process (seen here on identical input that trains
+        # cleanly in a new process), and a Ray worker is reused from task to task.
+        run_in_child(fit_model, (train_file, local_model, parameters))
+        storage.upload(local_model, model_path)
+    model = load_model(model_path)
+    pos_scores = [hq_probability(model, c) for t in positive_held for c in chunks(t, trainer.chunk_words)]
+    neg_scores = [hq_probability(model, c) for t in negative_held for c in chunks(t, trainer.chunk_words)]
+    true_pos = sum(s >= 0.5 for s in pos_scores)
+    predicted_pos = true_pos + sum(s >= 0.5 for s in neg_scores)
+    metrics = {"held_out_chunks": [len(pos_scores), len(neg_scores)], "train_per_class": count,
+               "precision": true_pos / max(1, predicted_pos), "recall": true_pos / max(1, len(pos_scores)),
+               "auc": roc_auc(pos_scores, neg_scores)}
+    quantiles: dict[str, Any] = {
+        "percentiles": PERCENTILES, "negative": score_quantiles([hq_probability(model, t) for t in negative_held]),
+        "positive": score_quantiles([hq_probability(model, t) for t in positive_held]),
+        "documents": [len(negative_held), len(positive_held)]}
+    return FittedClassifier(metrics, quantiles)

@@ -35,12 +35,12 @@ from typing import ClassVar, Literal
 
 import numpy as np
 
-from curate import storage, timeline
+from curate import storage
 from curate.commit import write_json_atomic
 from curate.cpu import driver_cpu
 from curate.errors import RunError
 from curate.ops.base import Operation, OperationContext, ScoreTask, score_partition, written
-from curate.processes import child_setup, run_in_child
+from curate.processes import child_setup
 from curate.stages.jsonl import iter_texts
 from curate.stages.perplexity import CUTOFFS_FILE, doc_perplexity, lm_tokens, load_kenlm
 from curate.stats import NodeReport, StageStats
@@ -173,21 +173,12 @@ class TrainKenLM(Operation):
         started, cpu_started = time.perf_counter(), driver_cpu()
         scratch = context.scratch("train_kenlm")
         model_path = storage.join(context.out_dir, MODEL_FILE)
-        # The corpus and the ARPA file (large, needed only here) stay on this machine; the model goes to the node's
-        # folder, lmplz's log (timings: it differs run to run) to the node's bookkeeping folder beside its commit.
-        with tempfile.TemporaryDirectory(prefix="curate-kenlm-") as local:
-            local_model, local_log = os.path.join(local, MODEL_FILE), os.path.join(local, LOG_FILE)
-            try:
-                with timeline.driver_work(f"{context.node}:train"):  # in a process of its own (run_in_child)
-                    (lines, held_out, counts), train_cpu = run_in_child(train_in_child,
-                                                                        (self, local, local_model, local_log))
-            except RunError as error:
-                raise RunError(f"node {context.node!r}: {error}") from None
-            finally:
-                if os.path.exists(local_log):
-                    storage.upload(local_log, storage.join(context.layout.state, LOG_FILE))
-            storage.upload(local_model, model_path)
-
+        try:
+            # lmplz's log (timings: it differs run to run) goes to the node's bookkeeping folder beside its commit
+            lines, held_out, counts = context.run_serial(
+                train_and_store, (self, model_path, storage.join(context.layout.state, LOG_FILE)), "train")
+        except RunError as error:
+            raise RunError(f"node {context.node!r}: {error}") from None
         model = load_kenlm(model_path)
         held_out_scores = [s for s in (doc_perplexity(model, t) for t in held_out) if s is not None]
         reference_median = float(np.median(held_out_scores)) if held_out_scores else None
@@ -222,7 +213,7 @@ class TrainKenLM(Operation):
                     f"held-out reference median perplexity {reference_median or 0:.0f}; cut-offs ({self.cutoffs}) "
                     f"{head:.0f} / {tail:.0f}{shares}")
         stage = StageStats("train_kenlm", docs_in=len(scores), kept=len(scores),
-                           wall_s=time.perf_counter() - started, cpu_s=driver_cpu() - cpu_started + train_cpu)
+                           wall_s=time.perf_counter() - started, cpu_s=driver_cpu() - cpu_started)
         return NodeReport(context.node, 1, 1, 0, [stage], 0, 0, stage.wall_s)  # one model
 
     def calibration_scores(self, context: OperationContext, model_path: str, scratch: str) -> np.ndarray:
@@ -241,7 +232,18 @@ class TrainKenLM(Operation):
             raise RunError(f"the model written to {out_dir} does not load: {error}") from None
 
 
-def train_in_child(arguments: tuple[TrainKenLM, str, str, str]) -> tuple[int, list[str], dict[str, int]]:
-    """TrainKenLM.train_model(scratch, model path, log path), called in the training's own process."""
-    trainer, scratch, model_path, log_path = arguments
-    return trainer.train_model(scratch, model_path, log_path)
+def train_and_store(arguments: tuple[TrainKenLM, str, str]) -> tuple[int, list[str], dict[str, int]]:
+    """(the operation, where the model goes, where lmplz's log goes) -> TrainKenLM.train_model's result, the model
+    and the log stored. The node's serial work (OperationContext.run_serial): KenLM's tools read and write local
+    files, so the corpus and the ARPA file (large, needed only here) stay in a local folder of the machine it runs
+    on."""
+    trainer, model_path, log_path = arguments
+    with tempfile.TemporaryDirectory(prefix="curate-kenlm-") as local:
+        local_model, local_log = os.path.join(local, MODEL_FILE), os.path.join(local, LOG_FILE)
+        try:
+            trained = trainer.train_model(local, local_model, local_log)
+        finally:
+            if os.path.exists(local_log):
+                storage.upload(local_log, log_path)
+        storage.upload(local_model, model_path)
+    return trained

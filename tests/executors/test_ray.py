@@ -67,6 +67,38 @@ def _fail_on_two(x: int) -> int:
     return x * 10
 
 
+def test_serial_work_is_a_ray_task_on_a_joined_cluster_and_a_process_of_its_own_otherwise(ray_cluster):
+    """A node's serial work (a model's training) leaves the driver: a task with the node's options on a cluster the
+    run joined, a child process on the Ray it started (this machine is then the cluster, and the work need not wait
+    for Ray's start-up). Its errors come back as RunError with the function's message."""
+    import ray
+
+    from curate.errors import RunError
+    from curate.executors.base import TaskOptions
+
+    joined = make_executor("ray", address=ray.get_runtime_context().gcs_address)
+    with joined as executor:
+        where, cpu_s = executor.run_serial(_where_it_runs, 3, TaskOptions("lm:train"))
+        assert where[0] == "ray task" and where[1] != os.getpid() and cpu_s >= 0
+        with pytest.raises(RunError, match="^lmplz failed: no memory$"):
+            executor.run_serial(_fail_as_lmplz, 0, TaskOptions("lm:train"))
+    with make_executor("ray") as executor:
+        assert executor.run_serial(_where_it_runs, 3)[0][0] == "child process"
+
+
+def _where_it_runs(_: int) -> tuple[str, int]:
+    import ray
+
+    in_task = ray.is_initialized() and ray.get_runtime_context().get_task_id() is not None
+    return ("ray task" if in_task else "child process"), os.getpid()
+
+
+def _fail_as_lmplz(_: int) -> None:
+    from curate.errors import RunError
+
+    raise RunError("lmplz failed: no memory")
+
+
 @pytest.mark.slow
 def test_curate_starts_its_own_ray_without_the_cluster_services_and_stops_it(quickstart_local, tmp_path):
     """With no cluster to join, `curate run` starts a Ray for the run: without the autoscaler's monitor and the log
