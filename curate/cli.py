@@ -26,16 +26,20 @@ def _run(args: argparse.Namespace) -> int:
     from curate.dag import dry_run, run_pipeline
     from curate.executors import make_executor
     from curate.lock import workdir_lock
+    from curate.shard_jobs import shard_plan, shard_spec
     from curate.report.progress import LogProgress, TerminalProgress
     from curate.report.summary import format_summary
 
     spec = load_pipeline(args.pipeline, workdir=args.workdir)
     if (args.address or args.dashboard) and args.executor != "ray":
         raise UsageError("--address and --dashboard need --executor ray")
+    if args.shard:
+        whole, spec = spec, shard_spec(spec, args.shard)
+        print(f"curate: {shard_plan(whole, spec)}", flush=True)
     if args.dry_run:
         print("\n".join(dry_run(spec, verify=args.verify)))
         return 0
-    with workdir_lock(spec.workdir):
+    with workdir_lock(spec.workdir, spec.shard):
         print(f"curate: running {spec.name} ({len(spec.nodes)} nodes) into {spec.workdir} on {args.executor}",
               flush=True)
         live = TerminalProgress() if sys.stdout.isatty() else None
@@ -186,6 +190,9 @@ def build_parser() -> argparse.ArgumentParser:
                      help="print which partitions would be computed (and why), reused or deleted; change nothing")
     run.add_argument("--verify", action="store_true",
                      help="check every reused file against its committed SHA-256 (default: size and Parquet footer)")
+    run.add_argument("--shard", metavar="I/N", help="one of N jobs of a crawl (e.g. a job array's task I): run the "
+                     "per-document nodes on files I, I+N, ... of each input into the shared workdir; then run "
+                     "without --shard to merge (deduplicate, train, tokenize across all shards)")
     run.set_defaults(handler=_run)
 
     export = verbs.add_parser("export-tokens", help="write token shards in a flat format other trainers read",

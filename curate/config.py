@@ -112,6 +112,7 @@ class PipelineSpec:
     workdir: str
     nodes: tuple[NodeSpec, ...]  # in dependency order
     base_dir: str = "."  # the pipeline file's folder: input files are named relative to it
+    shard: str | None = None  # "i/n" in a shard job (curate/shard_jobs.py): its share of the inputs, no merge
 
     def input_label(self, path: str) -> str:
         """How an input file is named in messages and commit records: a local file relative to the pipeline file, a
@@ -138,7 +139,7 @@ def _resolve_path(item: str, base_dir: str) -> str:
 
 def resolve_files(pattern: Any, base_dir: str, where: str) -> tuple[str, ...]:
     """Expand a glob or a list of globs/paths/URIs, relative to `base_dir`, into a sorted, de-duplicated file list;
-    or read a Common Crawl path list (`{paths: ..., prefix: ..., sample: N, shard: i/n}`, see path_list.py).
+    or read a Common Crawl path list (`{paths: ..., prefix: ..., sample: N}`, see path_list.py).
 
     A glob matching nothing is an error; a plain path that does not exist is kept, so that the run reports it as a
     failed partition (`missing_file`) and finishes the others.

@@ -31,6 +31,7 @@ from curate.ops.base import OperationContext, PartitionRef
 from curate.options_diff import config_changes
 from curate.partition import PartitionTask, run_partition
 from curate.progress import NoProgress, RunProgress
+from curate.shard_jobs import shard_suffix
 from curate.sketch import merge_records
 from curate.stages import READERS, step_class
 from curate.stages.plugins import code_digest
@@ -203,8 +204,10 @@ class FailureLog:
     """Failures as they happen: a line on the console and a JSON line in `<workdir>/_failures.jsonl`, appended
     (on object storage, where nothing can be appended to, the file is rewritten with the line added)."""
 
-    def __init__(self, workdir: str, log: Callable[[str], None]) -> None:
-        self.path, self.log = storage.join(workdir, FAILURES_FILE), log
+    def __init__(self, workdir: str, log: Callable[[str], None], shard: str | None = None) -> None:
+        # a shard job's own file: the jobs of one crawl run at once on one workdir
+        name = FAILURES_FILE.replace(".jsonl", f".{shard_suffix(shard)}.jsonl") if shard else FAILURES_FILE
+        self.path, self.log = storage.join(workdir, name), log
         self.count = 0
         self.lock = threading.Lock()  # nodes running side by side report to one log
         self.remote_lines: list[str] | None = None  # the object's lines, once read
@@ -251,8 +254,10 @@ def _input_size(path: str) -> int:
 
 
 def run_map_node(plan: NodePlan, executor: Executor, log: Callable[[str], None], progress: RunProgress,
-                 failures: FailureLog, verify: bool) -> NodeReport:
-    """Compute the partitions of a map node that are not committed and current, then commit the node."""
+                 failures: FailureLog, verify: bool, commit_node: bool = True) -> NodeReport:
+    """Compute the partitions of a map node that are not committed and current, then commit the node (not in a
+    shard job, `commit_node` False: its partitions are a share of the node's, and the other shards' are not
+    stale)."""
     started = time.perf_counter()
     node = plan.node
     records: dict[str, dict[str, Any]] = {}
@@ -292,7 +297,7 @@ def run_map_node(plan: NodePlan, executor: Executor, log: Callable[[str], None],
     report = NodeReport(node.name, len(plan.tasks), len(todo), len(plan.tasks) - len(todo), stages,
                         sum(r["docs_out"] for r in ordered), sum(r["rejected_out"] for r in ordered),
                         time.perf_counter() - started)
-    if committed is None or todo:
+    if commit_node and (committed is None or todo):
         _commit_node(plan, report, None, _committed_files(plan, records))
     return report
 
@@ -370,13 +375,14 @@ def run_pipeline(spec: PipelineSpec, executor: Executor, log: Callable[[str], No
     `verify`: check every reused file against its committed SHA-256, not only its size and Parquet footer."""
     plans = plan_pipeline(spec)
     progress = progress or NoProgress()
-    failures = FailureLog(spec.workdir, log)
+    failures = FailureLog(spec.workdir, log, spec.shard)
     finals = _final_nodes(spec)
     concurrent = ConcurrentRun(spec.nodes) if executor.parallel else None
 
     def run_node(node: NodeSpec) -> NodeReport:
         plan = plans[node.name]
-        _remove_temp_files(plan.layout)
+        if spec.shard is None:  # a shard job's fellow jobs may be writing theirs
+            _remove_temp_files(plan.layout)
         if node.operation is not None:
             context = OperationContext(
                 node.name, plan.layout, plan.fingerprint, executor,
@@ -389,7 +395,7 @@ def run_pipeline(spec: PipelineSpec, executor: Executor, log: Callable[[str], No
                 context.await_node = concurrent.wait_for
             report = run_operation_node(plan, context, verify)
         else:
-            report = run_map_node(plan, executor, log, progress, failures, verify)
+            report = run_map_node(plan, executor, log, progress, failures, verify, commit_node=spec.shard is None)
         if node.name in finals and report.docs_out == 0 and (plan.partitions or not node.operation):
             log(f"warning: node {node.name} kept 0 documents")
         return report
@@ -510,12 +516,19 @@ def dry_run(spec: PipelineSpec, verify: bool = False) -> list[str]:
         if done:
             lines.append(f"node {name} ({kind}): reuse all {len(plan.partitions) or 1} (committed and current)")
             continue
+        if spec.shard is not None:
+            lines.append(f"node {name} ({kind}), shard {spec.shard}: compute {len(todo)} of its "
+                         f"{len(plan.partitions)} partitions, reuse {len(plan.partitions) - len(todo)}")
+            lines += _reasons(plan, todo)
+            continue
         if plan.partitions:
             lines.append(f"node {name} ({kind}): compute {len(todo)} of {len(plan.partitions)} partitions, "
                          f"reuse {len(plan.partitions) - len(todo)}")
             lines += _reasons(plan, todo)
         else:
             lines.append(f"node {name} ({kind}): run ({todo['artefacts']})")
+        if spec.shard is not None:  # a shard job deletes nothing
+            continue
         keys = {ref.key for ref in plan.partitions}
         keep = _committed_files(plan) | {plan.layout.relative(plan.layout.commit_record)}
         for rel in _sweep(plan, keep, dry_run=True):

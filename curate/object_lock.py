@@ -45,10 +45,10 @@ def _precondition_failed(error: Exception) -> bool:
 class LeaseLock:
     """The lock object of one workdir; `acquire` takes it or raises CurateError naming its holder."""
 
-    def __init__(self, workdir: str, lease_s: float = LEASE_S, renew_s: float = RENEW_S) -> None:
-        parts = urlsplit(workdir)
-        self.workdir, self.bucket = workdir, parts.netloc
-        self.key = "/".join(p for p in (parts.path.strip("/"), LOCK_FILE) if p)
+    def __init__(self, workdir: str, lease_s: float = LEASE_S, renew_s: float = RENEW_S, name: str = LOCK_FILE
+                 ) -> None:
+        self.workdir = workdir
+        self.bucket, self.key = _object_key(workdir, name)
         self.lease_s, self.renew_s = lease_s, renew_s
         self.client = _client()
         self.version = ""  # the ETag of the lock object this run wrote last
@@ -112,10 +112,34 @@ class LeaseLock:
                 self.client.delete_object(Bucket=self.bucket, Key=self.key)
 
 
+def _object_key(workdir: str, name: str) -> tuple[str, str]:
+    """(bucket, key) of the object `name` in an s3:// workdir."""
+    parts = urlsplit(workdir)
+    return parts.netloc, "/".join(p for p in (parts.path.strip("/"), name) if p)
+
+
+def object_locks_held(workdir: str, prefix: str) -> dict[str, str]:
+    """The lock objects of an s3:// workdir named `prefix` (or starting with it, when it ends in "-") whose lease
+    has not run out, with who holds each. Example: {"_LOCK.shard-1-of-3": "pid 4242 on node-7"}"""
+    client = _client()
+    bucket, key_prefix = _object_key(workdir, prefix)
+    held = {}
+    for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=key_prefix):
+        for item in page.get("Contents", []):
+            name = item["Key"].rsplit("/", 1)[-1]
+            if name != prefix and not (prefix.endswith("-") and name.startswith(prefix)):
+                continue
+            with contextlib.suppress(Exception):  # released (deleted) since the listing
+                holder = json.loads(client.get_object(Bucket=bucket, Key=item["Key"])["Body"].read() or b"{}")
+                if holder.get("expires", 0) > time.time():
+                    held[name] = f"pid {holder.get('pid')} on {holder.get('host')}"
+    return held
+
+
 @contextlib.contextmanager
-def object_lock(workdir: str) -> Iterator[LeaseLock]:
-    """Hold the lock of an s3:// workdir for the duration of the block."""
-    lock = LeaseLock(workdir)
+def object_lock(workdir: str, name: str = LOCK_FILE) -> Iterator[LeaseLock]:
+    """Hold the lock object `name` of an s3:// workdir for the duration of the block."""
+    lock = LeaseLock(workdir, name=name)
     lock.acquire()
     try:
         yield lock

@@ -7,9 +7,10 @@ per crawl and per file type), a prefix that turns each line into a URI, and a se
         prefix: s3://commoncrawl/          # or https://data.commoncrawl.org/ (read-only, no credentials)
         anonymous: true                    # no AWS credentials needed for a public bucket
         sample: 100                        # 100 files drawn with `seed`, in the list's order
-        shard: 3/16                        # then every 16th of those, from the 4th: one of 16 jobs
 
-A crawl of 90,000 files is then named in five lines. The path list itself may be local or a URI, gzipped or not.
+A crawl of 90,000 files is then named in four lines. The path list itself may be local or a URI, gzipped or not.
+One job of several takes its share with `curate run --shard i/n` (curate/shard_jobs.py), not in this file: all the
+jobs and their merge then run one pipeline file.
 """
 
 from __future__ import annotations
@@ -31,22 +32,22 @@ class PathList:
     prefix: str = COMMON_CRAWL_PREFIXES[0]
     sample: int | None = None  # draw this many lines (without replacement, seeded), kept in the list's order
     seed: int = 0
-    shard: str | None = None  # "i/n": of the (sampled) lines, those at positions i, i+n, i+2n...
+    shard: str | None = None  # moved to `curate run --shard i/n`: refused here with a line that says so
     anonymous: bool = False  # read s3:// files without credentials (a public bucket such as Common Crawl's)
 
     def __post_init__(self) -> None:
         if self.sample is not None and self.sample < 1:
             raise ValueError(f"sample must be a positive number of files, got {self.sample}")
         if self.shard is not None:
-            self.shard_index, self.shard_count = parse_shard(self.shard)
+            raise ValueError(f"shard: {self.shard} is now `curate run --shard {self.shard}`, so that every job and "
+                             "the merge that follows them run one pipeline file (docs/cluster.md, \"A crawl as "
+                             "several jobs\"); remove it here")
 
     def select(self, lines: list[str]) -> list[str]:
-        """The chosen lines. Example: lines a..j, sample 4 -> 4 of them in list order; shard "1/2" -> 2nd and 4th."""
+        """The chosen lines. Example: lines a..j, sample 4 -> 4 of them, in list order."""
         if self.sample is not None and self.sample < len(lines):
             chosen = sorted(random.Random(self.seed).sample(range(len(lines)), self.sample))
             lines = [lines[i] for i in chosen]
-        if self.shard is not None:
-            lines = lines[self.shard_index :: self.shard_count]
         return lines
 
     def files(self, list_uri: str) -> list[str]:
@@ -58,14 +59,3 @@ class PathList:
         prefix = self.prefix if self.prefix.endswith("/") else self.prefix + "/"
         suffix = "?anonymous=true" if self.anonymous and prefix.startswith("s3://") else ""
         return [prefix + line.lstrip("/") + suffix for line in self.select(lines)]
-
-
-def parse_shard(text: str) -> tuple[int, int]:
-    """Example: parse_shard("3/16") -> (3, 16); ValueError unless 0 <= i < n."""
-    try:
-        index, count = (int(part) for part in text.split("/"))
-    except ValueError:
-        raise ValueError(f"shard must look like i/n, e.g. 0/8, got {text!r}") from None
-    if not 0 <= index < count:
-        raise ValueError(f"shard {text!r}: i must be at least 0 and below n")
-    return index, count

@@ -71,6 +71,26 @@ def test_a_second_run_on_the_same_workdir_is_refused(tmp_path, capsys):
     assert main(["run", path, "--executor", "local"]) == 0  # released with the block
 
 
+def test_shard_jobs_share_a_workdir_and_the_merge_waits_for_them(tmp_path, capsys):
+    """Issue 26: the jobs of a sharded run hold locks of their own, so they run at once on one workdir; the same
+    shard twice is refused, and so is the merge (a run without --shard) while a shard job runs, and a shard job
+    while an unsharded run does."""
+    path, workdir = pipeline(tmp_path, "[extract]"), str(tmp_path / "out")
+    with workdir_lock(workdir, "0/2"), workdir_lock(workdir, "1/2"):
+        assert main(["run", path, "--executor", "local", "--shard", "0/2"]) == 1
+        assert "is in use by another curate run" in capsys.readouterr().err
+        assert main(["run", path, "--executor", "local"]) == 1
+        err = capsys.readouterr().err
+        assert "is in use by shard job(s) 0/2, 1/2 of a sharded run" in err and "run the merge once" in err
+    with workdir_lock(workdir):
+        assert main(["run", path, "--executor", "local", "--shard", "1/2"]) == 1
+        assert "is in use by an unsharded curate run" in capsys.readouterr().err
+    assert main(["run", path, "--executor", "local", "--shard", "1/2"]) == 0
+    assert "shard 1/2: 1 of the 2 input files of node text; this job runs text\n" in capsys.readouterr().out
+    assert main(["run", path, "--executor", "local", "--shard", "2/2"]) == 2
+    assert "--shard: shard '2/2': i must be at least 0 and below n" in capsys.readouterr().err
+
+
 def test_apply_must_take_the_columns_a_stage_reads():
     with pytest.raises(TypeError, match=r"Bad.apply takes 1 value\(s\) \(text\) but reads 2 column\(s\)"):
         class Bad(DocumentStage):  # noqa: F841 - defining it is the test

@@ -16,6 +16,7 @@ import pytest
 
 from curate.config import load_pipeline
 from curate.dag import run_pipeline
+from curate.errors import ConfigError
 from curate.executors.local import LocalExecutor
 from curate.report.collect import collect
 from tests.conftest import QUICKSTART, ROOT
@@ -158,10 +159,16 @@ def test_a_cc_en_like_pipeline_on_s3_gives_the_local_bytes(s3_server, corpus, tm
     assert {"quality_model/model.bin", "lm/model.binary", "_curate/shards/manifest.json"} <= set(runs["s3"])
 
 
-def test_a_common_crawl_path_list_on_s3(s3_server, tmp_path):
+def put_path_list(s3_server, key: str) -> list[str]:
+    """A Common Crawl-style gzipped path list of the shipped sample WARC files (uploaded by the s3_server fixture)."""
     names = sorted(p.name for p in SAMPLE_DIR.glob("*.warc*"))
-    s3_server.client().put_object(Bucket=s3_server.bucket, Key="crawl/warc.paths.gz",
+    s3_server.client().put_object(Bucket=s3_server.bucket, Key=key,
                                   Body=gzip.compress("".join(f"sample/{n}\n" for n in names).encode()))
+    return names
+
+
+def test_a_common_crawl_path_list_on_s3(s3_server, tmp_path):
+    names = put_path_list(s3_server, "crawl/warc.paths.gz")
     pipeline = tmp_path / "p.yaml"
     pipeline.write_text(textwrap.dedent(f"""
         workdir: {tmp_path / "out"}
@@ -169,7 +176,7 @@ def test_a_common_crawl_path_list_on_s3(s3_server, tmp_path):
           text:
             input:
               warc: {{paths: "{s3_server.uri("crawl/warc.paths.gz")}", prefix: "s3://{s3_server.bucket}/",
-                      sample: 6, seed: 1, shard: 1/2}}
+                      sample: 3, seed: 1}}
             steps: [{{extract: {{engine: resiliparse}}}}]
     """))
     spec = load_pipeline(str(pipeline))
@@ -177,6 +184,38 @@ def test_a_common_crawl_path_list_on_s3(s3_server, tmp_path):
     assert len(files) == 3 and all(f.startswith(f"s3://{s3_server.bucket}/sample/") for f in files)
     assert [f.rsplit("/", 1)[1] for f in files] == [n for n in names if n in {f.rsplit("/", 1)[1] for f in files}]
     assert run(pipeline) == {"text": 3}
+    pipeline.write_text(pipeline.read_text().replace("seed: 1", "seed: 1, shard: 1/2"))
+    with pytest.raises(ConfigError, match=r"shard: 1/2 is now `curate run --shard 1/2`"):
+        load_pipeline(str(pipeline))
+
+
+def test_a_crawl_as_three_shard_jobs_at_once_and_a_merge_gives_the_one_job_bytes(s3_server, quickstart_local,
+                                                                                   tmp_path):
+    """Issue 26: a path list, three `--shard i/3` jobs running at once on one S3 workdir (each writes its share of
+    the per-document node, none deletes another's), then the merge, which reuses every shard's partitions and
+    deduplicates, trains the tokenizer and tokenizes across all of them: the quickstart's one-job bytes."""
+    import os
+
+    put_path_list(s3_server, "lists/quickstart.paths.gz")
+    pipeline = tmp_path / "quickstart.yaml"
+    pipeline.write_text(QUICKSTART.read_text().replace(
+        '{warc: "sample/*.warc*"}',
+        f'{{warc: {{paths: "{s3_server.uri("lists/quickstart.paths.gz")}", prefix: "s3://{s3_server.bucket}/"}}}}'))
+    workdir = s3_server.uri("crawl/quickstart")
+    command = [sys.executable, "-m", "curate.cli", "run", str(pipeline), "--executor", "local", "--workdir", workdir]
+    env = {**os.environ, **s3_server.env}
+    jobs = [subprocess.Popen([*command, "--shard", f"{i}/3"], cwd=ROOT, env=env, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True) for i in range(3)]
+    outputs = [job.communicate(timeout=300) for job in jobs]
+    assert [job.returncode for job in jobs] == [0, 0, 0], [err[-2000:] for _, err in outputs]
+    assert "shard 0/3: 4 of the 10 input files of node text; this job runs text; the merge" in outputs[0][0]
+    shared = s3_server.objects("crawl/quickstart")
+    assert {key.split("/")[0] for key in shared} == {"text", "_rejected", "_curate"}  # each lock gone with its job
+    assert len([key for key in shared if key.startswith("text/part-")]) == 10  # 4 + 3 + 3 partitions, none lost
+    merge = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert merge.returncode == 0, merge.stderr[-2000:]
+    assert "node text: 10 partitions (0 computed, 10 reused)" in merge.stdout
+    assert by_content(s3_server.objects("crawl/quickstart")) == by_content(local_files(quickstart_local))
 
 
 def curate_run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
