@@ -318,7 +318,7 @@ def _commit_node(plan: NodePlan, report: NodeReport, operation: str | None, keep
     merged = merge_records(read_json(layout.partition_files(ref.key)[2]) or {} for ref in plan.partitions)
     commit(layout.commit_record, layout.workdir, plan.fingerprint, files,
            summary=merged["summary"] if plan.partitions else None, top_lists=merged["top_lists"],
-           peak_rss_mib=merged["peak_rss_mib"] or round(peak_rss_mib(), 1),
+           peak_rss_mib=merged["peak_rss_mib"] or round(peak_rss_mib(), 1), hosts=merged["hosts"],
            node=plan.node.name, operation=operation, partitions={ref.key: ref.fingerprint for ref in plan.partitions},
            units=report.partitions, computed=report.computed, reused=report.reused, docs_out=report.docs_out,
            rejected_out=report.rejected_out, stages=[s.to_json() for s in report.stages],

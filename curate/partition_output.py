@@ -5,6 +5,11 @@ decontaminate, repeated_lines) write theirs through here, so every node's partit
 
 from __future__ import annotations
 
+import contextlib
+import os
+import socket
+import sys
+
 from typing import Any
 
 import pyarrow as pa
@@ -19,9 +24,24 @@ from curate.tables import write_parquet_atomic
 
 
 def commit_partition(layout: NodeLayout, key: str, fingerprint: str, record: dict[str, Any]) -> dict[str, Any]:
-    """Write partition `key`'s stats as its commit record (last: the partition now counts as done)."""
+    """Write partition `key`'s stats as its commit record (last: the partition now counts as done), with where it
+    was computed (`computed_on`) and the process (for `curate inspect`; never part of an output's bytes)."""
     data, rejected, record_path = layout.partition_files(key)
-    return commit(record_path, layout.workdir, fingerprint, [layout.relative(p) for p in (data, rejected)], **record)
+    return commit(record_path, layout.workdir, fingerprint, [layout.relative(p) for p in (data, rejected)], **record,
+                  host=computed_on(), pid=os.getpid())
+
+
+def computed_on() -> str:
+    """This machine's name, and in a Ray worker the Ray node's id (several nodes may share a machine).
+
+    Example: "gpu-07" locally, "gpu-07 (Ray node 5f1c2a9e)" in a Ray task."""
+    host = socket.gethostname()
+    ray = sys.modules.get("ray")  # imported in every Ray worker; never imported here for this
+    if ray is not None and ray.is_initialized():
+        with contextlib.suppress(Exception):  # a driver's context has a node too, but no task: say the machine only
+            if ray.get_runtime_context().get_task_id() is not None:
+                return f"{host} (Ray node {ray.get_runtime_context().get_node_id()[:8]})"
+    return host
 
 
 def write_operation_partition(layout: NodeLayout, key: str, fingerprint: str, input_path: str, kept: pa.Table,

@@ -154,13 +154,17 @@ TOP_LIST_LENGTH = 20
 
 def merge_records(records: Iterable[dict[str, Any]]) -> dict[str, Any]:
     """What a node's commit keeps of its partition commit records, read one at a time: the merged `summary`, the
-    node-wide `top_lists`, and the largest `peak_rss_mib` a partition's worker reached."""
+    node-wide `top_lists`, the largest `peak_rss_mib` a partition's worker reached, and the partitions each host
+    computed (`hosts`)."""
     counters: dict[str, Counter[str]] = {name: Counter() for name in TOP_LISTS.values()}
     peak = [0.0]
+    hosts: Counter[str] = Counter()
 
     def summaries() -> Iterator[dict[str, Any]]:
         for record in records:
             peak[0] = max(peak[0], record.get("peak_rss_mib", 0.0))
+            if record.get("host"):
+                hosts[record["host"]] += 1
             for key, name in TOP_LISTS.items():
                 counters[name].update({item: count for item, count in record.get(key, [])})
             if record.get("summary"):
@@ -169,7 +173,7 @@ def merge_records(records: Iterable[dict[str, Any]]) -> dict[str, Any]:
     merged = merge(summaries())
     top = {name: [[item, count] for item, count in sorted(c.items(), key=lambda kv: (-kv[1], kv[0]))[:TOP_LIST_LENGTH]]
            for name, c in counters.items() if c}
-    return {"summary": merged, "top_lists": top, "peak_rss_mib": peak[0] or None}
+    return {"summary": merged, "top_lists": top, "peak_rss_mib": peak[0] or None, "hosts": dict(sorted(hosts.items()))}
 
 
 def merge(summaries: Iterable[dict[str, Any]]) -> dict[str, Any]:

@@ -55,7 +55,10 @@ def test_two_nodes_without_a_shared_disk_give_the_local_bytes(cluster, s3_server
                             env=cluster.env, capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]
     assert "joined the Ray cluster at " in result.stdout and ": 2 nodes, 2 CPUs" in result.stdout, result.stdout[:500]
-    assert by_content(s3_server.objects("cluster/quickstart")) == by_content(local_files(quickstart_local))
+    written = s3_server.objects("cluster/quickstart")
+    assert by_content(written) == by_content(local_files(quickstart_local))
+    hosts = json.loads(written["_curate/text/commit.json"])["hosts"]  # where the partitions ran, for inspect
+    assert len(hosts) == 2 and sum(hosts.values()) == 10 and all("(Ray node " in host for host in hosts), hosts
     tasks = subprocess.run([RAY, "list", "tasks", "--address", cluster.dashboard, "--detail", "--format", "json",
                             "--limit", "10000"], env=cluster.env, capture_output=True, text=True, check=True)
     nodes_by_task: dict[str, set[str]] = {}

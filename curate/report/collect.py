@@ -237,6 +237,8 @@ def node_report(layout: NodeLayout, full_check: bool = False) -> dict[str, Any]:
     top_lists = (committed or {}).get("top_lists") or merge_records(records)["top_lists"]
     report["peak_rss_mib"] = (committed or {}).get("peak_rss_mib") or max(
         (r.get("peak_rss_mib", 0.0) for r in records), default=None)
+    # where the partitions were computed (a cluster's nodes), from the partitions' records
+    report["hosts"] = (committed or {}).get("hosts") or merge_records(records)["hosts"]
     report.update({name: items for name, items in top_lists.items() if items})
     if storage.exists(layout.manifest):
         report["shards"] = shards_section(layout.data, full_check)

@@ -121,6 +121,8 @@ def print_report(report: dict[str, Any], console: Console | None = None) -> None
             summary += f", {node['docs_per_cpu_second']:,.0f} docs/s per core"
         if node.get("peak_rss_mib"):
             summary += f", peak worker memory {node['peak_rss_mib']:,.0f} MiB"
+        if len(node.get("hosts") or {}) > 1:
+            summary += "; partitions computed on " + ", ".join(f"{host} ({n})" for host, n in node["hosts"].items())
         if node.get("text_bytes_out"):
             summary += f"; text out {node['text_bytes_out'] / 1e6:,.2f} MB"
         console.print(summary)
