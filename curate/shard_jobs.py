@@ -12,7 +12,7 @@ to `_failures.shard-i-of-n.jsonl`.
 The merge is the run without `--shard`: it finds every shard's partitions committed and current, computes those no
 shard committed (a shard job that failed or never ran), commits each node, then runs what needs the whole crawl
 (deduplication, a model's training, tokenization). Its output is the one-job run's, byte for byte
-(tests/test_object_storage.py: three shard jobs at once and a merge, on an S3 server).
+(tests/test_cluster.py: three shard jobs at once on an S3 workdir, and the merge on a two-node Ray cluster).
 
 Each shard job holds a lock of its own (`_LOCK.shard-i-of-n`, curate/lock.py), so the n jobs run side by side; the
 merge does not start while one of them runs, nor a shard job while an unsharded run does.

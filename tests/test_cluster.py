@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import QUICKSTART
+from tests.conftest import QUICKSTART, ROOT
 from tests.services import RAY, RayCluster, S3Server, ray_cluster_running
-from tests.test_object_storage import by_content, local_files
+from tests.test_object_storage import by_content, local_files, put_path_list
 
 pytestmark = [pytest.mark.ray, pytest.mark.slow]
 
@@ -119,6 +119,35 @@ def test_every_model_trains_in_a_task_on_the_cluster_with_the_local_bytes(cluste
            if task["name"] in SERIAL_TASKS}
     assert set(ran) == set(SERIAL_TASKS)
     assert all(state == "FINISHED" and node in cluster_nodes for state, node in ran.values()), ran
+
+
+def test_a_crawl_as_three_shard_jobs_at_once_and_a_merge_on_the_cluster(cluster, s3_server, quickstart_local,
+                                                                         tmp_path):
+    """Issue 26: a path list, three `--shard i/3` jobs running at once on one S3 workdir (each writes its share of
+    the per-document node, none deletes another's), then the merge on the two-node cluster, which reuses every
+    shard's partitions and deduplicates, trains the tokenizer and tokenizes across all of them: the quickstart's
+    one-job bytes."""
+    put_path_list(s3_server, "lists/quickstart.paths.gz")
+    pipeline = tmp_path / "quickstart.yaml"
+    pipeline.write_text(QUICKSTART.read_text().replace(
+        '{warc: "sample/*.warc*"}',
+        f'{{warc: {{paths: "{s3_server.uri("lists/quickstart.paths.gz")}", prefix: "s3://{s3_server.bucket}/"}}}}'))
+    workdir = s3_server.uri("crawl/quickstart")
+    command = [sys.executable, "-m", "curate.cli", "run", str(pipeline), "--executor", "local", "--workdir", workdir]
+    env = cluster.env
+    jobs = [subprocess.Popen([*command, "--shard", f"{i}/3"], cwd=ROOT, env=env, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True) for i in range(3)]
+    outputs = [job.communicate(timeout=300) for job in jobs]
+    assert [job.returncode for job in jobs] == [0, 0, 0], [err[-2000:] for _, err in outputs]
+    assert "shard 0/3: 4 of the 10 input files of node text; this job runs text; the merge" in outputs[0][0]
+    shared = s3_server.objects("crawl/quickstart")
+    assert {key.split("/")[0] for key in shared} == {"text", "_rejected", "_curate"}  # each lock gone with its job
+    assert len([key for key in shared if key.startswith("text/part-")]) == 10  # 4 + 3 + 3 partitions, none lost
+    merge = subprocess.run([*command[:-4], "--address", cluster.address, "--workdir", workdir],
+                           cwd=cluster.folders["driver"], env=env, capture_output=True, text=True, timeout=300)
+    assert merge.returncode == 0, merge.stderr[-2000:]
+    assert "node text: 10 partitions (0 computed, 10 reused)" in merge.stdout
+    assert by_content(s3_server.objects("crawl/quickstart")) == by_content(local_files(quickstart_local))
 
 
 def test_ray_job_submit_as_the_readme_shows(cluster, s3_server, quickstart_local, tmp_path):

@@ -189,35 +189,6 @@ def test_a_common_crawl_path_list_on_s3(s3_server, tmp_path):
         load_pipeline(str(pipeline))
 
 
-def test_a_crawl_as_three_shard_jobs_at_once_and_a_merge_gives_the_one_job_bytes(s3_server, quickstart_local,
-                                                                                   tmp_path):
-    """Issue 26: a path list, three `--shard i/3` jobs running at once on one S3 workdir (each writes its share of
-    the per-document node, none deletes another's), then the merge, which reuses every shard's partitions and
-    deduplicates, trains the tokenizer and tokenizes across all of them: the quickstart's one-job bytes."""
-    import os
-
-    put_path_list(s3_server, "lists/quickstart.paths.gz")
-    pipeline = tmp_path / "quickstart.yaml"
-    pipeline.write_text(QUICKSTART.read_text().replace(
-        '{warc: "sample/*.warc*"}',
-        f'{{warc: {{paths: "{s3_server.uri("lists/quickstart.paths.gz")}", prefix: "s3://{s3_server.bucket}/"}}}}'))
-    workdir = s3_server.uri("crawl/quickstart")
-    command = [sys.executable, "-m", "curate.cli", "run", str(pipeline), "--executor", "local", "--workdir", workdir]
-    env = {**os.environ, **s3_server.env}
-    jobs = [subprocess.Popen([*command, "--shard", f"{i}/3"], cwd=ROOT, env=env, stdout=subprocess.PIPE,
-                             stderr=subprocess.PIPE, text=True) for i in range(3)]
-    outputs = [job.communicate(timeout=300) for job in jobs]
-    assert [job.returncode for job in jobs] == [0, 0, 0], [err[-2000:] for _, err in outputs]
-    assert "shard 0/3: 4 of the 10 input files of node text; this job runs text; the merge" in outputs[0][0]
-    shared = s3_server.objects("crawl/quickstart")
-    assert {key.split("/")[0] for key in shared} == {"text", "_rejected", "_curate"}  # each lock gone with its job
-    assert len([key for key in shared if key.startswith("text/part-")]) == 10  # 4 + 3 + 3 partitions, none lost
-    merge = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
-    assert merge.returncode == 0, merge.stderr[-2000:]
-    assert "node text: 10 partitions (0 computed, 10 reused)" in merge.stdout
-    assert by_content(s3_server.objects("crawl/quickstart")) == by_content(local_files(quickstart_local))
-
-
 def curate_run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "curate.cli", "run", *args, "--executor", "local"], cwd=ROOT,
                           capture_output=True, text=True, timeout=120, env=env)
