@@ -201,16 +201,19 @@ def _committed_files(plan: NodePlan, records: dict[str, dict[str, Any]] | None =
 
 
 class FailureLog:
-    """Failures as they happen: a line on the console and a JSON line in `<workdir>/_failures.jsonl`, appended
-    (on object storage, where nothing can be appended to, the file is rewritten with the line added)."""
+    """Failures as they happen: a line on the console and a JSON line in `<workdir>/_failures.jsonl`, appended. On
+    object storage, where nothing can be appended to, each failure is an object of its own under
+    `<workdir>/_failures/` (rewriting one object with every line was quadratic in the failures); a shard job's are
+    `_failures.shard-i-of-n.jsonl` and `_failures/shard-i-of-n-...`, as its fellow jobs write at the same time."""
 
     def __init__(self, workdir: str, log: Callable[[str], None], shard: str | None = None) -> None:
-        # a shard job's own file: the jobs of one crawl run at once on one workdir
-        name = FAILURES_FILE.replace(".jsonl", f".{shard_suffix(shard)}.jsonl") if shard else FAILURES_FILE
-        self.path, self.log = storage.join(workdir, name), log
+        self.shard = shard_suffix(shard) if shard else ""
+        name = FAILURES_FILE.replace(".jsonl", f".{self.shard}.jsonl") if shard else FAILURES_FILE
+        remote = storage.is_uri(workdir)
+        self.path = storage.join(workdir, FAILURES_FILE.removesuffix(".jsonl") if remote else name)
+        self.log = log
         self.count = 0
         self.lock = threading.Lock()  # nodes running side by side report to one log
-        self.remote_lines: list[str] | None = None  # the object's lines, once read
 
     def __call__(self, node: str, partition: str, input_label: str, error: str) -> None:
         with self.lock:
@@ -219,17 +222,18 @@ class FailureLog:
     def _record(self, node: str, partition: str, input_label: str, error: str) -> None:
         self.log(f"node {node}: FAILED {input_label}: {error}")
         self.count += 1
+        now = time.time()
         line = json.dumps({"node": node, "partition": partition, "input": input_label, "error": error,
-                           "time": time.strftime("%Y-%m-%dT%H:%M:%S")})
+                           "time": time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(now))})
         if not storage.is_uri(self.path):
             os.makedirs(os.path.dirname(self.path), exist_ok=True)
             with open(self.path, "a", encoding="utf-8") as handle:
                 handle.write(line + "\n")
             return
-        if self.remote_lines is None:  # an earlier run's failures stay above this run's
-            self.remote_lines = storage.read_bytes(self.path).decode().splitlines() if storage.exists(self.path) else []
-        self.remote_lines.append(line)
-        storage.write_bytes(self.path, ("\n".join(self.remote_lines) + "\n").encode())
+        # named so that a listing is in time order and no two runs, shards or failures share a name
+        name = "-".join(part for part in (time.strftime("%Y%m%dT%H%M%S", time.gmtime(now)), self.shard, node,
+                                          partition, str(os.getpid()), str(self.count)) if part)
+        storage.write_bytes(storage.join(self.path, name + ".json"), (line + "\n").encode())
 
 
 def _check_failed_share(node: str, stages: list[StageStats]) -> None:

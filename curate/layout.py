@@ -9,7 +9,8 @@
         partitions/<key>.json      each partition's commit record and stats
         scratch/<phase>/           an operation's intermediate files, deleted when the node commits
         manifest.json              token shards: tokenizer, dtype, per-shard counts and checksums
-      _failures.jsonl, _LOCK
+      _failures.jsonl, _LOCK     (on object storage, _failures/ holds one object per failure; shard jobs of a
+                                 sharded run have _LOCK.shard-i-of-n and _failures.shard-i-of-n.jsonl)
 
 Why the split: readers treat a folder as one dataset. HF `datasets` mixes in Parquet files from `_`-prefixed
 subfolders (it skips only `.` and `__`), polars fails on a `.json` file in the folder, and DuckDB's recursive globs

@@ -60,9 +60,16 @@ def local_path(path: str) -> str:
 @functools.lru_cache(maxsize=None)
 def _filesystem(scheme: str, netloc: str, query: str) -> pafs.FileSystem:
     if scheme in PYARROW_SCHEMES:
-        anonymous = os.environ.get("CURATE_S3_ANONYMOUS") == "1" and scheme == "s3" and "anonymous" not in query
-        uri = f"{scheme}://{netloc}/" + (f"?{query}" if query else "?anonymous=true" if anonymous else "")
-        return pafs.FileSystem.from_uri(uri)[0]
+        options = [query] if query else []
+        if os.environ.get("CURATE_S3_ANONYMOUS") == "1" and scheme == "s3" and "anonymous" not in query:
+            options.append("anonymous=true")
+        if scheme == "s3" and "allow_delayed_open" not in query:
+            # An object smaller than a multipart part is then written with one PutObject instead of three requests
+            # (create, upload a part, complete: two of them POSTs, billed as PUTs); counted with bench/cost_model.py
+            # --requests. The cost: a write's error (a missing bucket) surfaces when the file is closed, still
+            # inside the call that writes it.
+            options.append("allow_delayed_open=true")
+        return pafs.FileSystem.from_uri(f"{scheme}://{netloc}/" + ("?" + "&".join(options) if options else ""))[0]
     import fsspec
     from pyarrow.fs import FSSpecHandler, PyFileSystem
 

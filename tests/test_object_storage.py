@@ -202,6 +202,31 @@ def test_a_missing_bucket_is_one_line(s3_server, tmp_path):
     assert "s3://no-such-bucket/" in result.stderr
 
 
+def test_a_missing_workdir_bucket_stops_the_run_before_any_work(s3_server, tmp_path):
+    pipeline = tmp_path / "p.yaml"
+    pipeline.write_text(f'nodes:\n  text: {{input: {{warc: "{s3_server.uri("sample/sample-0000.warc.gz")}"}}}}\n')
+    result = curate_run(str(pipeline), "--workdir", "s3://no-such-workdir-bucket/run")
+    assert result.returncode == 1 and "Traceback" not in result.stderr and result.stderr.count("\n") == 1
+    assert "s3://no-such-workdir-bucket/run" in result.stderr and "partitions to compute" not in result.stdout
+
+
+def test_failures_on_s3_are_one_object_each(s3_server, tmp_path):
+    """Nothing can be appended to an object: each failure is written once, as an object of its own (rewriting one
+    log object with every line grows with the square of the failures)."""
+    import json
+
+    broken = tmp_path / "lid.bin"
+    broken.write_bytes(b"not a fastText model")
+    pipeline = tmp_path / "p.yaml"
+    pipeline.write_text(f'nodes:\n  text:\n    input: {{warc: "{s3_server.uri("sample/sample-000*.warc.gz")}"}}\n'
+                        f'    steps: [extract, {{langid: {{model: {broken}}}}}]\n')
+    result = curate_run(str(pipeline), "--workdir", s3_server.uri("failing"))
+    assert result.returncode == 1
+    logged = s3_server.objects("failing/_failures/")
+    assert len(logged) == 2 and all(name.endswith(".json") and "-text-" in name for name in logged)
+    assert {json.loads(body)["node"] for body in logged.values()} == {"text"}
+
+
 def test_an_unreachable_endpoint_is_one_line(s3_server, tmp_path):
     import os
 
