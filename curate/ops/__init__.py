@@ -8,6 +8,7 @@ from curate.ops.dsir import Dsir
 from curate.ops.exact_dedup import ExactDedup
 from curate.ops.minhash_dedup import MinHashDedup
 from curate.ops.repeated_lines import RepeatedLines
+from curate.ops.substring_dedup import SubstringDedup
 from curate.ops.tokenize import Tokenize
 from curate.ops.train_bpe import TrainBpe
 from curate.ops.train_fasttext import TrainFastText
@@ -15,4 +16,4 @@ from curate.ops.train_kenlm import TrainKenLM
 
 OPERATIONS: dict[str, type[Operation]] = {cls.name: cls for cls in (TrainBpe, Tokenize, TrainFastText, Dsir,
                                                                   ExactDedup, MinHashDedup, TrainKenLM,
-                                                                  RepeatedLines, Decontaminate)}
+                                                                  RepeatedLines, Decontaminate, SubstringDedup)}
