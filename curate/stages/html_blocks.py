@@ -125,15 +125,26 @@ def keyword_bits(element: etree._Element) -> int:
     return bits
 
 
+# What the walk does at an element, by tag: one dict lookup instead of three set lookups an event (the walk's own
+# Python is most of the engine's time: 1.2 of 1.6 ms a page, against 0.27 ms for lxml's iterwalk alone).
+_SKIP, _CONTEXT, _BLOCK = 1, 2, 4  # an inline element is none of these (0)
+_KIND = {tag: _SKIP for tag in SKIP_TAGS}
+for _tag in TAG_BITS:
+    _KIND[_tag] = _KIND.get(_tag, 0) | _CONTEXT
+for _tag in BLOCK_TAGS:
+    _KIND[_tag] = _KIND.get(_tag, 0) | _BLOCK
+
+
 def page_blocks(tree: etree._Element) -> list[Block]:
     """The blocks of a parsed page, in document order (see the module docstring)."""
     blocks: list[Block] = []
     document = _Open(0, (0,), "html", 0)
     opened: list[_Open] = [document]
     # for every block, context or skipped element whose start has been walked and end not yet: (tag bits, keyword
-    # bits) in force inside it
-    context: list[tuple[int, int]] = [(0, 0)]
+    # bits, whether it is inside a link) in force inside it
+    context: list[tuple[int, int, bool]] = [(0, 0, False)]
     numbers = 0
+    kinds, tag_bits_of = _KIND, TAG_BITS
 
     def add(text: str, in_link: bool) -> None:
         current = opened[-1]
@@ -141,7 +152,7 @@ def page_blocks(tree: etree._Element) -> list[Block]:
         if block is None:
             if text.isspace():  # the indentation between tags starts no block
                 return
-            tag_bits, keywords = context[-1]
+            tag_bits, keywords, _ = context[-1]
             block = current.block = Block(current.tag, current.path, tag_bits, keywords, current.own_keyword_bits,
                                           starts_in_link=in_link)
             blocks.append(block)
@@ -152,44 +163,47 @@ def page_blocks(tree: etree._Element) -> list[Block]:
     # comments and processing instructions come only when asked for; their tails are page text
     walk = etree.iterwalk(tree, events=("start", "end", "comment", "pi"))
     for event, element in walk:
-        if event == "comment" or event == "pi":
-            if element.tail:
-                add(element.tail, bool(context[-1][0] & _LINK_BIT))
-            continue
-        tag = element.tag  # libxml2's HTML parser lower-cases element names
         if event == "start":
-            if tag in SKIP_TAGS:  # its end event still comes, and pops this
+            tag = element.tag  # libxml2's HTML parser lower-cases element names
+            kind = kinds.get(tag, 0)
+            if not kind:  # an inline element: its parent's context holds
+                if tag == "br":
+                    add("\n", False)
+                text = element.text
+                if text:
+                    add(text, context[-1][2])
+                continue
+            if kind & _SKIP:  # its end event still comes, and pops this
                 walk.skip_subtree()
                 context.append(context[-1])
                 continue
-            if tag not in BLOCK_TAGS and tag not in TAG_BITS:  # an inline element: its parent's context holds
-                if tag == "br":
-                    add("\n", False)
-                if element.text:
-                    add(element.text, bool(context[-1][0] & _LINK_BIT))
-                continue
-            parent_tags, parent_keywords = context[-1]
+            parent_tags, parent_keywords, _ = context[-1]
             own_keywords = keyword_bits(element)
-            tag_bits = parent_tags | TAG_BITS[tag] if tag in TAG_BITS else parent_tags
-            context.append((tag_bits, parent_keywords | own_keywords))
-            if tag in BLOCK_TAGS:
+            tag_bits = parent_tags | tag_bits_of[tag] if kind & _CONTEXT else parent_tags
+            in_link = bool(tag_bits & _LINK_BIT)
+            context.append((tag_bits, parent_keywords | own_keywords, in_link))
+            if kind & _BLOCK:
                 parent = opened[-1]
                 parent.block = None
                 numbers += 1
                 opened.append(_Open(numbers, parent.path + (numbers,), tag, own_keywords))
-            if element.text:
-                add(element.text, bool(tag_bits & _LINK_BIT))
-        else:
-            if tag in BLOCK_TAGS or tag in TAG_BITS or tag in SKIP_TAGS:  # (inline elements pushed no context)
+            text = element.text
+            if text:
+                add(text, in_link)
+        elif event == "end":
+            kind = kinds.get(element.tag, 0)
+            if kind:  # (inline elements pushed no context)
                 context.pop()
-            if tag in BLOCK_TAGS and len(opened) > 1:
+            tail = element.tail
+            if kind & _BLOCK and len(opened) > 1:
                 opened.pop()
                 opened[-1].block = None
-                tail = element.tail
                 if tail and not tail.isspace():  # (no block is open here: indentation would start none)
-                    add(tail, bool(context[-1][0] & _LINK_BIT))
-            elif element.tail:
-                add(element.tail, bool(context[-1][0] & _LINK_BIT))
+                    add(tail, context[-1][2])
+            elif tail:
+                add(tail, context[-1][2])
+        elif element.tail:  # a comment or processing instruction
+            add(element.tail, context[-1][2])
     for block in blocks:
         block.join_parts()
     return [block for block in blocks if block.text]  # (text of format characters alone collapses to nothing)
