@@ -27,6 +27,7 @@ from curate.executors.base import Executor, R, RayOptions
 from curate.layout import NodeLayout
 from curate.partition_output import write_operation_partition
 from curate.progress import RunProgress
+from curate.stages.base import Reject, rejected_rows
 from curate.stats import NodeReport, StageStats, merge_stage_lists
 from curate.tables import read_columns, save_array_atomic
 
@@ -224,6 +225,24 @@ def score_partition(task: ScoreTask) -> int:
     scores = [task.score(model, text or "") for text in texts]
     save_array_atomic(task.output, np.array([s for s in scores if s is not None], dtype=np.float64))
     return len(texts)
+
+
+def edited_partition(table: pa.Table, texts: list[str], signal: pa.Field, values: np.ndarray, emptied: np.ndarray,
+                     stage: str, reason: Reject, started: float) -> tuple[pa.Table, pa.Table, StageStats]:
+    """A partition whose documents an operation rewrote (repeated_lines, substring_dedup): `texts` in place of its
+    text and the `signal` column (`values`, replacing an older one) on every row, split into kept rows and rejected
+    ones (`emptied`, with `reason`), and its stage's stats timed from `started`."""
+    table = table.set_column(table.schema.get_field_index("text"), table.schema.field("text"),
+                             pa.array(texts, pa.string()))
+    if signal.name in table.column_names:
+        table = table.drop_columns([signal.name])
+    table = table.append_column(signal, pa.array(values, signal.type))
+    kept, dropped = table.filter(pa.array(~emptied)), table.filter(pa.array(emptied))
+    rejected = rejected_rows(dropped, stage, [reason] * dropped.num_rows)
+    stats = StageStats(stage, docs_in=table.num_rows, kept=kept.num_rows, wall_s=time.perf_counter() - started)
+    if dropped.num_rows:
+        stats.rejected[reason.reason] = dropped.num_rows
+    return kept, rejected, stats
 
 
 def written(*paths: str) -> bool:

@@ -38,7 +38,8 @@ import pyarrow as pa
 
 from curate.ops.shuffle.files import doc_numbers, group_bounds, read_key_range, split_doc_numbers, write_ranges
 from curate.ops.shuffle.operation import ShuffleOperation, ShufflePhases, ShuffleTask, ShuffleWrite
-from curate.stages.base import Reject, rejected_rows
+from curate.ops.base import edited_partition
+from curate.stages.base import Reject
 from curate.stats import StageStats
 from curate.tables import read_table
 
@@ -154,18 +155,9 @@ def write_partition(task: ShuffleWrite) -> int:
         gone = set(removed)
         texts[row] = separator.join(p for index, p in enumerate(pieces) if index not in gone).strip()
         emptied[row] = not texts[row]
-    index = table.schema.get_field_index("text")
-    table = table.set_column(index, table.schema.field("text"), pa.array(texts, pa.string()))
-    if REMOVED_COLUMN.name in table.column_names:
-        table = table.drop_columns([REMOVED_COLUMN.name])
-    table = table.append_column(REMOVED_COLUMN, pa.array(removed_counts, pa.int32()))
-    kept, dropped = table.filter(pa.array(~emptied)), table.filter(pa.array(emptied))
     reason = Reject("all_lines_repeated", f"every {unit} occurs in more than {operation.max_documents} documents")
-    rejected = rejected_rows(dropped, RepeatedLines.name, [reason] * dropped.num_rows)
-    stats = StageStats(RepeatedLines.name, docs_in=table.num_rows, kept=kept.num_rows,
-                       wall_s=time.perf_counter() - started)
-    if dropped.num_rows:
-        stats.rejected[reason.reason] = dropped.num_rows
+    kept, rejected, stats = edited_partition(table, texts, REMOVED_COLUMN, removed_counts, emptied, RepeatedLines.name,
+                                             reason, started)
     stats.events[f"{unit}s_removed"] = int(removed_counts.sum())
     stats.events["documents_changed"] = len(by_row)
     top = [[line, count] for line, count in sorted(removed_lines.items(), key=lambda kv: (-kv[1], kv[0]))[:TOP_REMOVED]]

@@ -40,11 +40,10 @@ from typing import ClassVar
 import numpy as np
 import pyarrow as pa
 
-from curate import storage
 from curate.cpu import driver_cpu
-from curate.ops.base import Operation, OperationContext, PartitionWrite, written
-from curate.stages.base import Reject, rejected_rows
-from curate.stats import NodeReport, StageStats
+from curate.ops.base import Operation, OperationContext, PartitionWrite, edited_partition, written
+from curate.stages.base import Reject
+from curate.stats import NodeReport
 from curate.tables import load_array, read_columns, read_table, save_array_atomic, scratch_file
 
 SEPARATOR = b"\xff"  # never a byte of UTF-8 text
@@ -163,18 +162,9 @@ def write_partition(task: StrikeTask) -> int:
         kept.append(text[cursor:])
         texts[row] = "".join(kept)
     emptied = np.array([not (text or "").strip() for text in texts], dtype=bool) & (struck > 0)
-    table = table.set_column(table.schema.get_field_index("text"), table.schema.field("text"),
-                             pa.array(texts, pa.string()))
-    if STRUCK_COLUMN.name in table.column_names:
-        table = table.drop_columns([STRUCK_COLUMN.name])
-    table = table.append_column(STRUCK_COLUMN, pa.array(struck, pa.int32()))
-    kept_rows, dropped = table.filter(pa.array(~emptied)), table.filter(pa.array(emptied))
     reason = Reject("substring_duplicate", f"every stretch of {task.min_bytes} bytes or more occurs elsewhere")
-    rejected = rejected_rows(dropped, SubstringDedup.name, [reason] * dropped.num_rows)
-    stats = StageStats(SubstringDedup.name, docs_in=table.num_rows, kept=kept_rows.num_rows,
-                       wall_s=time.perf_counter() - started)
-    if dropped.num_rows:
-        stats.rejected[reason.reason] = dropped.num_rows
+    kept_rows, rejected, stats = edited_partition(table, texts, STRUCK_COLUMN, struck, emptied, SubstringDedup.name,
+                                                  reason, started)
     stats.events["chars_struck"] = int(struck.sum())
     stats.events["documents_changed"] = len(by_row)
     removed = [[span, count] for span, count in sorted(top.items(), key=lambda kv: (-kv[1], kv[0]))[:TOP_STRUCK]]
