@@ -25,8 +25,8 @@ from tests.test_resume import PIPELINE as CC_EN_LIKE
 from tests.warc_factory import SAMPLE_DIR
 
 
-def run(pipeline: Path, workdir: str | None = None) -> dict[str, int]:
-    with LocalExecutor() as executor:
+def run(pipeline: Path, workdir: str | None = None, workers: int = 1) -> dict[str, int]:
+    with LocalExecutor(workers) as executor:
         reports = run_pipeline(load_pipeline(str(pipeline), workdir=workdir), executor, log=lambda line: None)
     return {r.name: r.computed for r in reports}
 
@@ -153,7 +153,7 @@ def test_a_cc_en_like_pipeline_on_s3_gives_the_local_bytes(s3_server, corpus, tm
     ]:
         pipeline = tmp_path / f"{where}.yaml"
         pipeline.write_text(with_kenlm.format(workdir=workdir, sample=sample, target=target))
-        run(pipeline)
+        run(pipeline, workers=2)
         runs[where] = local_files(tmp_path / "local") if where == "local" else s3_server.objects("runs/cc")
     assert by_content(runs["s3"]) == by_content(runs["local"])
     assert {"quality_model/model.bin", "lm/model.binary", "_curate/shards/manifest.json"} <= set(runs["s3"])

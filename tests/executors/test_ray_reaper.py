@@ -140,9 +140,11 @@ def test_a_sigint_the_process_ignores_stays_ignored_while_ray_starts(tmp_path):
         signal.signal(signal.SIGINT, signal.SIG_IGN)
 
     ray_temp = Path(tempfile.mkdtemp(prefix="curate-ray-ign-"))
+    pipeline = tmp_path / "one.yaml"  # one node of one file: the run only has to get past Ray's start
+    pipeline.write_text(f'nodes:\n  text: {{input: {{warc: "{QUICKSTART.parent}/sample/sample-0000.warc.gz"}}}}\n')
     try:
         done = subprocess.run([sys.executable, "-c", SIGNAL_INSIDE_RAY_INIT, str(int(signal.SIGINT)), "run",
-                               str(QUICKSTART), "--executor", "ray", "--workers", "2", "--workdir",
+                               str(pipeline), "--executor", "ray", "--workers", "2", "--workdir",
                                str(tmp_path / "out")], cwd=ROOT, env={**os.environ, "RAY_TMPDIR": str(ray_temp)},
                               capture_output=True, text=True, timeout=300, preexec_fn=ignore_sigint)
         assert done.returncode == 0, done.stderr[-2000:]

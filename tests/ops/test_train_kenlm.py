@@ -51,7 +51,7 @@ def trained(corpus, quickstart_local, tmp_path_factory):
             input: web
             steps: [{{kenlm_perplexity: {{model: lm_ccnet, keep: [head, middle]}}}}]
     """))
-    with LocalExecutor() as executor:
+    with LocalExecutor(workers=2) as executor:  # the two models train side by side
         reports = run_pipeline(load_pipeline(str(pipeline)), executor, log=lambda line: None)
     return folder / "out", reports
 

@@ -25,7 +25,7 @@ def english(folder: Path, prefilter: str) -> tuple[set[str], list[dict]]:
             steps: [{prefilter}{{extract: {{engine: trafilatura}}}}, {{normalize: {{form: NFC}}}},
                     {{langid: {{keep: [en], min_score: 0.65}}}}]
     """))
-    with LocalExecutor() as executor:
+    with LocalExecutor(workers=2) as executor:
         stages = run_pipeline(load_pipeline(str(folder / "p.yaml")), executor, log=lambda line: None)[0].stages
     kept = set(pq.read_table(folder / "out" / "english", columns=["id"]).column(0).to_pylist())
     return kept, [s.to_json() for s in stages]
