@@ -1,4 +1,5 @@
-"""Helpers of the dedup tests: write documents as JSON Lines partitions and run a one-node dedup pipeline."""
+"""Helpers of the dedup tests: write documents as JSON Lines partitions and run a one-node dedup pipeline; run an
+operation over the sample WARCs' pages."""
 
 from __future__ import annotations
 
@@ -42,3 +43,23 @@ def run_dedup(tmp_path: Path, data: Path, node: str, executor: Executor | None =
 
 def read_node(path: Path) -> pa.Table:
     return pq.read_table(path)
+
+
+def run_on_sample_pages(folder: Path, operation: str, warcs: str = "*.warc*") -> Path:
+    """Run `text` (the sample WARC files `warcs`, resiliparse's text) -> `clean` (`operation`, e.g. "repeated_lines:
+    {input: text, unit: line}") in-process under `folder`; returns the workdir."""
+    from tests.warc_factory import SAMPLE_DIR
+
+    folder.mkdir(exist_ok=True)
+    path = folder / "p.yaml"
+    path.write_text(textwrap.dedent(f"""
+        workdir: {folder / "out"}
+        nodes:
+          text:
+            input: {{warc: "{SAMPLE_DIR}/{warcs}"}}
+            steps: [{{extract: {{engine: resiliparse}}}}]
+          clean: {{{operation}}}
+    """))
+    with LocalExecutor() as executor:
+        run_pipeline(load_pipeline(str(path)), executor, log=lambda line: None)
+    return folder / "out"

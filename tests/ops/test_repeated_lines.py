@@ -3,36 +3,21 @@ plain count over the input), documents left empty are rejected, and the output d
 
 from __future__ import annotations
 
-import textwrap
 from collections import Counter
 from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
 
-from curate.config import load_pipeline
-from curate.dag import run_pipeline
-from curate.executors.local import LocalExecutor
 from curate.ops.repeated_lines import normalise, sentences
 from curate.report.collect import collect
 from tests.conftest import output_files
+from tests.ops.dedup_helpers import run_on_sample_pages
 from tests.warc_factory import SAMPLE_DIR
 
 
 def run(folder: Path, options: str) -> Path:
-    folder.mkdir(exist_ok=True)
-    path = folder / "p.yaml"
-    path.write_text(textwrap.dedent(f"""
-        workdir: {folder / "out"}
-        nodes:
-          text:
-            input: {{warc: "{SAMPLE_DIR}/*.warc*"}}
-            steps: [{{extract: {{engine: resiliparse}}}}]
-          clean: {{repeated_lines: {{input: text, {options}}}}}
-    """))
-    with LocalExecutor() as executor:
-        run_pipeline(load_pipeline(str(path)), executor, log=lambda line: None)
-    return folder / "out"
+    return run_on_sample_pages(folder, f"repeated_lines: {{input: text, {options}}}")
 
 
 def documents_per_line(texts: list[str], separator: str) -> Counter[str]:

@@ -4,34 +4,18 @@ column is on both, and keep_first leaves each repeated stretch on its first page
 
 from __future__ import annotations
 
-import textwrap
 from collections import Counter
 from pathlib import Path
 
 import numpy as np
 import pyarrow.parquet as pq
 
-from curate.config import load_pipeline
-from curate.dag import run_pipeline
-from curate.executors.local import LocalExecutor
 from curate.ops.substring_dedup import SEPARATOR, duplicated_bytes
-from tests.warc_factory import SAMPLE_DIR
+from tests.ops.dedup_helpers import run_on_sample_pages
 
 
 def run(folder: Path, options: str) -> Path:
-    folder.mkdir(exist_ok=True)
-    path = folder / "p.yaml"
-    path.write_text(textwrap.dedent(f"""
-        workdir: {folder / "out"}
-        nodes:
-          text:
-            input: {{warc: "{SAMPLE_DIR}/sample-*.warc.gz"}}
-            steps: [{{extract: {{engine: resiliparse}}}}]
-          clean: {{substring_dedup: {{input: text, {options}}}}}
-    """))
-    with LocalExecutor() as executor:
-        run_pipeline(load_pipeline(str(path)), executor, log=lambda line: None)
-    return folder / "out"
+    return run_on_sample_pages(folder, f"substring_dedup: {{input: text, {options}}}", "sample-*.warc.gz")
 
 
 def counted_windows(documents: list[bytes], width: int) -> tuple[np.ndarray, np.ndarray, Counter[bytes]]:
