@@ -21,9 +21,9 @@ on every one). `min_bytes: 100` is the threshold of OLM's Common Crawl pipeline 
 the paper's 50 tokens are about 200 bytes of English).
 
 Scale: the suffix array is built over all of the node's text at once, in the node's serial task (a task with the
-node's `ray:` memory on a cluster), at 5.6 MB of text a second on one core and about 30 bytes of memory per byte of
-text at its peak (libdivsufsort, then Kasai's arrays; 13 MB of the shared corpus's reference text: 2.3 s, 371 MiB;
-8-byte arrays past 2 GB). Lee et al. split larger corpora into shards they build separately and merge; past one
+node's `ray:` memory on a cluster), at 5-7 MB of text a second on one core and about 30 bytes of memory per byte of
+text at its peak (libdivsufsort, then Kasai's arrays; 13 MB of the shared corpus's reference text: 1.95-2.56 s of
+CPU in three rounds on a quiet machine, 384 MiB; 8-byte arrays past 2 GB). Lee et al. split larger corpora into shards they build separately and merge; past one
 machine's memory, run this node per shard of the crawl, at the cost of repeats that span shards.
 
 Every document leaves the node kept (with `substring_dup_chars`, the characters struck, 0 for most) or rejected
