@@ -9,7 +9,7 @@ KENLM := $(VENV)/kenlm/bin/lmplz
 .PHONY: quickstart test typecheck kenlm bench extraction-quality ablation clean
 
 # The base install runs the quickstart (extract, rules, dedup, BPE, shards): no torch, no C++ build.
-$(BASE): pyproject.toml setup.py tokenizer/_merge.c curate/ops/dedup/_minhash.c
+$(BASE): pyproject.toml setup.py tokenizer/_merge.c curate/ops/dedup/_minhash.c curate/stages/_html_blocks.c
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -e .

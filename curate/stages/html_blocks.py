@@ -71,19 +71,40 @@ class Block:
     tag_bits: int  # CONTEXT_TAGS of the element itself and its ancestors
     keyword_bits: int  # KEYWORD_GROUPS found in the class or id of the element or an ancestor
     own_keyword_bits: int  # KEYWORD_GROUPS in the class or id of the innermost block element alone
+    text: str  # spaces collapsed, a <br> starts a new line, empty lines dropped
+    chars: int  # characters other than spaces and line breaks, before collapsing
+    link_chars: int  # of those, the ones inside links
+    starts_in_link: bool  # its first text is link text (a teaser's headline, a menu entry)
+
+
+def block_text(raw: str) -> str:
+    """A block's collected text as Block.text. Example: block_text("  Text with\n a  link. ") -> "Text with\na link."."""
+    if "\n" not in raw:
+        return " ".join(raw.split())
+    return "\n".join(line for line in (" ".join(part.split()) for part in raw.split("\n")) if line)
+
+
+def counted_chars(text: str) -> int:
+    """Characters other than spaces and line breaks (Block.chars, Block.link_chars)."""
+    return len(text) - text.count(" ") - text.count("\n")
+
+
+@dataclass(slots=True)
+class _Pending:
+    """The block receiving text: only the innermost open block element's newest block ever does."""
+
+    opened: _Open
+    tag_bits: int
+    keyword_bits: int
+    starts_in_link: bool
     parts: list[str] = field(default_factory=list)
     link_chars: int = 0
-    chars: int = 0
-    starts_in_link: bool = False  # its first text is link text (a teaser's headline, a menu entry)
-    text: str = ""  # the parts joined once the walk is done: spaces collapsed, a <br> starts a new line
 
-    def join_parts(self) -> None:
-        joined = "".join(self.parts)
-        self.chars = len(joined) - joined.count(" ") - joined.count("\n")
-        if "\n" not in joined:
-            self.text = " ".join(joined.split())
-            return
-        self.text = "\n".join(line for line in (" ".join(raw.split()) for raw in joined.split("\n")) if line)
+    def block(self) -> Block:
+        raw = "".join(self.parts)
+        return Block(self.opened.tag, self.opened.path, self.tag_bits, self.keyword_bits,
+                     self.opened.own_keyword_bits, block_text(raw), counted_chars(raw), self.link_chars,
+                     self.starts_in_link)
 
 
 @dataclass(slots=True)
@@ -94,7 +115,6 @@ class _Open:
     path: tuple[int, ...]  # the numbers of the open block elements down to this one
     tag: str
     own_keyword_bits: int
-    block: Block | None = None  # its current block; None until text arrives (and again after a nested block)
 
 
 # (class, id, itemprop or role) seen in this process, with their bits: pages of a site share them
@@ -103,19 +123,19 @@ _MAX_KNOWN_NAMES = 200_000
 _MARKED_BIT = KEYWORD_BITS["marked_article"]
 
 
-def keyword_bits(element: etree._Element) -> int:
-    """The KEYWORD_GROUPS in an element's class and id, and `marked_article` when its itemprop or role names the
-    article (itemprop="articleBody", role="main"). Example: <div class="entry-content"> -> the content and
-    article_body bits."""
-    key = (element.get("class"), element.get("id"), element.get("itemprop") or element.get("role"))
+def name_bits(class_name: str | None, element_id: str | None, marker: str | None) -> int:
+    """The KEYWORD_GROUPS in an element's class and id, and `marked_article` when its itemprop or role (`marker`)
+    names the article (itemprop="articleBody", role="main"). Example: name_bits("entry-content", None, None) -> the
+    content and article_body bits."""
+    key = (class_name, element_id, marker)
     known = _KNOWN_NAMES.get(key)
     if known is not None:
         return known
-    names = f"{key[0] or ''} {key[1] or ''}".lower()
+    names = f"{class_name or ''} {element_id or ''}".lower()
     bits = 0
     for bit, pattern in _KEYWORD_PATTERNS:
         if bit == _MARKED_BIT:
-            if key[2] and pattern.search(key[2].lower()):
+            if marker and pattern.search(marker.lower()):
                 bits |= bit
         elif pattern.search(names):
             bits |= bit
@@ -123,6 +143,11 @@ def keyword_bits(element: etree._Element) -> int:
         _KNOWN_NAMES.clear()
     _KNOWN_NAMES[key] = bits
     return bits
+
+
+def keyword_bits(element: etree._Element) -> int:
+    """name_bits of an element's class, id and itemprop (or role)."""
+    return name_bits(element.get("class"), element.get("id"), element.get("itemprop") or element.get("role"))
 
 
 # What the walk does at an element, by tag: one dict lookup instead of three set lookups an event (the walk's own
@@ -135,11 +160,12 @@ for _tag in BLOCK_TAGS:
     _KIND[_tag] = _KIND.get(_tag, 0) | _BLOCK
 
 
-def page_blocks(tree: etree._Element) -> list[Block]:
-    """The blocks of a parsed page, in document order (see the module docstring)."""
+def page_blocks_python(tree: etree._Element) -> list[Block]:
+    """The blocks of a parsed page, in document order (see the module docstring), walked in Python: the reference
+    the C walk (page_blocks) is tested against, and the walk where that module is not built."""
     blocks: list[Block] = []
-    document = _Open(0, (0,), "html", 0)
-    opened: list[_Open] = [document]
+    opened: list[_Open] = [_Open(0, (0,), "html", 0)]
+    pending: _Pending | None = None
     # for every block, context or skipped element whose start has been walked and end not yet: (tag bits, keyword
     # bits, whether it is inside a link) in force inside it
     context: list[tuple[int, int, bool]] = [(0, 0, False)]
@@ -147,18 +173,23 @@ def page_blocks(tree: etree._Element) -> list[Block]:
     kinds, tag_bits_of = _KIND, TAG_BITS
 
     def add(text: str, in_link: bool) -> None:
-        current = opened[-1]
-        block = current.block
-        if block is None:
+        nonlocal pending
+        if pending is None:
             if text.isspace():  # the indentation between tags starts no block
                 return
             tag_bits, keywords, _ = context[-1]
-            block = current.block = Block(current.tag, current.path, tag_bits, keywords, current.own_keyword_bits,
-                                          starts_in_link=in_link)
-            blocks.append(block)
-        block.parts.append(text)
+            pending = _Pending(opened[-1], tag_bits, keywords, in_link)
+        pending.parts.append(text)
         if in_link:
-            block.link_chars += len(text) - text.count(" ") - text.count("\n")
+            pending.link_chars += counted_chars(text)
+
+    def finish() -> None:
+        nonlocal pending
+        if pending is not None:
+            block = pending.block()
+            if block.text:  # (text of format characters alone collapses to nothing)
+                blocks.append(block)
+            pending = None
 
     # comments and processing instructions come only when asked for; their tails are page text
     walk = etree.iterwalk(tree, events=("start", "end", "comment", "pi"))
@@ -183,10 +214,9 @@ def page_blocks(tree: etree._Element) -> list[Block]:
             in_link = bool(tag_bits & _LINK_BIT)
             context.append((tag_bits, parent_keywords | own_keywords, in_link))
             if kind & _BLOCK:
-                parent = opened[-1]
-                parent.block = None
+                finish()
                 numbers += 1
-                opened.append(_Open(numbers, parent.path + (numbers,), tag, own_keywords))
+                opened.append(_Open(numbers, opened[-1].path + (numbers,), tag, own_keywords))
             text = element.text
             if text:
                 add(text, in_link)
@@ -194,16 +224,31 @@ def page_blocks(tree: etree._Element) -> list[Block]:
             kind = kinds.get(element.tag, 0)
             if kind:  # (inline elements pushed no context)
                 context.pop()
-            tail = element.tail
             if kind & _BLOCK and len(opened) > 1:
                 opened.pop()
-                opened[-1].block = None
-                if tail and not tail.isspace():  # (no block is open here: indentation would start none)
-                    add(tail, context[-1][2])
-            elif tail:
+                finish()
+            tail = element.tail
+            if tail:
                 add(tail, context[-1][2])
         elif element.tail:  # a comment or processing instruction
             add(element.tail, context[-1][2])
-    for block in blocks:
-        block.join_parts()
-    return [block for block in blocks if block.text]  # (text of format characters alone collapses to nothing)
+    finish()
+    return blocks
+
+
+try:  # built from curate/stages/_html_blocks.c by setup.py; optional, page_blocks_python gives the same blocks
+    from curate.stages._html_blocks import LIBXML_MAJOR_VERSION, configure, walk as c_walk
+except ImportError:  # pragma: no cover - a machine without a C compiler
+    LIBXML_MAJOR_VERSION, c_walk = None, None
+# The C walk reads libxml2's nodes through the headers of the libxml2 it was built against: used only where lxml
+# runs a libxml2 of that major version (its node layout has not changed within 2.x).
+C_WALK = c_walk is not None and LIBXML_MAJOR_VERSION == etree.LIBXML_VERSION[0]
+if C_WALK:
+    configure(etree._Element, {tag: (kind, TAG_BITS.get(tag, 0)) for tag, kind in _KIND.items()}, name_bits, Block,
+              _LINK_BIT)
+
+
+def page_blocks(tree: etree._Element) -> list[Block]:
+    """The blocks of a parsed page, in document order (see the module docstring): the C walk where it is built,
+    page_blocks_python's blocks either way."""
+    return c_walk(tree) if C_WALK else page_blocks_python(tree)
