@@ -6,9 +6,11 @@ Documents: every WARC file of the shared corpus, extracted with curate (resilipa
 runs over the same documents in this one process, one after the other, single-threaded: curate's stage through its
 Arrow `process`, datatrove's block through its `run`. Both language filters use the same lid.176 file (curate's
 shipped copy; datatrove would otherwise download lid.176.bin). Also printed: how often the two keep or reject the
-same document (their rules differ in details such as tokenisation).
+same document (their rules differ in details such as tokenisation). The word-based rules run twice on curate's side:
+with whitespace words (the default) and with English tokens (`words_language: en`, curate/stages/words.py), the unit
+datatrove's spaCy tokenizer gives them.
 
-    python bench/filters.py
+    python bench/filters.py [--only langid gopher_quality/en ...]
 """
 
 from __future__ import annotations
@@ -94,10 +96,13 @@ def datatrove_blocks(lists: dict[str, Path]) -> dict:
     language.model._model = _FastText(DEFAULT_MODEL)  # the same model file as curate's langid
     return {"langid": (language, {"keep": ["en"], "min_score": 0.65}),
             "gopher_quality": (GopherQualityFilter(), {}),
+            "gopher_quality/en": (GopherQualityFilter(), {"words_language": "en"}),
             "gopher_repetition": (GopherRepetitionFilter(), {}),
+            "gopher_repetition/en": (GopherRepetitionFilter(), {"words_language": "en"}),
             "c4": (C4QualityFilter(), {}),
             "c4_badwords": (C4BadWordsFilter(), {}),  # English, keep_fraction 0 (seed_datatrove_badwords)
             "fineweb_quality": (FineWebQualityFilter(char_duplicates_ratio=0.1), {}),
+            "fineweb_quality/en": (FineWebQualityFilter(char_duplicates_ratio=0.1), {"words_language": "en"}),
             # The same lists for both (pipelines/lists/); datatrove's own are off (they are downloaded).
             "url_filter": (URLFilter(use_integrated_lists=False, extra_domains=read_list(lists["blocked_domains"]),
                                      banned_words=read_list(lists["banned_url_words"]),
@@ -133,6 +138,7 @@ def main() -> None:
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3, help="interleaved rounds; each figure is their median")
+    parser.add_argument("--only", nargs="+", help="these rows only (a row is a step name, /en: English tokens)")
     args = parser.parse_args()
     from datatrove.utils.logging import logger
 
@@ -142,10 +148,12 @@ def main() -> None:
     table = load_documents()
     print(f"{table.num_rows} documents, {sum(len(t) for t in table.column('text').to_pylist()) / 1e6:.1f} M chars, "
           "one core\n")
-    print(f"{'stage':<18} {'curate docs/s':>13} {'datatrove docs/s':>16} {'ratio':>7} {'same decision':>13}")
+    print(f"{'stage':<20} {'curate docs/s':>13} {'datatrove docs/s':>16} {'ratio':>7} {'same decision':>13}")
     list_folder = tempfile.TemporaryDirectory()
     for name, (block, options) in datatrove_blocks(url_lists(table, Path(list_folder.name))).items():
-        stage = STEPS[name](**options)
+        if args.only and name not in args.only:
+            continue
+        stage = STEPS[name.split("/")[0]](**options)
         kept_ids: set[str] = set()
 
         rewrites = name == "pii"  # a formatter keeps every document: compare which ones it changed
@@ -171,8 +179,10 @@ def main() -> None:
         timings = interleaved({"curate": run_curate, "datatrove": run_datatrove}, repeats=args.repeats)
         ours_time, their_time = timings["curate"], timings["datatrove"]
         same = sum((i in kept_ids) == (i in theirs) for i in table.column("id").to_pylist()) / table.num_rows
-        print(f"{name:<18} {ours_time.per_second:>13,.0f} {their_time.per_second:>16,.0f} "
+        print(f"{name:<20} {ours_time.per_second:>13,.0f} {their_time.per_second:>16,.0f} "
               f"{ours_time.per_second / their_time.per_second:>6.2f}x {same:>12.1%}")
+    if args.only and "kenlm_perplexity" not in args.only:
+        return
     with tempfile.TemporaryDirectory() as folder:  # datatrove's KenLM blocks download CCNet's models: curate only
         perplexity = kenlm_stage(table, folder)
 
@@ -181,7 +191,7 @@ def main() -> None:
             return table.num_rows
 
         timing = timed(perplexity.name, score_all)
-        print(f"{'kenlm_perplexity':<18} {timing.per_second:>13,.0f} {'-':>16} {'-':>7} {'-':>13}")
+        print(f"{'kenlm_perplexity':<20} {timing.per_second:>13,.0f} {'-':>16} {'-':>7} {'-':>13}")
 
 
 if __name__ == "__main__":

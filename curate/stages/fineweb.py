@@ -13,7 +13,7 @@ import pyarrow as pa
 
 from curate.stages.base import DocumentStage, Reject
 from curate.stages.gopher import duplicate_count_and_chars
-from curate.stages.words import split_words
+from curate.stages.words import check_words_language, tokens_of
 
 # With the full stops, exclamation and question marks and closing quotes of Chinese and Japanese text.
 LINE_END_PUNCTUATION = (".", "!", "?", '"', "'", "”", "’", "…", ":", ";", "。", "！", "？", "」", "』")
@@ -34,6 +34,12 @@ class FineWebQuality(DocumentStage):
     max_short_line_ratio: float = 0.67  # reject when at least 67% of lines are shorter than 30 characters
     max_dup_line_char_ratio: float = 0.1  # reject when at least 10% of characters sit in repeated lines
     max_newline_word_ratio: float = 0.3  # "list ratio": more than 0.3 newlines per word reads as a list
+    # None: whitespace words; a language code: its word tokenizer's tokens, as datatrove counts the list ratio's words
+    # for FineWeb-2 (curate/stages/words.py)
+    words_language: str | None = None
+
+    def __post_init__(self) -> None:
+        check_words_language(self.words_language)
 
     def apply(self, text: str | None) -> tuple[float, float, float, float] | Reject:
         text = text or ""
@@ -44,7 +50,7 @@ class FineWebQuality(DocumentStage):
         short = sum(len(line) < self.short_line_length for line in lines) / len(lines)
         _, dup_chars = duplicate_count_and_chars(lines)
         duplicated = dup_chars / max(1, sum(map(len, lines)))
-        words = len(split_words(text))
+        words = len(tokens_of(text, self.words_language))
         newlines = text.count("\n") / words if words else 0.0
         values = (punctuated, short, duplicated, newlines)
         if punctuated <= self.min_line_punct_ratio:

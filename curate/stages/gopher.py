@@ -6,7 +6,10 @@ its value and the threshold it crossed, so that a threshold can be tuned from th
 NeMo Curator's ScoreFilter keeps its scores).
 
 Words are whitespace-separated tokens, except that each Han or kana character of Chinese and Japanese text is one
-(curate/stages/words.py); lines split on newlines; paragraphs on blank lines. Each rule rejects with its own reason,
+(curate/stages/words.py); with `words_language:` (a language code) they are the tokens of that language's word
+tokenizer, punctuation marks apart, as datatrove's Gopher filters count them for FineWeb and FineWeb-2: the document's
+words and their mean length are then the tokens holding a letter or digit, and the per-word ratios (symbols,
+alphabetic words) and stop words are over all tokens. Lines split on newlines; paragraphs on blank lines. Each rule rejects with its own reason,
 so the rejected output shows which rule fired. For Chinese and Japanese, set `min_mean_word_length: 1` and stop words
 of the language (FineWeb-2's per-language thresholds: pipelines/multilingual.yaml).
 """
@@ -20,7 +23,7 @@ from typing import ClassVar
 import pyarrow as pa
 
 from curate.stages.base import DocumentStage, Reject
-from curate.stages.words import split_words
+from curate.stages.words import check_words_language, is_word, tokens_of
 
 BULLETS = ("•", "●", "○", "■", "□", "▪", "▫", "–", "-", "*", "·")  # line starts counted as bullet points
 ELLIPSES = ("...", "…")
@@ -49,21 +52,26 @@ class GopherQuality(DocumentStage):
     min_alpha_words_ratio: float = 0.8  # words with at least one alphabetic character
     min_stop_words: int = 2
     stop_words: list[str] = field(default_factory=lambda: list(GOPHER_STOP_WORDS))
+    words_language: str | None = None  # None: whitespace words; a language code: its tokens (module docstring)
+
+    def __post_init__(self) -> None:
+        check_words_language(self.words_language)
 
     def apply(self, text: str | None) -> tuple[int, float, float, float, float, float, int] | Reject:
         text = text or ""
-        words = split_words(text)
+        tokens = tokens_of(text, self.words_language)
+        words = tokens if self.words_language is None else [token for token in tokens if is_word(token)]
         n = len(words)
-        per_word = max(n, 1)
-        mean_length = sum(map(len, words)) / per_word
-        symbols = (text.count("#") + sum(text.count(e) for e in ELLIPSES)) / per_word
+        per_token = max(len(tokens), 1)
+        mean_length = sum(map(len, words)) / max(n, 1)
+        symbols = (text.count("#") + sum(text.count(e) for e in ELLIPSES)) / per_token
         lines = [line.strip() for line in text.split("\n") if line.strip()]
         per_line = max(len(lines), 1)
         bullets = sum(line.startswith(BULLETS) for line in lines) / per_line
         ellipses = sum(line.endswith(ELLIPSES) for line in lines) / per_line
-        alpha = sum(any(ch.isalpha() for ch in word) for word in words) / per_word
+        alpha = sum(any(ch.isalpha() for ch in token) for token in tokens) / per_token
         stop_words = set(self.stop_words)
-        stops = sum(word.lower() in stop_words for word in words)
+        stops = sum(token.lower() in stop_words for token in tokens)
         values = (n, mean_length, symbols, bullets, ellipses, alpha, stops)
         if n < self.min_words:
             return Reject("gopher_short_doc", f"{n} words < {self.min_words}", values)
@@ -149,6 +157,10 @@ class GopherRepetition(DocumentStage):
     max_top_ngram_char_fraction: dict[int, float] = field(default_factory=lambda: {2: 0.20, 3: 0.18, 4: 0.16})
     max_dup_ngram_char_fraction: dict[int, float] = field(
         default_factory=lambda: {5: 0.15, 6: 0.14, 7: 0.13, 8: 0.12, 9: 0.11, 10: 0.10})
+    words_language: str | None = None  # None: whitespace words; a language code: its tokens (module docstring)
+
+    def __post_init__(self) -> None:
+        check_words_language(self.words_language)
 
     def apply(self, text: str | None) -> tuple[float, float, float, float, dict[int, float], dict[int, float]] | Reject:
         text = text or ""
@@ -159,7 +171,7 @@ class GopherRepetition(DocumentStage):
         for unit, items in (("paragraph", paragraphs), ("line", lines)):
             count, repeated_chars = duplicate_count_and_chars(items)
             shares[unit] = (count / max(len(items), 1), repeated_chars / size)
-        words = split_words(text)
+        words = tokens_of(text, self.words_language)
         top = {n: top_ngram_chars(words, n) / size for n in sorted(self.max_top_ngram_char_fraction)}
         duplicated = {n: duplicate_ngram_chars(words, n) / size for n in sorted(self.max_dup_ngram_char_fraction)}
         values = (*shares["paragraph"], *shares["line"], top, duplicated)

@@ -15,6 +15,15 @@ dictionaries for these scripts), as browsers and FineWeb-2's Thai tokenizer (PyT
 ICU comes from the pyicu-wheels package; where it is not installed, such runs count as whitespace words, as before.
 
 Text without a character at or above U+0E00 is split exactly as `str.split()` splits it (and as fast).
+
+Per-language tokens (`words_language:` of the Gopher and FineWeb stages): datatrove's rules, as FineWeb and FineWeb-2
+run them, count the tokens of a per-language word tokenizer (spaCy's rules for most languages, with jieba, SudachiPy,
+PyThaiNLP and others where a language needs a segmenter: datatrove's load_word_tokenizer), where every punctuation
+mark is a token of its own ("Hello, world." is four tokens) and Chinese and Japanese are cut into dictionary words.
+FineWeb-2's per-language thresholds were fitted on those counts. `language_tokens` gives such tokens for any
+language with one engine, ICU's word break iterator under the language's locale (UAX #29's word boundaries, with
+ICU's dictionaries for Chinese, Japanese, Thai, Lao, Khmer and Myanmar): it keeps a contraction whole where spaCy
+splits it ("Don't" against "Do", "n't") and cuts a URL at its slashes where spaCy keeps it whole.
 """
 
 from __future__ import annotations
@@ -78,3 +87,51 @@ def split_words(text: str) -> list[str]:
         found = segment(token) if UNSPACED_RUN.search(token) else None
         words.extend(found if found is not None else [token])
     return words
+
+
+# an ISO 639 code with an optional script or region (ICU locales: "en", "ja", "zh_Hant", "pt-BR")
+LANGUAGE_CODE = re.compile(r"[a-z]{2,3}(?:[_-][A-Za-z0-9]{2,8})*")
+
+
+def check_words_language(language: str | None) -> None:
+    """A stage's `words_language` option: None (whitespace words) or a language code ICU can tokenize."""
+    if language is None:
+        return
+    if not LANGUAGE_CODE.fullmatch(language):
+        raise ValueError(f"words_language {language!r} is not a language code (such as en, ja, zh, th)")
+    if _icu() is None:
+        raise ValueError("words_language needs ICU (the pyicu-wheels package, installed with curate on "
+                          "Linux); without it, leave words_language out to count whitespace words")
+
+
+def language_tokens(text: str, language: str) -> list[str]:
+    """A text's tokens as a per-language word tokenizer gives them: words and punctuation marks, each its own token,
+    no whitespace (see the module docstring).
+
+    Example: language_tokens("Hello, world.", "en") -> ["Hello", ",", "world", "."];
+    language_tokens("東京タワーは高い。", "ja") -> ["東京タワー", "は", "高い", "。"]"""
+    iterators = getattr(_local, "iterators", None)
+    if iterators is None:
+        iterators = _local.iterators = {}
+    iterator = iterators.get(language)
+    if iterator is None:  # one per language and thread: an iterator holds its text
+        icu = _icu()
+        iterator = iterators[language] = icu.BreakIterator.createWordInstance(icu.Locale(language))
+    iterator.setText(text)
+    tokens, start = [], iterator.first()
+    for end in iterator:
+        if not text[start:end].isspace():
+            tokens.append(text[start:end])
+        start = end
+    return tokens
+
+
+def is_word(token: str) -> bool:
+    """Whether a token holds a letter or digit: datatrove's rules count words and word lengths over such tokens and
+    leave out those that are only punctuation or symbols. Example: is_word("n't") -> True; is_word("...") -> False"""
+    return any(character.isalnum() for character in token)
+
+
+def tokens_of(text: str, language: str | None) -> list[str]:
+    """split_words' words without a language, language_tokens' tokens with one."""
+    return split_words(text) if language is None else language_tokens(text, language)
