@@ -1,5 +1,5 @@
 """Main-text extraction from HTML: trafilatura (default, precise), resiliparse (ten times faster), `blocks` (curate's
-own: a classifier over the page's text blocks, trained from pages with gold main text; four times faster than
+own: a classifier over the page's text blocks, trained from pages with gold main text; five times faster than
 trafilatura and the best mean F1 over six benchmarks, docs/extraction.md), or the whole page's text (`plain`, what
 Common Crawl's WET files hold: the baseline a corpus without extraction starts from).
 
