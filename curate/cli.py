@@ -241,7 +241,8 @@ def build_parser() -> argparse.ArgumentParser:
                                 "the same token budget and seeds; print validation bits per byte on a fixed "
                                 "reference text, mean ± std over seeds, lower is better.")
     validate.add_argument("shards", nargs="+", help="folders of tokenize nodes, e.g. out/compare/raw_shards")
-    validate.add_argument("--model", default="tiny", help="a train_stub model size: tiny, mini, 20M, 124M")
+    validate.add_argument("--model", default="tiny", help="a train_stub model size: tiny, tiny-untied (the "
+                          "ablation's proxy), mini, 20M, 124M")
     validate.add_argument("--tokens", type=int, default=2_000_000, help="training tokens per run")
     validate.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     validate.add_argument("--batch-size", type=int, default=16)

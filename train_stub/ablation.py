@@ -9,9 +9,11 @@ over the same pages, compared with arm_curated). Evaluation texts:
 - `heldout`: the gold main text of the cleaning_bench pages in HELD_OUT_WARCS, which no arm reads (checked here);
 - `wikitext`: train_stub's WikiText-2 test extract.
 The budget stays under one epoch of the smallest arm, so no arm is repeated (docs/train_stub.md shows what repetition
-does to a comparison). Seeds train two at a time in processes of one thread each, the fastest use of two cores for
-the `tiny` model; a run on one thread gives the same bits whatever else the machine does. Verdicts follow
-train_stub.compare.difference: never from one seed, only beyond the seeds' spread.
+does to a comparison). The proxy is `tiny-untied` (train_stub/model.py says why not `tiny`). Seeds train two at a
+time in processes of one thread each, the fastest use of two cores for it; a run on one thread gives the same bits
+whatever else the machine does. Verdicts follow train_stub.compare.difference: never from one seed, only beyond the
+seeds' spread. For a machine without the corpus (a lent GPU), `--export DIR` copies the arms and the evaluation
+texts, and `--bundle DIR` trains there (bench/gpu_ablation.sh).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import hashlib
 import json
 import multiprocessing
 import os
+import shutil
 import statistics
 import sys
 from collections.abc import Sequence
@@ -29,7 +32,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from curate import storage
-from curate.shards import load_manifest
+from curate.shards import load_manifest, manifest_path
 from curate.stages.jsonl import iter_texts
 from train_stub.compare import DatasetScore, difference
 from train_stub.train import REFERENCE_TEXT, TrainConfig
@@ -42,6 +45,7 @@ LEFT_OUT = "_without_"  # arm_without_c4: arm_curated less c4; arm_x_without_c4:
 ANCHOR_PREFIX = "arm_anchor_"  # an anchor's own recipe over the same pages (bench/anchor_recipes.py)
 BASELINE, FULL = "arm_raw", "arm_curated"
 RUNS_FOLDER = "_ablation_runs"  # in the pipeline's workdir: one JSON of scores per finished run (run_key)
+BUNDLE_TEXTS = "evaluation_texts.json"  # in an --export's folder: {name: text}, the texts the checks passed
 
 
 def held_out_gold(cleaning_bench: Path) -> dict[str, str]:
@@ -115,6 +119,16 @@ def check_evaluation_text_unseen(pipeline: str, texts: dict[str, str]) -> None:
                     if leaked is not None:
                         raise SystemExit(f"ablation: node {node_name!r} learns from {path}, which holds evaluation "
                                          f"text ({lines[leaked.strip()]}: {leaked.strip()[:60]!r}...)")
+
+
+def export_bundle(arms: dict[str, str], texts: dict[str, str], bundle: Path) -> None:
+    """Copy each arm's shards and its node record (manifest, tokenizer) into `bundle`, laid out as a workdir, with
+    the evaluation texts beside them: what `--bundle` needs to train on a machine that has neither the corpus nor
+    the pipeline's outputs (the evaluation texts were checked against the pipeline here, before the copy)."""
+    for arm, folder in arms.items():
+        shutil.copytree(folder, bundle / arm, dirs_exist_ok=True)
+        shutil.copytree(Path(manifest_path(folder)).parent, bundle / "_curate" / arm, dirs_exist_ok=True)
+    (bundle / BUNDLE_TEXTS).write_text(json.dumps(texts, ensure_ascii=False), encoding="utf-8")
 
 
 def pipeline_workdir(pipeline: str) -> str:
@@ -289,7 +303,7 @@ def report(scores: dict[str, DatasetScore], arms: dict[str, str], config: TrainC
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("pipeline", help="an ablation pipeline: tokenize nodes named arm_*")
-    parser.add_argument("--model", default="tiny")
+    parser.add_argument("--model", default="tiny-untied", help="a train_stub model size (model.CONFIGS)")
     parser.add_argument("--tokens", type=int, default=2_000_000, help="training tokens per run")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4], help="seeds of the main arms")
     parser.add_argument("--stage-seeds", type=int, nargs="+", default=[0, 1, 2],
@@ -300,7 +314,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--lr", type=float, default=1e-2)
     parser.add_argument("--arms", nargs="+", help="train only these arms (default: every arm_* node but the "
                         "anchors' arm_anchor_*)")
-    parser.add_argument("--processes", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--processes", type=int, default=os.cpu_count() or 1,
+                        help="runs trained at once, one thread each (with --device cuda: one, the GPU's)")
+    parser.add_argument("--device", default="cpu", help="cpu, or cuda for a GPU (bf16; runs kept apart from the "
+                        "CPU's, their key holds the device)")
     parser.add_argument("--corpus", default=os.path.join(os.path.dirname(__file__), "..", "..", "shared", "corpus"))
     parser.add_argument("--eval-chars", type=int, default=0, help="score only the first N characters of each "
                         "evaluation text (0: all of it)")
@@ -308,35 +325,51 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--json", help="write every run's bits per byte here")
     parser.add_argument("--no-run", action="store_true", help="use the arms the workdir holds, without running the "
                         "pipeline first (for instance to report the runs kept from a stopped ablation)")
+    parser.add_argument("--export", metavar="DIR", help="copy the arms (shards, manifest, tokenizer) and the "
+                        "evaluation texts into DIR and stop: a bundle to train from where the corpus is not")
+    parser.add_argument("--bundle", metavar="DIR", help="train on an --export's arms and texts (no pipeline run, no "
+                        "corpus: bench/gpu_ablation.sh on a lent GPU); runs are kept in DIR")
     args = parser.parse_args(argv)
 
-    from curate.cli import main as curate_main
+    if args.bundle:  # a machine without the corpus (a lent GPU): the arms and texts an --export wrote
+        bundle = Path(args.bundle)
+        texts = json.loads((bundle / BUNDLE_TEXTS).read_text(encoding="utf-8"))
+        arms = {arm: str(bundle / arm) for arm in arm_folders(args.pipeline) if (bundle / arm).is_dir()}
+        runs_folder = bundle / RUNS_FOLDER
+    else:
+        from curate.cli import main as curate_main
 
-    check_held_out(args.pipeline)
-    with open(REFERENCE_TEXT, encoding="utf-8") as handle:
-        texts = {"heldout": heldout_text(Path(args.corpus) / "cleaning_bench"), "wikitext": handle.read()}
-    check_evaluation_text_unseen(args.pipeline, texts)
-    if not args.no_run and curate_main(["run", args.pipeline, "--executor", "local", "--workers",
-                                        str(args.processes)]) != 0:
-        return 1
-    arms = arm_folders(args.pipeline)
+        check_held_out(args.pipeline)
+        with open(REFERENCE_TEXT, encoding="utf-8") as handle:
+            texts = {"heldout": heldout_text(Path(args.corpus) / "cleaning_bench"), "wikitext": handle.read()}
+        check_evaluation_text_unseen(args.pipeline, texts)
+        if not args.no_run and curate_main(["run", args.pipeline, "--executor", "local", "--workers",
+                                            str(args.processes)]) != 0:
+            return 1
+        arms = arm_folders(args.pipeline)
+        runs_folder = Path(pipeline_workdir(args.pipeline)) / RUNS_FOLDER
     if args.arms:
         unknown = sorted(set(args.arms) - set(arms))
         if unknown:
-            raise SystemExit(f"ablation: no arm {', '.join(unknown)} in {args.pipeline}; arms: {', '.join(arms)}")
+            raise SystemExit(f"ablation: no arm {', '.join(unknown)} in {args.bundle or args.pipeline}; arms: "
+                             f"{', '.join(arms)}")
         arms = {arm: folder for arm, folder in arms.items() if arm in args.arms}
     else:  # an anchor's recipe keeps fewer tokens than the budget of the others: it trains when named, on its own
         arms = {arm: folder for arm, folder in arms.items() if not arm.startswith(ANCHOR_PREFIX)}
+    if args.export:
+        export_bundle(arms, texts, Path(args.export))
+        print(f"ablation: {len(arms)} arms and the evaluation texts -> {args.export}", file=sys.stderr)
+        return 0
     smallest = min(load_manifest(folder)["tokens"] for folder in arms.values())
     if args.tokens >= smallest:
         raise SystemExit(f"ablation: --tokens {args.tokens:,} is not below one epoch of the smallest arm "
                          f"({smallest:,} tokens)")
     if args.eval_chars:
         texts = {name: text[: args.eval_chars] for name, text in texts.items()}
-    config = TrainConfig(model=args.model, batch_size=args.batch_size, lr=args.lr, log_interval=0, device="cpu")
+    config = TrainConfig(model=args.model, batch_size=args.batch_size, lr=args.lr, log_interval=0, device=args.device)
+    processes = args.processes if args.device == "cpu" else 1
     seeds = {arm: args.stage_seeds if left_out_of(arm) else args.seeds for arm in arms}
-    runs_folder = Path(pipeline_workdir(args.pipeline)) / RUNS_FOLDER
-    scores = score_arms(arms, seeds, config, args.tokens, texts, args.processes, runs_folder)
+    scores = score_arms(arms, seeds, config, args.tokens, texts, processes, runs_folder)
     same_data = {arm: owner for arm, owner in data_owners(arms).items() if owner != arm}
     table = report(scores, arms, config, args.tokens, texts, same_data)
     print(table)

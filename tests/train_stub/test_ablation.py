@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import textwrap
 from pathlib import Path
 
@@ -121,6 +122,20 @@ def test_one_command_trains_every_arm_and_reports_the_spread(corpus, tmp_path, c
     assert "4 runs, 3 done before, 1 to train" in again.out
     assert "node arm_raw" not in again.out + again.err  # --no-run: the pipeline is not run
     assert json.loads(results.read_text()) == runs
+
+    # a bundle for a machine without the corpus or the workdir (a lent GPU): the same seed gives the same bits there
+    bundle = tmp_path / "bundle"
+    assert ablation.main([str(pipeline), "--no-run", "--arms", "arm_raw", "arm_curated", "--corpus", str(corpus),
+                          "--export", str(bundle)]) == 0
+    shutil.rmtree(tmp_path / "out")
+    assert ablation.main([str(pipeline), "--bundle", str(bundle), "--tokens", "4096", "--seeds", "0",
+                          "--batch-size", "4", "--processes", "1", "--corpus", str(tmp_path / "nowhere"),
+                          "--eval-chars", "20000", "--json", str(results)]) == 0
+    assert "2 runs, 0 done before, 2 to train" in capsys.readouterr().out
+    moved = json.loads(results.read_text())
+    assert set(moved) == {"arm_raw", "arm_curated"}
+    for arm in moved:
+        assert moved[arm]["bits_per_byte"]["heldout"] == runs[arm]["bits_per_byte"]["heldout"][:1]
 
 
 def test_an_unknown_arm_is_refused_before_training(corpus, tmp_path):

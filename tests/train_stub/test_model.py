@@ -73,3 +73,12 @@ def test_z_loss_adds_the_squared_normaliser():
 def test_invalid_head_split():
     with pytest.raises(ValueError):
         GPTConfig(d_model=64, n_head=5)
+
+
+def test_the_ablation_proxy_is_tiny_with_its_own_output_matrix():
+    tied = GPT(GPTConfig(vocab_size=128, **CONFIGS["tiny"]))
+    untied = GPT(GPTConfig(vocab_size=128, **CONFIGS["tiny-untied"]))
+    assert tied.lm_head.weight is tied.embed.weight
+    assert untied.lm_head.weight is not untied.embed.weight
+    # the same network otherwise: one more table of vocab x d_model parameters, nothing else
+    assert untied.num_params(non_embedding=False) - tied.num_params(non_embedding=False) == 128 * 64
