@@ -57,7 +57,7 @@ extraction-quality: $(STAMP)
 # dolma (the Dolma-style anchor recipe) pins numpy < 2 and tokenizers <= 0.19: an environment of its own.
 .venv-dolma/.installed:
 	python3 -m venv .venv-dolma
-	.venv-dolma/bin/pip install -q dolma==1.2.1
+	.venv-dolma/bin/pip install -q -c bench/dolma_constraints.txt dolma==1.2.1
 	touch $@
 
 # The training proof (docs/quality.md): the anchors' recipes over the same pages (bench/anchor_recipes.py: datatrove's
