@@ -11,7 +11,7 @@ over the same pages, compared with arm_curated). Evaluation texts:
 The budget stays under one epoch of the smallest arm, so no arm is repeated (docs/train_stub.md shows what repetition
 does to a comparison). The proxy is `tiny-untied` (train_stub/model.py says why not `tiny`). Seeds train two at a
 time in processes of one thread each, the fastest use of two cores for it; a run on one thread gives the same bits
-whatever else the machine does. Verdicts follow train_stub.compare.difference: never from one seed, only beyond the
+whatever else the machine does. Verdicts follow train_stub.compare: never from one seed, only beyond the
 seeds' spread. For a machine without the corpus (a lent GPU), `--export DIR` copies the arms and the evaluation
 texts, and `--bundle DIR` trains there (bench/gpu_ablation.sh).
 """
@@ -34,7 +34,7 @@ from pathlib import Path
 from curate import storage
 from curate.shards import load_manifest, manifest_path
 from curate.stages.jsonl import iter_texts
-from train_stub.compare import DatasetScore, difference
+from train_stub.compare import DatasetScore, describe_comparison
 from train_stub.train import REFERENCE_TEXT, TrainConfig
 
 # cleaning_bench WARC files whose pages no arm trains on (249 pages: CleanEval's news and blog pages, Dragnet's
@@ -237,7 +237,7 @@ def score_arms(arms: dict[str, str], seeds: dict[str, Sequence[int]], config: Tr
         manifest = load_manifest(folder)
         runs = [results[(owner[arm], seed)] for seed in seeds[owner[arm]]]
         scores[arm] = DatasetScore(folder, {name: [run[name] for run in runs] for name in texts},
-                                   tokens / manifest["tokens"], int(manifest["tokens"]))
+                                   tokens / manifest["tokens"], int(manifest["tokens"]), list(seeds[owner[arm]]))
     return scores
 
 
@@ -261,14 +261,13 @@ def report(scores: dict[str, DatasetScore], arms: dict[str, str], config: TrainC
                      f"{score.epochs:.2f} | {seeds[arm]} | {cells} |")
 
     def comparison_row(better: str, worse: str) -> str:
-        cells = " | ".join(difference(scores[better].bits_per_byte[n], scores[worse].bits_per_byte[n]).describe()
-                           for n in names)
+        cells = " | ".join(describe_comparison(scores[better], scores[worse], n) for n in names)
         return f"| {better} vs {worse} | {cells} |"
 
     main = [arm for arm in ("arm_curated", "arm_filtered", "arm_extracted", "arm_raw") if arm in scores]
     if len(main) > 1:
         lines += ["", "Differences (positive: the first arm is better; sigma: the gap over the larger seed standard "
-                  "deviation; p: Welch's t-test):", "", "| comparison | " + " | ".join(names) + " |",
+                  "deviation; p: Welch's t-test; paired by seed: the same from the per-seed gaps, the paired t-test):", "", "| comparison | " + " | ".join(names) + " |",
                   "|---|" + "---|" * len(names)]
         for position, better in enumerate(main):
             for worse in main[position + 1 :]:
@@ -294,9 +293,8 @@ def report(scores: dict[str, DatasetScore], arms: dict[str, str], config: TrainC
                 lines.append(f"| {label} | " + " | ".join("no change: the same data as " + same_data[arm]
                                                           for _ in names) + " |")
                 continue
-            lines.append(f"| {label} | " + " | ".join(
-                difference(scores[base].bits_per_byte[n], scores[arm].bits_per_byte[n]).describe() for n in names)
-                + " |")
+            lines.append(f"| {label} | " + " | ".join(describe_comparison(scores[base], scores[arm], n) for n in names)
+                         + " |")
     return "\n".join(lines) + "\n"
 
 

@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pytest
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
@@ -14,7 +15,7 @@ import pyarrow.parquet as pq
 from curate.cli import main
 from curate.shards import manifest_path
 from curate.storage import sha256 as file_sha256
-from train_stub.compare import difference
+from train_stub.compare import DatasetScore, describe_comparison, difference, paired_difference
 from tests.shard_damage import copy_shards
 
 
@@ -65,6 +66,21 @@ def test_a_difference_is_clear_only_beyond_the_spread():
     assert not difference([2.50, 2.60, 2.55], [2.52, 2.62, 2.57]).clear  # inside the spread
     close = difference([2.500, 2.501, 2.502, 2.500, 2.501], [2.503, 2.504, 2.505, 2.503, 2.504])
     assert close.p_value is not None and close.p_value < 0.01 and close.clear == (close.sigmas > 2)
+
+
+def test_paired_by_seed_the_seeds_own_luck_cancels():
+    a, b = [2.50, 2.60, 2.55], [2.52, 2.62, 2.57]  # each seed 0.02 ahead; the seeds spread 0.05
+    assert not difference(a, b).clear and paired_difference(a, b).clear
+    assert paired_difference(a, b).gap == pytest.approx(0.02)
+    assert not paired_difference(a, [2.52, 2.58, 2.57]).clear  # one seed the other way: inside the gaps' spread
+    with pytest.raises(ValueError, match="pairs need one of each per seed"):
+        paired_difference(a, b[:2])
+    same = DatasetScore("a", {"t": a}, 0.5, 10, [0, 1, 2])
+    other = DatasetScore("b", {"t": b}, 0.5, 10, [0, 1, 2])
+    assert "paired by seed:" in describe_comparison(same, other, "t") and "(clear)" in describe_comparison(
+        same, other, "t").split(";")[1]
+    shifted = DatasetScore("b", {"t": b}, 0.5, 10, [1, 2, 3])  # other seeds: nothing pairs them
+    assert "paired" not in describe_comparison(same, shifted, "t")
 
 
 def test_validate_rejects_bad_arguments(tmp_path, capsys):
