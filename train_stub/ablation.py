@@ -267,7 +267,8 @@ def report(scores: dict[str, DatasetScore], arms: dict[str, str], config: TrainC
     main = [arm for arm in ("arm_curated", "arm_filtered", "arm_extracted", "arm_raw") if arm in scores]
     if len(main) > 1:
         lines += ["", "Differences (positive: the first arm is better; sigma: the gap over the larger seed standard "
-                  "deviation; p: Welch's t-test; paired by seed: the same from the per-seed gaps, the paired t-test):", "", "| comparison | " + " | ".join(names) + " |",
+                  "deviation; p: Welch's t-test; paired by seed: the same from the per-seed gaps, the paired "
+                  "t-test):", "", "| comparison | " + " | ".join(names) + " |",
                   "|---|" + "---|" * len(names)]
         for position, better in enumerate(main):
             for worse in main[position + 1 :]:
