@@ -6,12 +6,13 @@ page's densest prose container, the way readability picks its candidate; its con
 its neighbours' (boilerpipe's finding: the blocks around a block say as much as the block itself; Kohlschütter et
 al. 2010), the page's (whether it names an article body at all) and where reader comments begin (a comments
 heading or a comment's byline before the block: curate's convention leaves comments out). Three small two-layer
-networks score the vector and their mean probability decides; blocks above the model's threshold are the main text,
-in page order, one per line.
+networks and a forest of gradient-boosted trees score the vector, and the mean of the two probabilities decides;
+blocks above the model's threshold are the main text, in page order, one per line.
 
-The networks are trained by curate from pages with gold main text (models/train_block_classifier.py, on the `tune`
-half of the extraction benchmarks; docs/extraction.md) and ship as models/block_classifier.json, about 8,000
-numbers, evaluated with numpy: no model is downloaded and no torch is needed at run time.
+Both are trained by curate from pages with gold main text (models/train_block_classifier.py, on the `tune` half of
+the extraction benchmarks; docs/extraction.md) and ship as models/block_classifier.json: the networks evaluated with
+numpy, the trees in C (curate/stages/_forest.c, with a numpy path of the same sums): no model is downloaded, and
+neither torch nor LightGBM is needed at run time.
 """
 
 from __future__ import annotations
@@ -230,25 +231,141 @@ class Network:
 
 
 @dataclass(frozen=True)
-class BlockClassifier:
-    """The network and the probability above which a block is main text (chosen by cross-validation on the
-    training pages)."""
+class Forest:
+    """Gradient-boosted regression trees (LightGBM's, trained by models/train_block_classifier.py) as flat arrays. A
+    split node i sends a block left when its feature[i] <= threshold[i], else right; a child >= 0 is a split node, a
+    child < 0 the leaf ~child; tree t starts at roots[t] (a tree of one leaf: roots[t] = ~leaf). A block's score is
+    the sum of the leaf values its trees lead it to, and p = sigmoid(score).
 
-    network: Network
-    threshold: float
+    Example, one tree splitting on column 0 at 0.5 into leaves -1.0 and +2.0:
+    Forest(feature=[0], threshold=[0.5], left=[~0], right=[~1], leaf_value=[-1.0, 2.0], roots=[0])
+    scores [[0.2], [0.9]] as [-1.0, 2.0]."""
 
-    def keep(self, features: np.ndarray) -> np.ndarray:
-        return keep_blocks(self.network.probabilities(features), self.threshold)
+    feature: np.ndarray  # (split nodes,) int32
+    threshold: np.ndarray  # (split nodes,) float64
+    left: np.ndarray  # (split nodes,) int32
+    right: np.ndarray  # (split nodes,) int32
+    leaf_value: np.ndarray  # (leaves,) float64
+    roots: np.ndarray  # (trees,) int32
+
+    def scores(self, inputs: np.ndarray) -> np.ndarray:
+        """Each row's sum of leaf values, in C where it was built (the same bits as scores_numpy)."""
+        if _forest_scores is None:
+            return self.scores_numpy(inputs)
+        rows = np.ascontiguousarray(inputs, dtype=np.float64)
+        out = np.empty(len(rows), dtype=np.float64)
+        if len(rows):
+            _forest_scores(rows, rows.shape[1], self.feature, self.threshold, self.left, self.right,
+                           self.leaf_value, self.roots, out)
+        return out
+
+    def scores_numpy(self, inputs: np.ndarray) -> np.ndarray:
+        """The reference walk: all rows through one tree at a time, a level per step, sums added tree by tree."""
+        rows = np.arange(len(inputs))
+        sums = np.zeros(len(inputs))
+        for root in self.roots:
+            node = np.full(len(inputs), root, dtype=np.int64)
+            inner = node >= 0
+            while inner.any():
+                at = np.where(inner, node, 0)
+                go_left = inputs[rows, self.feature[at]] <= self.threshold[at]
+                node = np.where(inner, np.where(go_left, self.left[at], self.right[at]), node)
+                inner = node >= 0
+            sums += self.leaf_value[~node]
+        return sums
+
+    def probabilities(self, inputs: np.ndarray) -> np.ndarray:
+        return 1.0 / (1.0 + np.exp(-self.scores(inputs)))
 
     def to_json(self) -> dict:
-        return {"features": list(FEATURE_NAMES), "network": self.network.to_json(), "threshold": self.threshold}
+        return {key: getattr(self, key).tolist() for key in _FOREST_ARRAYS}
+
+    @classmethod
+    def from_json(cls, data: dict) -> Forest:
+        forest = cls(*(np.array(data[key], dtype=kind) for key, kind in _FOREST_ARRAYS.items()))
+        forest.check()
+        return forest
+
+    @classmethod
+    def from_lightgbm(cls, dump: dict) -> Forest:
+        """A LightGBM model (lightgbm.Booster.dump_model()) as flat arrays: split nodes numbered in preorder, so that
+        every child comes after its parent. Only numerical `<=` splits without missing values, the only kind finite
+        features give; anything else is refused rather than evaluated differently from LightGBM."""
+        feature: list[int] = []
+        threshold: list[float] = []
+        children: list[tuple[int, int]] = []
+        leaf_value: list[float] = []
+
+        def add(node: dict) -> int:
+            if "split_index" not in node:
+                leaf_value.append(float(node["leaf_value"]))
+                return ~(len(leaf_value) - 1)
+            if node["decision_type"] != "<=" or node["missing_type"] != "None":
+                raise ValueError(f"block classifier: a LightGBM split curate does not evaluate "
+                                 f"({node['decision_type']}, missing values {node['missing_type']})")
+            index = len(feature)
+            feature.append(int(node["split_feature"]))
+            threshold.append(float(node["threshold"]))
+            children.append((0, 0))
+            children[index] = (add(node["left_child"]), add(node["right_child"]))
+            return index
+
+        roots = [add(tree["tree_structure"]) for tree in dump["tree_info"]]
+        forest = cls(np.array(feature, dtype=np.int32), np.array(threshold, dtype=np.float64),
+                     np.array([left for left, _ in children], dtype=np.int32),
+                     np.array([right for _, right in children], dtype=np.int32),
+                     np.array(leaf_value, dtype=np.float64), np.array(roots, dtype=np.int32))
+        forest.check()
+        return forest
+
+    def check(self) -> None:
+        """Refuse a forest whose walk could leave its arrays or never end (a child must come after its parent)."""
+        nodes, leaves = len(self.feature), len(self.leaf_value)
+        index = np.arange(nodes)
+        children = np.concatenate((self.left, self.right))
+        parents = np.concatenate((index, index))
+        if not (len(self.threshold) == len(self.left) == len(self.right) == nodes
+                and ((children > parents) & (children < nodes) | (children < 0) & (~children < leaves)).all()
+                and ((self.roots < nodes) & (self.roots >= -leaves)).all() and (self.feature >= 0).all()):
+            raise ValueError("block classifier: the forest's nodes do not form trees; retrain it with "
+                             "models/train_block_classifier.py")
+
+
+_FOREST_ARRAYS = {"feature": np.int32, "threshold": np.float64, "left": np.int32, "right": np.int32,
+                  "leaf_value": np.float64, "roots": np.int32}
+
+try:  # built from curate/stages/_forest.c by setup.py; optional, Forest.scores_numpy gives the same sums
+    from curate.stages._forest import scores as _forest_scores
+except ImportError:  # pragma: no cover - only where no C compiler was available at install
+    _forest_scores = None
+
+
+@dataclass(frozen=True)
+class BlockClassifier:
+    """Two models of one kind of evidence, averaged: the networks and the forest (their errors differ: the average's
+    out-of-fold F1 beats either alone, docs/extraction.md), and the probability above which a block is main text
+    (chosen by cross-validation on the training pages)."""
+
+    network: Network
+    forest: Forest
+    threshold: float
+
+    def probabilities(self, features: np.ndarray) -> np.ndarray:
+        return (self.network.probabilities(features) + self.forest.probabilities(features)) / 2
+
+    def keep(self, features: np.ndarray) -> np.ndarray:
+        return keep_blocks(self.probabilities(features), self.threshold)
+
+    def to_json(self) -> dict:
+        return {"features": list(FEATURE_NAMES), "network": self.network.to_json(), "forest": self.forest.to_json(),
+                "threshold": self.threshold}
 
     @classmethod
     def from_json(cls, data: dict) -> BlockClassifier:
-        if tuple(data["features"]) != FEATURE_NAMES:
+        if tuple(data["features"]) != FEATURE_NAMES or "forest" not in data:
             raise ValueError("block classifier: the model was trained on other features than this curate computes; "
                              "retrain it with models/train_block_classifier.py")
-        return cls(Network.from_json(data["network"]), float(data["threshold"]))
+        return cls(Network.from_json(data["network"]), Forest.from_json(data["forest"]), float(data["threshold"]))
 
 
 def keep_blocks(probabilities: np.ndarray, threshold: float) -> np.ndarray:
