@@ -270,11 +270,11 @@ def fold_of(page: dict) -> int:
 
 
 def out_of_fold(training: list[dict]) -> list[np.ndarray]:
-    """Each page's block probabilities from networks trained on the other folds."""
+    """Each page's block probabilities from the networks and trees trained on the other folds."""
     probabilities: list[np.ndarray] = [np.zeros(0)] * len(training)
     for fold in range(FOLDS):
         network, forest = fit(*sample_weights([page for page in training if fold_of(page) != fold]))
-        model = BlockClassifier(network, forest, 0.5)
+        model = BlockClassifier(network, forest, threshold=0.5)  # (only its probabilities: the threshold comes after)
         for index, page in enumerate(training):
             if fold_of(page) == fold:
                 probabilities[index] = model.probabilities(page["features"])
