@@ -237,7 +237,7 @@ class Forest:
     child < 0 the leaf ~child; tree t starts at roots[t] (a tree of one leaf: roots[t] = ~leaf). A block's score is
     the sum of the leaf values its trees lead it to, and p = sigmoid(score).
 
-    Example, one tree splitting on column 0 at 0.5 into leaves -1.0 and +2.0:
+    Example, one tree splitting on column 0 at 0.5 into leaves -1.0 and +2.0 (index arrays int32, values float64):
     Forest(feature=[0], threshold=[0.5], left=[~0], right=[~1], leaf_value=[-1.0, 2.0], roots=[0])
     scores [[0.2], [0.9]] as [-1.0, 2.0]."""
 
@@ -362,8 +362,11 @@ class BlockClassifier:
 
     @classmethod
     def from_json(cls, data: dict) -> BlockClassifier:
-        if tuple(data["features"]) != FEATURE_NAMES or "forest" not in data:
+        if tuple(data["features"]) != FEATURE_NAMES:
             raise ValueError("block classifier: the model was trained on other features than this curate computes; "
+                             "retrain it with models/train_block_classifier.py")
+        if "forest" not in data:
+            raise ValueError("block classifier: the model has networks but no forest (an older recipe's file); "
                              "retrain it with models/train_block_classifier.py")
         return cls(Network.from_json(data["network"]), Forest.from_json(data["forest"]), float(data["threshold"]))
 
