@@ -63,18 +63,22 @@ extraction-quality: $(STAMP)
 # The training proof (docs/quality.md): the anchors' recipes over the same pages (bench/anchor_recipes.py: datatrove's
 # FineWeb, a DCLM-style and a Dolma-style recipe), pipelines/ablation/ablation.yaml, then the tiny proxy model on
 # each arm at equal tokens, 5 seeds (3 for the leave-one-stage-out arms); then curate against the anchors at budgets
-# under each anchor's tokens (DCLM's top 10% keeps the fewest). A later run trains only the runs it has not kept
-# (out/ablation/_ablation_runs/).
+# under each anchor's tokens (DCLM's top 10% keeps the fewest; the arm_curated_top10 variants are curate at that
+# yield), at two learning rates (the proxy's 1e-2 suits 2M tokens, not every arm at 0.5M; docs/quality.md). A later
+# run trains only the runs it has not kept (out/ablation/_ablation_runs/).
 ablation: $(STAMP) $(KENLM) $(VENV)/.bench .venv-dolma/.installed
 	$(BIN)/python bench/anchor_recipes.py
 	$(BIN)/python -m train_stub.ablation pipelines/ablation/ablation.yaml --markdown out/ablation/results.md \
 		--json out/ablation/results.json
-	$(BIN)/python -m train_stub.ablation pipelines/ablation/ablation.yaml --no-run --tokens 1500000 \
-		--arms arm_curated arm_anchor_fineweb arm_anchor_dolma --markdown out/ablation/anchors.md \
-		--json out/ablation/anchors.json
-	$(BIN)/python -m train_stub.ablation pipelines/ablation/ablation.yaml --no-run --tokens 500000 \
-		--arms arm_curated arm_anchor_fineweb arm_anchor_dclm arm_anchor_dolma \
-		--markdown out/ablation/anchors_dclm.md --json out/ablation/anchors_dclm.json
+	for lr in 0.01 0.003; do \
+		$(BIN)/python -m train_stub.ablation pipelines/ablation/ablation.yaml --no-run --tokens 1500000 --lr $$lr \
+			--arms arm_curated arm_anchor_fineweb arm_anchor_dolma --markdown out/ablation/anchors_lr$$lr.md \
+			--json out/ablation/anchors_lr$$lr.json || exit 1; \
+		$(BIN)/python -m train_stub.ablation pipelines/ablation/ablation.yaml --no-run --tokens 500000 --lr $$lr \
+			--arms arm_curated arm_curated_top10 arm_curated_top10_own_classifier arm_curated_top10_resiliparse \
+			arm_anchor_fineweb arm_anchor_dclm arm_anchor_dolma --markdown out/ablation/anchors_dclm_lr$$lr.md \
+			--json out/ablation/anchors_dclm_lr$$lr.json || exit 1; \
+	done
 
 clean:
 	rm -rf out $(VENV) .venv-dolma

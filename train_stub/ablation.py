@@ -4,8 +4,9 @@ its arms with the same token budget and several seeds, and reports bits per byte
     python -m train_stub.ablation pipelines/ablation/ablation.yaml --markdown docs/ablation.md   (make ablation)
 
 The arms are the pipeline's tokenize nodes named `arm_*` (pipelines/ablation/ablation.yaml: raw whole-page text,
-extracted main text, filtered, curated, curated with one stage left out, and `arm_anchor_*`, an anchor's own recipe
-over the same pages, compared with arm_curated). Evaluation texts:
+extracted main text, filtered, curated, curated with one stage left out or changed, and `arm_anchor_*`, an anchor's
+own recipe over the same pages, compared with arm_curated and with each variant of it, arm_curated_top10 among them:
+curate's stages at DCLM's yield). Evaluation texts:
 - `heldout`: the gold main text of the cleaning_bench pages in HELD_OUT_WARCS, which no arm reads (checked here);
 - `wikitext`: train_stub's WikiText-2 test extract.
 The budget stays under one epoch of the smallest arm, so no arm is repeated (docs/train_stub.md shows what repetition
@@ -44,6 +45,7 @@ ARM_PREFIX = "arm_"
 LEFT_OUT = "_without_"  # arm_without_c4: arm_curated less c4; arm_x_without_c4: arm_x less c4
 ANCHOR_PREFIX = "arm_anchor_"  # an anchor's own recipe over the same pages (bench/anchor_recipes.py)
 BASELINE, FULL = "arm_raw", "arm_curated"
+MAIN_ARMS = ("arm_curated", "arm_filtered", "arm_extracted", "arm_raw")  # compared with each other, best first
 RUNS_FOLDER = "_ablation_runs"  # in the pipeline's workdir: one JSON of scores per finished run (run_key)
 BUNDLE_TEXTS = "evaluation_texts.json"  # in an --export's folder: {name: text}, the texts the checks passed
 
@@ -155,6 +157,23 @@ def left_out_of(arm: str) -> tuple[str, str] | None:
     return (FULL if base + "_" == ARM_PREFIX else base), stage
 
 
+def default_arms(arms: dict[str, str], tokens: int) -> dict[str, str]:
+    """The arms trained when none is named: every arm but the anchors' recipes and the variants that keep no more
+    than `tokens` (arm_curated_top10, curate at DCLM's yield), which train when named, at a budget under their own
+    tokens. A main arm under the budget is not left out: the budget check refuses it."""
+    chosen = {}
+    for arm, folder in arms.items():
+        if arm.startswith(ANCHOR_PREFIX):
+            continue
+        kept = load_manifest(folder)["tokens"]
+        if arm not in MAIN_ARMS and kept <= tokens:
+            print(f"ablation: {arm} keeps {kept:,} tokens, not more than the budget ({tokens:,}): it trains when "
+                  f"named with --arms and a smaller --tokens", file=sys.stderr)
+            continue
+        chosen[arm] = folder
+    return chosen
+
+
 def data_fingerprint(folder: str) -> str:
     """Which tokens an arm holds: the hash of its shards' checksums (arms with equal data train once)."""
     shards = load_manifest(folder)["shards"]
@@ -264,7 +283,7 @@ def report(scores: dict[str, DatasetScore], arms: dict[str, str], config: TrainC
         cells = " | ".join(describe_comparison(scores[better], scores[worse], n) for n in names)
         return f"| {better} vs {worse} | {cells} |"
 
-    main = [arm for arm in ("arm_curated", "arm_filtered", "arm_extracted", "arm_raw") if arm in scores]
+    main = [arm for arm in MAIN_ARMS if arm in scores]
     if len(main) > 1:
         lines += ["", "Differences (positive: the first arm is better; sigma: the gap over the larger seed standard "
                   "deviation; p: Welch's t-test; paired by seed: the same from the per-seed gaps, the paired "
@@ -280,10 +299,12 @@ def report(scores: dict[str, DatasetScore], arms: dict[str, str], config: TrainC
                   "| comparison | " + " | ".join(names) + " |", "|---|" + "---|" * len(names)]
         lines += [comparison_row(arm, base) for arm, base in variants]
     anchors = [arm for arm in scores if arm.startswith(ANCHOR_PREFIX)]
-    if anchors and FULL in scores:
-        lines += ["", f"Against the anchors' recipes (positive: {FULL} is better):", "",
+    # curate's own recipe and its variants (arm_curated_top10: curate at DCLM's yield) against each anchor's
+    ours = [arm for arm in scores if arm == FULL or (arm.startswith(FULL + "_") and left_out_of(arm) is None)]
+    if anchors and ours:
+        lines += ["", "Against the anchors' recipes (positive: curate's arm is better):", "",
                   "| comparison | " + " | ".join(names) + " |", "|---|" + "---|" * len(names)]
-        lines += [comparison_row(FULL, arm) for arm in anchors]
+        lines += [comparison_row(arm, anchor) for arm in ours for anchor in anchors]
     left_out = [(arm, *found) for arm in scores if (found := left_out_of(arm)) and found[0] in scores]
     if left_out:
         lines += ["", "Leave one stage out (positive: the arm with the stage is better, i.e. the stage helps):", "",
@@ -353,8 +374,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise SystemExit(f"ablation: no arm {', '.join(unknown)} in {args.bundle or args.pipeline}; arms: "
                              f"{', '.join(arms)}")
         arms = {arm: folder for arm, folder in arms.items() if arm in args.arms}
-    else:  # an anchor's recipe keeps fewer tokens than the budget of the others: it trains when named, on its own
-        arms = {arm: folder for arm, folder in arms.items() if not arm.startswith(ANCHOR_PREFIX)}
+    else:
+        arms = default_arms(arms, args.tokens)
     if args.export:
         export_bundle(arms, texts, Path(args.export))
         print(f"ablation: {len(arms)} arms and the evaluation texts -> {args.export}", file=sys.stderr)

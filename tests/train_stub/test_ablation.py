@@ -157,3 +157,42 @@ def test_a_left_out_arm_is_compared_with_the_arm_that_has_the_stage():
     assert ablation.left_out_of("arm_without_c4") == ("arm_curated", "c4")
     assert ablation.left_out_of("arm_curated_trafilatura_without_c4") == ("arm_curated_trafilatura", "c4")
     assert ablation.left_out_of("arm_curated_blocks") is None
+
+
+def test_curate_and_its_variants_are_each_compared_with_every_anchor(tmp_path):
+    """arm_curated and a variant of it (curate at DCLM's yield) each get a row against each anchor; a stage left
+    out of curate does not."""
+    workdir = tmp_path / "out"
+    seeds = {"arm_curated": [2.50, 2.51, 2.52], "arm_curated_top10": [2.40, 2.41, 2.42],
+             "arm_without_c4": [2.60, 2.61, 2.62], "arm_anchor_dclm": [2.45, 2.46, 2.47],
+             "arm_anchor_fineweb": [2.55, 2.56, 2.57]}
+    arms, scores = {}, {}
+    for arm, values in seeds.items():
+        manifest = workdir / "_curate" / arm / "manifest.json"
+        manifest.parent.mkdir(parents=True)
+        manifest.write_text(json.dumps({"format": "curate-token-shards", "documents": 10, "tokens": 1000}))
+        arms[arm] = str(workdir / arm)
+        scores[arm] = ablation.DatasetScore(arms[arm], {"heldout": values}, 0.5, 1000, [0, 1, 2])
+    table = ablation.report(scores, arms, ablation.TrainConfig(), 500, {"heldout": "text"}, {})
+    anchor_rows = [line.split(" | ")[0] for line in table.split("Against the anchors' recipes")[1].splitlines()
+                   if line.startswith("| arm_")]
+    assert anchor_rows == ["| arm_curated vs arm_anchor_dclm", "| arm_curated vs arm_anchor_fineweb",
+                           "| arm_curated_top10 vs arm_anchor_dclm", "| arm_curated_top10 vs arm_anchor_fineweb"]
+    assert "| arm_curated_top10 vs arm_anchor_dclm | +0.0500 bits/byte" in table
+    assert "| arm_curated vs arm_anchor_dclm | -0.0500 bits/byte" in table
+
+
+def test_a_variant_smaller_than_the_budget_trains_only_when_named(tmp_path, capsys):
+    """Without --arms, the anchors and a variant at an anchor's yield are left out (the variant with a line saying
+    why); a main arm under the budget is kept, for the budget check to refuse."""
+    workdir = tmp_path / "out"
+    arms = {}
+    for arm, tokens in (("arm_raw", 9000), ("arm_curated", 5000), ("arm_curated_top10", 600),
+                        ("arm_filtered", 700), ("arm_anchor_dclm", 800)):
+        manifest = workdir / "_curate" / arm / "manifest.json"
+        manifest.parent.mkdir(parents=True)
+        manifest.write_text(json.dumps({"format": "curate-token-shards", "documents": 10, "tokens": tokens}))
+        arms[arm] = str(workdir / arm)
+    assert list(ablation.default_arms(arms, 1000)) == ["arm_raw", "arm_curated", "arm_filtered"]
+    assert "arm_curated_top10 keeps 600 tokens, not more than the budget (1,000)" in capsys.readouterr().err
+    assert list(ablation.default_arms(arms, 500)) == ["arm_raw", "arm_curated", "arm_curated_top10", "arm_filtered"]
