@@ -44,16 +44,8 @@ from pathlib import Path
 
 from anchor_recipes import WARCIO_BROTLI_FIX
 
-# RefinedWeb's line corrections, with the parameters dclm_baseline_refinedweb.yaml gives them
-MAX_UPPERCASE_RATIO = 0.5  # uppercase_ratio_line_modifier
-MAX_NUMERIC_RATIO = 0.999999  # numeric_ratio_line_modifier: "all digits", as RefinedWeb's rule
-MIN_LINE_WORDS = 2  # line_length_modifier
-FRAGMENT_LINE_WORDS = 10  # substring_line_modifier's max_length
-MAX_REMOVED_WORDS = 0.05  # word_removal_ratio_filter
-COUNTER_LINE = re.compile(r"^\W*\d(?:,|\.|\d)*(?:K|k|M|m|B|b)?\s+(?:likes|shares|comments|retweets|reposts|quotes|"
-                          r"bookmarks|upvotes|downvotes|downloads|views|followers)\W*$")
-FRAGMENTS = (re.compile(r"\s?(?:items in cart)", re.I), re.compile(r"\s?(?:read more\.\.\.)$", re.I),
-             re.compile(r"^(?:sign-in)\s?", re.I))
+from curate.stages.refinedweb import MAX_REMOVED_WORDS, correct_lines, words
+
 IPV4 = re.compile(r"\s{0,10}\b((https?|ftp)://)?(?:[0-2]?[0-9]{1,2}\.){3}[0-2]?[0-9]{1,2}[-a-zA-Z0-9()@:%_\+.~#?&//=]*")
 NEWLINE_RUNS = re.compile(r"\n{3,}")
 
@@ -87,12 +79,6 @@ FASTTEXT_PARAMETERS = {"lr": 0.1, "dim": 100, "ws": 5, "epoch": 5, "minCount": 1
                        "seed": 0}
 CHUNK_WORDS = 100  # curate's own classifier's chunks (curate/ops/train_fasttext.py), so neither class is told by length
 KEEP_TOP = 0.10
-
-
-def words(text: str) -> list[str]:
-    """DCLM's word count: whitespace-separated tokens that begin with a letter or digit (split_words with
-    ignore_punctuation). Example: words("a - b, c") -> ["a", "b,", "c"]."""
-    return [word for word in text.split() if word[0].isalnum()]
 
 
 def segments(text: str, separator: str) -> list[str]:
@@ -157,32 +143,6 @@ def repetition_failed(text: str) -> str | None:
         if repeated / total > limit:
             return f"{'top' if n in MAX_TOP_NGRAM_CHARS else 'duplicate'}_{n}_grams"
     return None
-
-
-def refinedweb_lines(text: str) -> tuple[str, float]:
-    """RefinedWeb's line corrections, in DCLM's order: (the corrected text, the share of words they removed).
-
-    Example: refinedweb_lines("A real line of text\\nHOME ABOUT\\n12 likes") -> ("A real line of text", 4 / 9)
-    """
-    before = len(words(text))
-    lines = text.split("\n")
-    lines = [line for line in lines if not line or sum(c.isupper() for c in line) / len(line) <= MAX_UPPERCASE_RATIO]
-    lines = [line for line in lines if not line or sum(c.isdigit() for c in line) / len(line) <= MAX_NUMERIC_RATIO]
-    lines = [line for line in "\n".join(lines).strip().split("\n") if not COUNTER_LINE.search(line.lower())]
-    lines = [line for line in "\n".join(lines).strip().split("\n") if not line or len(line.split()) >= MIN_LINE_WORDS]
-    for fragment in FRAGMENTS:
-        kept = []
-        for line in lines:
-            if len(line.split()) <= FRAGMENT_LINE_WORDS:
-                cut = fragment.sub("", line)
-                if line and not cut.strip():
-                    continue
-                line = cut
-            kept.append(line)
-        lines = "\n".join(kept).strip().split("\n")
-    corrected = "\n".join(lines).strip()
-    removed = (before - len(words(corrected))) / before if before else 1.0
-    return corrected, removed
 
 
 def bff_dedup(texts: Iterable[str]) -> Iterator[str]:
@@ -291,7 +251,7 @@ def filter_pages(data: str, out: str, workers: int, files: int) -> None:
         name = "RefinedWeb lines"
 
         def filter(self, doc: Document) -> bool | tuple[bool, str]:
-            doc.text, removed = refinedweb_lines(doc.text)
+            doc.text, _, removed = correct_lines(doc.text)
             if not doc.text:
                 return False, "empty"
             return removed <= MAX_REMOVED_WORDS or (False, "words_removed")

@@ -18,6 +18,7 @@ from curate.stages.perplexity import KenLMPerplexity
 from curate.stages.pii import Pii
 from curate.stages.plugins import is_import_path, load_stage_class
 from curate.stages.quality import FastTextQuality
+from curate.stages.refinedweb import RefinedWebLines
 from curate.stages.token_count import TokenCount
 from curate.stages.url_filter import UrlFilter
 from curate.stages.warc import WarcReader
@@ -25,7 +26,7 @@ from curate.stages.where import Where
 
 STEPS: dict[str, type[Stage]] = {cls.name: cls for cls in (
     UrlFilter, LangPrefilter, Extract, Ftfy, Normalize, MinLength, LangId, GopherQuality, GopherRepetition, C4Filter,
-    C4BadWords, FineWebQuality, FastTextQuality, KenLMPerplexity, TokenCount, Pii, Where)}
+    C4BadWords, FineWebQuality, RefinedWebLines, FastTextQuality, KenLMPerplexity, TokenCount, Pii, Where)}
 READERS: dict[str, type[Reader]] = {cls.name: cls for cls in (WarcReader, JsonlReader)}
 
 

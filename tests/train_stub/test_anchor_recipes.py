@@ -14,15 +14,6 @@ PROSE = ("The committee met on Tuesday to discuss the budget, and the members ag
          "put to a vote with the changes that had been proposed by the staff. ")
 
 
-def test_refinedweb_lines_remove_menus_counters_and_one_word_lines_and_count_what_they_removed():
-    text = "A real line of prose that stays\nHOME ABOUT CONTACT\n12 likes\nShare\n2024\nAnother line that stays here"
-    corrected, removed = anchor_dclm.refinedweb_lines(text)
-    assert corrected == "A real line of prose that stays\nAnother line that stays here"
-    assert removed == 7 / 19  # HOME ABOUT CONTACT, 12 likes, Share, 2024: 7 of 19 words
-    assert anchor_dclm.refinedweb_lines("Short line here\nRead more...")[0] == "Short line here"
-    assert anchor_dclm.refinedweb_lines("Sign-in to your account now")[0] == "to your account now"
-
-
 def test_page_rules_judge_words_split_at_whitespace():
     prose = PROSE * 3
     assert anchor_dclm.page_rule_failed(prose) is None
