@@ -11,9 +11,11 @@ DCLM-Baseline's steps, as its code in github.com/mlfoundations/dclm runs them, a
    arm); RefinedWeb's page rules (`page_rule_failed`) and Gopher's repetition rules (`repetition_failed`) as DCLM's
    code counts them: words split at whitespace, not datatrove's word tokenizer, whose punctuation tokens would fail
    many more pages on the 80%-alphabetic-words rule (40 of 295 Dragnet pages on a trial); then RefinedWeb's line
-   corrections (`refinedweb_lines`): lines over half upper case, lines all digits, counter lines ("12 likes"), lines
-   of one word, and the "items in cart" / "Read more..." / "Sign-in" fragments of short lines are removed, and a page
-   that lost more than 5% of its words to them is dropped.
+   corrections, with curate's `refinedweb_lines` code (curate/stages/refinedweb.py, written from DCLM's; the same
+   code in both recipes, so that the ablation's swap of that stage changes nothing else): lines over half upper
+   case, lines all digits, counter lines ("12 likes"), lines of one word, and the "items in cart" / "Read more..." /
+   "Sign-in" fragments of short lines are removed, and a page that lost more than 5% of its words to them is
+   dropped.
 3. BFF deduplication (its dedup/bff, `--remove-type old-both --min-ngram-size 13 --max-ngram-size 13
    --filtering-threshold 0.8`, `bff_dedup`): in reading order, a line whose 13-grams are more than 80% seen before is
    removed, and a page whose 13-grams are more than 80% seen before is dropped; a line's 13-grams enter the filter

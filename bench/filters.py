@@ -1,6 +1,6 @@
 """Filter throughput per core: curate's stages against datatrove's LanguageFilter, Gopher, C4, C4 bad words, FineWeb
-and URL filters and its PII formatter, and curate's KenLM perplexity on its own (datatrove's KenLM blocks download CCNet's
-models, which cannot run here).
+and URL filters and its PII formatter; curate's KenLM perplexity on its own (datatrove's KenLM blocks download CCNet's
+models, which cannot run here) and its RefinedWeb line corrections (datatrove has none; DCLM's are not a package).
 
 Documents: every WARC file of the shared corpus, extracted with curate (resiliparse) and NFC-normalised. Each pair
 runs over the same documents in this one process, one after the other, single-threaded: curate's stage through its
@@ -181,6 +181,15 @@ def main() -> None:
         same = sum((i in kept_ids) == (i in theirs) for i in table.column("id").to_pylist()) / table.num_rows
         print(f"{name:<20} {ours_time.per_second:>13,.0f} {their_time.per_second:>16,.0f} "
               f"{ours_time.per_second / their_time.per_second:>6.2f}x {same:>12.1%}")
+    if not args.only or "refinedweb_lines" in args.only:  # DCLM's line modifiers are not a package: curate only
+        lines = STEPS["refinedweb_lines"]()
+
+        def correct_all() -> int:
+            lines.process(table, StageStats(lines.name))
+            return table.num_rows
+
+        timing = timed(lines.name, correct_all)
+        print(f"{'refinedweb_lines':<20} {timing.per_second:>13,.0f} {'-':>16} {'-':>7} {'-':>13}")
     if args.only and "kenlm_perplexity" not in args.only:
         return
     with tempfile.TemporaryDirectory() as folder:  # datatrove's KenLM blocks download CCNet's models: curate only

@@ -75,9 +75,9 @@ def correct_lines(text: str, max_uppercase_ratio: float = MAX_UPPERCASE_RATIO,
     """
     before = len(words(text))
     dropped: dict[str, int] = {}
-    lines = _removing(text.split("\n"), lambda line: not line or sum(c.isupper() for c in line) / len(line)
+    lines = _removing(text.split("\n"), lambda line: not line or sum(map(str.isupper, line)) / len(line)
                       <= max_uppercase_ratio, "uppercase", dropped)
-    lines = _removing(lines, lambda line: not line or sum(c.isdigit() for c in line) / len(line) <= max_numeric_ratio,
+    lines = _removing(lines, lambda line: not line or sum(map(str.isdigit, line)) / len(line) <= max_numeric_ratio,
                       "numeric", dropped)
     lines = _removing(_relined(lines), lambda line: not COUNTER_LINE.search(line.lower()), "counter", dropped)
     lines = _removing(_relined(lines), lambda line: not line or len(line.split()) >= min_line_words, "one_word",

@@ -41,7 +41,8 @@ def test_a_page_goes_when_more_than_five_percent_of_its_words_were_removed():
 
 
 def test_every_document_leaves_kept_or_rejected_with_its_values():
-    texts = [PROSE, "", "SHOP NOW\n" * 5 + PROSE, PROSE + " " + PROSE + "\n1,024 views", "\n".join(["Share", "Tweet", PROSE])]
+    texts = [PROSE, "", "SHOP NOW\n" * 5 + PROSE, PROSE + " " + PROSE + "\n1,024 views",
+             "\n".join(["Share", "Tweet", PROSE])]
     stage = RefinedWebLines()
     stats = StageStats(stage.name)
     result = stage.process(pa.table({"id": [str(i) for i in range(len(texts))], "text": texts}), stats)
