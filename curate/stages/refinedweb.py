@@ -42,7 +42,6 @@ COUNTER_LINE = re.compile(r"^\W*\d(?:,|\.|\d)*(?:K|k|M|m|B|b)?\s+(?:likes|shares
 # RefinedWeb's three fragments: anywhere, at the end, at the start of a short line
 FRAGMENTS = (re.compile(r"\s?(?:items in cart)", re.I), re.compile(r"\s?(?:read more\.\.\.)$", re.I),
              re.compile(r"^(?:sign-in)\s?", re.I))
-RULES = ("uppercase", "numeric", "counter", "one_word", "fragment")
 
 
 def words(text: str) -> list[str]:
@@ -52,9 +51,9 @@ def words(text: str) -> list[str]:
 
 
 def _removing(lines: list[str], keep: Callable[[str], bool], rule: str, dropped: dict[str, int]) -> list[str]:
-    """`lines` that `keep` accepts; the non-empty lines it refuses counted under `rule` in `dropped`."""
+    """`lines` that `keep` accepts; the lines it refuses (never an empty one) counted under `rule` in `dropped`."""
     kept = [line for line in lines if keep(line)]
-    removed = sum(1 for line in lines if line and not keep(line))
+    removed = len(lines) - len(kept)
     if removed:
         dropped[rule] = dropped.get(rule, 0) + removed
     return kept
