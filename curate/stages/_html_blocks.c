@@ -5,8 +5,8 @@
  *
  * configure(element_type, kinds, keyword_bits, block_type, link_bit)
  *   element_type:  lxml.etree._Element; walk() refuses anything else.
- *   kinds:         {tag: (kind, tag_bit)}, kind a set of SKIP 1 / CONTEXT 2 / BLOCK 4 (html_blocks._KIND), tag_bit
- *                  the element's CONTEXT_TAGS bit (0 when it has none). A tag not in it is inline.
+ *   kinds:         {tag: (kind, tag_bit)}, kind a set of SKIP 1 / CONTEXT 2 / BLOCK 4 / MATH 8 (html_blocks._KIND),
+ *                  tag_bit the element's CONTEXT_TAGS bit (0 when it has none). A tag not in it is inline.
  *   keyword_bits:  html_blocks.name_bits(class, id, itemprop or role) -> int, called for context and block elements.
  *   block_type:    html_blocks.Block, called as Block(tag, path, tag_bits, keyword_bits, own_keyword_bits, text,
  *                  chars, link_chars, starts_in_link) for every block whose text is not empty.
@@ -29,7 +29,10 @@
 #include <string.h>
 #include <libxml/tree.h>
 
-enum { KIND_SKIP = 1, KIND_CONTEXT = 2, KIND_BLOCK = 4 };
+enum { KIND_SKIP = 1, KIND_CONTEXT = 2, KIND_BLOCK = 4, KIND_MATH = 8 };
+/* html_blocks.MATH_TOKENS and TEX_ENCODING */
+static const char *const MATH_TOKENS[] = {"mi", "mn", "mo", "mtext", "ms"};
+static const char TEX_ENCODING[] = "application/x-tex";
 
 typedef struct {
     PyObject_HEAD
@@ -290,18 +293,137 @@ static long element_keyword_bits(xmlNode *node) {
     return bits;
 }
 
+/* html_blocks.is_hidden: a `hidden` attribute, or a `style` (the first) that, with ASCII spaces removed and ASCII
+ * letters lower-cased, holds display:none or visibility:hidden. Bytes of UTF-8 compare as html_blocks' code points
+ * do, since both patterns are ASCII. -1 on a memory error. */
+static int is_hidden(xmlNode *node) {
+    int style_seen = 0;
+    for (xmlAttr *attr = node->properties; attr != NULL; attr = attr->next) {
+        if (attr->ns != NULL) continue;
+        if (strcmp((const char *)attr->name, "hidden") == 0) return 1;
+        if (style_seen || strcmp((const char *)attr->name, "style") != 0) continue;
+        style_seen = 1;
+        size_t length = 0;
+        for (xmlNode *part = attr->children; part != NULL; part = part->next)
+            if (part->content != NULL) length += strlen((const char *)part->content);
+        char *folded = malloc(length + 1);
+        if (folded == NULL) { PyErr_NoMemory(); return -1; }
+        size_t out = 0;
+        for (xmlNode *part = attr->children; part != NULL; part = part->next) {
+            for (const unsigned char *c = part->content; c != NULL && *c; c++) {
+                if (strchr(" \t\n\r\f\v", *c) != NULL) continue;
+                folded[out++] = (char)(*c >= 'A' && *c <= 'Z' ? *c + 32 : *c);
+            }
+        }
+        folded[out] = '\0';
+        int hidden = strstr(folded, "display:none") != NULL || strstr(folded, "visibility:hidden") != NULL;
+        free(folded);
+        if (hidden) return 1;
+    }
+    return 0;
+}
+
+/* The node after `node` in document order within `root`'s subtree (elements' children first), NULL at its end. */
+static xmlNode *next_within(xmlNode *node, xmlNode *root) {
+    if (node->type == XML_ELEMENT_NODE && node->children != NULL) return node->children;
+    while (node != root) {
+        if (node->next != NULL) return node->next;
+        node = node->parent;
+    }
+    return NULL;
+}
+
+/* Its text and CDATA nodes joined in document order (lxml's "".join(element.itertext())). */
+static PyObject *subtree_text(xmlNode *element) {
+    PyObject *joined = PyUnicode_FromStringAndSize("", 0);
+    for (xmlNode *node = element->children; node != NULL && joined != NULL; node = next_within(node, element)) {
+        if ((node->type != XML_TEXT_NODE && node->type != XML_CDATA_SECTION_NODE) || node->content == NULL) continue;
+        PyObject *piece = PyUnicode_DecodeUTF8((const char *)node->content,
+                                               (Py_ssize_t)strlen((const char *)node->content), NULL);
+        PyObject *both = piece ? PyUnicode_Concat(joined, piece) : NULL;
+        Py_XDECREF(piece);
+        Py_DECREF(joined);
+        joined = both;
+    }
+    return joined;
+}
+
+static int is_math_token(const xmlNode *node) {
+    for (size_t i = 0; i < sizeof MATH_TOKENS / sizeof MATH_TOKENS[0]; i++)
+        if (strcmp((const char *)node->name, MATH_TOKENS[i]) == 0) return 1;
+    return 0;
+}
+
+/* html_blocks.math_text: the alttext, else the first LaTeX <annotation>'s text, else the token elements' stripped
+ * texts joined by spaces (tokens in document order, a token inside a token counted again, as lxml's iter() visits). */
+static PyObject *math_text(xmlNode *math) {
+    PyObject *alttext = attribute(math, "alttext");
+    if (alttext == NULL) return NULL;
+    if (alttext != Py_None) {
+        Py_ssize_t length = PyUnicode_GET_LENGTH(alttext);
+        for (Py_ssize_t i = 0; i < length; i++)
+            if (!Py_UNICODE_ISSPACE(PyUnicode_READ_CHAR(alttext, i))) return alttext;
+    }
+    Py_DECREF(alttext);
+    for (xmlNode *node = math->children; node != NULL; node = next_within(node, math)) {
+        if (node->type != XML_ELEMENT_NODE || strcmp((const char *)node->name, "annotation") != 0) continue;
+        PyObject *encoding = attribute(node, "encoding");
+        if (encoding == NULL) return NULL;
+        int is_tex = 0;
+        if (encoding != Py_None) {
+            PyObject *lowered = PyObject_CallMethod(encoding, "lower", NULL);
+            if (lowered == NULL) { Py_DECREF(encoding); return NULL; }
+            is_tex = PyUnicode_CompareWithASCIIString(lowered, TEX_ENCODING) == 0;
+            Py_DECREF(lowered);
+        }
+        Py_DECREF(encoding);
+        if (is_tex) return subtree_text(node);
+    }
+    PyObject *symbols = PyList_New(0);
+    for (xmlNode *node = math->children; node != NULL && symbols != NULL; node = next_within(node, math)) {
+        if (node->type != XML_ELEMENT_NODE || !is_math_token(node)) continue;
+        PyObject *text = subtree_text(node);
+        PyObject *stripped = text ? PyObject_CallMethod(text, "strip", NULL) : NULL;
+        Py_XDECREF(text);
+        if (stripped == NULL || (PyUnicode_GET_LENGTH(stripped) > 0 && PyList_Append(symbols, stripped) < 0)) {
+            Py_XDECREF(stripped);
+            Py_CLEAR(symbols);
+            break;
+        }
+        Py_DECREF(stripped);
+    }
+    if (symbols == NULL) return NULL;
+    PyObject *space = PyUnicode_FromStringAndSize(" ", 1);
+    PyObject *joined = space ? PyUnicode_Join(space, symbols) : NULL;
+    Py_XDECREF(space);
+    Py_DECREF(symbols);
+    return joined;
+}
+
 /* Pushes the element's frame and does what its start does; *descend says whether to walk its children. */
 static int start_element(Walk *walk, xmlNode *node, int *descend) {
     const Frame *parent = &walk->frames[walk->frame_count - 1];
     const TagKind *found = node->name ? find_kind((const char *)node->name) : NULL;
     Frame frame = {node, found ? found->kind : 0, parent->tag_bits, parent->keyword_bits, parent->in_link};
-    *descend = !(frame.kind & KIND_SKIP);
+    if (!(frame.kind & KIND_SKIP) && node->properties != NULL) {
+        int hidden = is_hidden(node);
+        if (hidden < 0) return -1;
+        if (hidden) frame.kind = KIND_SKIP;  /* skipped whole, as the tags that never hold prose */
+    }
+    *descend = !(frame.kind & (KIND_SKIP | KIND_MATH));
+    if (frame.kind & KIND_MATH) {  /* its text in place of its subtree, spaced from the words around it */
+        PyObject *math = math_text(node);
+        PyObject *spaced = math ? PyUnicode_FromFormat(" %U ", math) : NULL;
+        Py_XDECREF(math);
+        if (spaced == NULL || add_text(walk, spaced, frame.in_link) < 0) { Py_XDECREF(spaced); return -1; }
+        Py_DECREF(spaced);
+    }
     if (frame.kind == 0 && node->name != NULL && strcmp((const char *)node->name, "br") == 0) {
         PyObject *line = PyUnicode_FromStringAndSize("\n", 1);
         if (line == NULL || add_text(walk, line, 0) < 0) { Py_XDECREF(line); return -1; }
         Py_DECREF(line);
     }
-    if (frame.kind && !(frame.kind & KIND_SKIP)) {
+    if (frame.kind & (KIND_CONTEXT | KIND_BLOCK)) {
         long own_keyword_bits = element_keyword_bits(node);
         if (own_keyword_bits == -1 && PyErr_Occurred()) return -1;
         if (frame.kind & KIND_CONTEXT) frame.tag_bits |= found->tag_bit;

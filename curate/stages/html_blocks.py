@@ -10,7 +10,10 @@ carry (inline elements, such as <span> and <b>, add their text and nothing else:
 structure). One pass over the parsed tree collects all of it, in C (curate/stages/_html_blocks.c, reading libxml2's
 nodes) where that module is built and otherwise in Python over lxml's `etree.iterwalk` (page_blocks_python, the
 reference the C walk is tested against); elements that never hold prose (script, style, forms' controls, SVG ...) are
-skipped with their subtrees.
+skipped with their subtrees, and so is every element the page hides from its readers (`hidden`, or an inline style
+with display: none or visibility: hidden), as a browser and Readability.js leave them out: collapsed menus, modal
+dialogs, a second copy of a post kept for a comment widget, Wikipedia's MathML kept for screen readers. A <math>
+element is text: the LaTeX the page gives for it, or else its symbols (math_text).
 
 Example: `<div class="post"><h1>Title</h1><p>Text with <a href="/">a link</a>.</p></div>` gives two blocks,
 ("Title", tag h1) and ("Text with a link.", tag p, 6 of 17 characters link text), both inside class "post".
@@ -31,8 +34,12 @@ BLOCK_TAGS = frozenset({
     "tbody", "td", "tfoot", "th", "thead", "tr", "ul"})
 # Elements whose subtree holds no prose; skipped whole.
 SKIP_TAGS = frozenset({
-    "audio", "button", "canvas", "datalist", "embed", "head", "iframe", "input", "map", "math", "meter", "noscript",
+    "audio", "button", "canvas", "datalist", "embed", "head", "iframe", "input", "map", "meter", "noscript",
     "object", "option", "progress", "script", "select", "style", "svg", "template", "textarea", "video"})
+# MathML's token elements: identifiers, numbers, operators, text and string literals (MathML Core, section 3.2).
+MATH_TOKENS = ("mi", "mn", "mo", "mtext", "ms")
+# The encoding a MathML <annotation> of LaTeX source declares (MathML 3, section 5.1.3; MathJax and KaTeX write it).
+TEX_ENCODING = "application/x-tex"
 
 # Structural tags an ancestor may be, one context bit each.
 CONTEXT_TAGS = ("nav", "footer", "header", "aside", "article", "main", "form", "li", "table", "blockquote", "figure",
@@ -152,10 +159,43 @@ def keyword_bits(element: etree._Element) -> int:
     return name_bits(element.get("class"), element.get("id"), element.get("itemprop") or element.get("role"))
 
 
+# an inline style that hides the element, read with ASCII spaces removed and ASCII letters lower-cased (the C walk
+# reads it the same way): "display: none !important" hides, "display:block" does not
+_HIDING_STYLES = ("display:none", "visibility:hidden")
+_STYLE_FOLD = {**dict.fromkeys(b" \t\n\r\f\v"), **{code: code + 32 for code in range(ord("A"), ord("Z") + 1)}}
+
+
+def is_hidden(element: etree._Element) -> bool:
+    """Whether the page hides `element` from its readers: a `hidden` attribute (with any value, as HTML reads it) or
+    an inline style setting display: none or visibility: hidden. Example: <div style="DISPLAY: None"> is hidden."""
+    if element.get("hidden") is not None:
+        return True
+    style = element.get("style")
+    if not style:
+        return False
+    folded = style.translate(_STYLE_FOLD)
+    return any(hiding in folded for hiding in _HIDING_STYLES)
+
+
+def math_text(element: etree._Element) -> str:
+    """The text a <math> element stands for in its block: its `alttext` (the LaTeX Wikipedia and MathJax write there),
+    else an <annotation> of LaTeX, else its token elements' text joined by spaces. Example:
+    <math><mi>x</mi><mo>+</mo><mn>1</mn></math> -> "x + 1"."""
+    alttext = element.get("alttext")
+    if alttext and not alttext.isspace():
+        return alttext
+    for annotation in element.iter("annotation"):
+        if (annotation.get("encoding") or "").lower() == TEX_ENCODING:
+            return "".join(annotation.itertext())
+    symbols = ("".join(token.itertext()).strip() for token in element.iter(*MATH_TOKENS))
+    return " ".join(symbol for symbol in symbols if symbol)
+
+
 # What the walk does at an element, by tag (the Python walk looks it up here; the C walk gets the same table through
 # configure() below).
-_SKIP, _CONTEXT, _BLOCK = 1, 2, 4  # an inline element is none of these (0)
+_SKIP, _CONTEXT, _BLOCK, _MATH = 1, 2, 4, 8  # an inline element is none of these (0)
 _KIND = {tag: _SKIP for tag in SKIP_TAGS}
+_KIND["math"] = _MATH
 for _tag in TAG_BITS:
     _KIND[_tag] = _KIND.get(_tag, 0) | _CONTEXT
 for _tag in BLOCK_TAGS:
@@ -168,9 +208,9 @@ def page_blocks_python(tree: etree._Element) -> list[Block]:
     blocks: list[Block] = []
     opened: list[_Open] = [_Open(0, (0,), "html", 0)]
     pending: _Pending | None = None
-    # for every block, context or skipped element whose start has been walked and end not yet: (tag bits, keyword
-    # bits, whether it is inside a link) in force inside it
-    context: list[tuple[int, int, bool]] = [(0, 0, False)]
+    # for every block, context, math or skipped element whose start has been walked and end not yet: (tag bits,
+    # keyword bits, whether it is inside a link) in force inside it, and whether it was skipped
+    context: list[tuple[int, int, bool, bool]] = [(0, 0, False, False)]
     numbers = 0
     kinds, tag_bits_of = _KIND, TAG_BITS
 
@@ -179,7 +219,7 @@ def page_blocks_python(tree: etree._Element) -> list[Block]:
         if pending is None:
             if text.isspace():  # the indentation between tags starts no block
                 return
-            tag_bits, keywords, _ = context[-1]
+            tag_bits, keywords, _, _ = context[-1]
             pending = _Pending(opened[-1], tag_bits, keywords, in_link)
         pending.parts.append(text)
         if in_link:
@@ -199,6 +239,16 @@ def page_blocks_python(tree: etree._Element) -> list[Block]:
         if event == "start":
             tag = element.tag  # libxml2's HTML parser lower-cases element names
             kind = kinds.get(tag, 0)
+            if kind & _SKIP or is_hidden(element):  # its end event still comes, and pops this
+                walk.skip_subtree()
+                tags, keywords, in_link, _ = context[-1]
+                context.append((tags, keywords, in_link, True))
+                continue
+            if kind & _MATH:
+                walk.skip_subtree()
+                context.append(context[-1])
+                add(f" {math_text(element)} ", context[-1][2])
+                continue
             if not kind:  # an inline element: its parent's context holds
                 if tag == "br":
                     add("\n", False)
@@ -206,15 +256,11 @@ def page_blocks_python(tree: etree._Element) -> list[Block]:
                 if text:
                     add(text, context[-1][2])
                 continue
-            if kind & _SKIP:  # its end event still comes, and pops this
-                walk.skip_subtree()
-                context.append(context[-1])
-                continue
-            parent_tags, parent_keywords, _ = context[-1]
+            parent_tags, parent_keywords, _, _ = context[-1]
             own_keywords = keyword_bits(element)
             tag_bits = parent_tags | tag_bits_of[tag] if kind & _CONTEXT else parent_tags
             in_link = bool(tag_bits & _LINK_BIT)
-            context.append((tag_bits, parent_keywords | own_keywords, in_link))
+            context.append((tag_bits, parent_keywords | own_keywords, in_link, False))
             if kind & _BLOCK:
                 finish()
                 numbers += 1
@@ -224,11 +270,11 @@ def page_blocks_python(tree: etree._Element) -> list[Block]:
                 add(text, in_link)
         elif event == "end":
             kind = kinds.get(element.tag, 0)
-            if kind:  # (inline elements pushed no context)
-                context.pop()
-            if kind & _BLOCK and len(opened) > 1:
-                opened.pop()
-                finish()
+            if kind or is_hidden(element):  # (shown inline elements pushed no context)
+                _, _, _, skipped = context.pop()
+                if kind & _BLOCK and not skipped and len(opened) > 1:
+                    opened.pop()
+                    finish()
             tail = element.tail
             if tail:
                 add(tail, context[-1][2])

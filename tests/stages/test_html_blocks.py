@@ -59,6 +59,23 @@ def test_itemprop_and_role_name_the_article():
 # <br> inside and between blocks, attributes without a value, an empty itemprop before a role, a tail after the
 # root's end, Unicode whitespace (no-break space, ideographic space, line separator), text under a link in a block
 # nested in the link, skipped subtrees with tails.
+HIDDEN_AND_MATH = """<body><div class="post"><p>Energy is <math alttext="E=mc^{2}"><mi>E</mi><mo>=</mo><mi>m</mi>
+<msup><mi>c</mi><mn>2</mn></msup></math>, and <math><semantics><mrow><mi>x</mi></mrow><annotation
+encoding="Application/X-TeX">x_{1}</annotation></semantics></math> is <math><mi>y</mi><mo>+</mo><mn>1</mn></math>.</p>
+<p>Shown <span style="DISPLAY : None !important">hidden words</span>text.</p>
+<ul style="visibility:hidden"><li>Menu</li></ul><div hidden><p>A dialog</p></div>
+<span class="mwe-math-mathml-a11y" style="display: none;"><math alttext="a^2"><mi>a</mi></math></span>
+<p style="display:block">Visible</p></div></body>"""
+
+
+def test_hidden_elements_are_skipped_and_math_is_text():
+    """What a reader never sees is not page text; a formula is, as its LaTeX or its symbols."""
+    blocks = page_blocks(parse_html(HIDDEN_AND_MATH))
+    assert [block.text for block in blocks] == [
+        "Energy is E=mc^{2} , and x_{1} is y + 1 .", "Shown text.", "Visible"]
+    assert blocks == page_blocks_python(parse_html(HIDDEN_AND_MATH))
+
+
 EDGE_PAGES = [
     PAGE,
     "<p>one<!--c-->two<?pi x?>three</p>",
@@ -69,6 +86,9 @@ EDGE_PAGES = [
     "<html><body><p>last</p></body></html><!-- after -->trailing",
     "<pre>  keep\n  lines\n\n</pre><textarea>no</textarea>x\ty\x0bz",
     "<body><script>no</script>   <span> </span>\n<b>bold</b> <i>it</i></body>",
+    HIDDEN_AND_MATH,
+    '<p>a<math alttext=" "><mrow><mi>x</mi><mi><mn>2</mn></mi></mrow></math><math></math>b<br hidden>c'
+    '<span style="x:1" style="display:none">shown</span><div hidden="false"><p>no</p></div>d</p>',
 ]
 
 
