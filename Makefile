@@ -72,7 +72,8 @@ ablation: $(STAMP) $(KENLM) $(VENV)/.bench .venv-dolma/.installed
 		--json out/ablation/results.json
 	for lr in 0.01 0.003; do \
 		$(BIN)/python -m train_stub.ablation pipelines/ablation/ablation.yaml --no-run --tokens 1500000 --lr $$lr \
-			--arms arm_curated arm_curated_resiliparse arm_curated_dclm_stages arm_curated_dclm_stages_on_blocks \
+			--arms arm_curated arm_curated_own_classifier arm_curated_resiliparse arm_curated_resiliparse_own_classifier \
+			arm_curated_dclm_stages arm_curated_dclm_stages_on_blocks \
 			arm_anchor_fineweb arm_anchor_dolma \
 			--markdown out/ablation/anchors_lr$$lr.md \
 			--json out/ablation/anchors_lr$$lr.json || exit 1; \
