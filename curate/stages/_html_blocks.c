@@ -250,21 +250,25 @@ static PyObject *collect_text(xmlNode *node, xmlNode **after) {
     return joined;
 }
 
+/* `joined` (a str, consumed) followed by the node's content decoded from UTF-8; NULL on an error. */
+static PyObject *append_content(PyObject *joined, const xmlNode *node) {
+    if (node->content == NULL) return joined;
+    PyObject *piece = PyUnicode_DecodeUTF8((const char *)node->content,
+                                           (Py_ssize_t)strlen((const char *)node->content), NULL);
+    PyObject *both = piece ? PyUnicode_Concat(joined, piece) : NULL;
+    Py_XDECREF(piece);
+    Py_DECREF(joined);
+    return both;
+}
+
 static PyObject *attribute(xmlNode *node, const char *name) {
     for (xmlAttr *attr = node->properties; attr != NULL; attr = attr->next) {
         if (attr->ns != NULL || strcmp((const char *)attr->name, name) != 0) continue;
         /* an attribute without a value reads as "" (libxml2's xmlGetNoNsProp, which lxml's get() calls) */
         if (attr->children == NULL) return PyUnicode_FromStringAndSize("", 0);
         PyObject *joined = PyUnicode_FromStringAndSize("", 0);
-        for (xmlNode *part = attr->children; part != NULL && joined != NULL; part = part->next) {
-            if (part->content == NULL) continue;
-            PyObject *piece = PyUnicode_DecodeUTF8((const char *)part->content,
-                                                   (Py_ssize_t)strlen((const char *)part->content), NULL);
-            PyObject *both = piece ? PyUnicode_Concat(joined, piece) : NULL;
-            Py_XDECREF(piece);
-            Py_DECREF(joined);
-            joined = both;
-        }
+        for (xmlNode *part = attr->children; part != NULL && joined != NULL; part = part->next)
+            joined = append_content(joined, part);
         return joined;
     }
     Py_RETURN_NONE;
@@ -337,13 +341,7 @@ static xmlNode *next_within(xmlNode *node, xmlNode *root) {
 static PyObject *subtree_text(xmlNode *element) {
     PyObject *joined = PyUnicode_FromStringAndSize("", 0);
     for (xmlNode *node = element->children; node != NULL && joined != NULL; node = next_within(node, element)) {
-        if ((node->type != XML_TEXT_NODE && node->type != XML_CDATA_SECTION_NODE) || node->content == NULL) continue;
-        PyObject *piece = PyUnicode_DecodeUTF8((const char *)node->content,
-                                               (Py_ssize_t)strlen((const char *)node->content), NULL);
-        PyObject *both = piece ? PyUnicode_Concat(joined, piece) : NULL;
-        Py_XDECREF(piece);
-        Py_DECREF(joined);
-        joined = both;
+        if (node->type == XML_TEXT_NODE || node->type == XML_CDATA_SECTION_NODE) joined = append_content(joined, node);
     }
     return joined;
 }
