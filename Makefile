@@ -36,8 +36,9 @@ quickstart: $(BASE)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
+# two pytest-xdist workers, the tests that start Ray all on one of them (tests/conftest.py)
 test: $(STAMP) $(KENLM) typecheck
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n 2 --dist loadgroup
 
 $(VENV)/.bench: $(STAMP)
 	$(BIN)/pip install -q -e ".[dev,train,kenlm,bench]"

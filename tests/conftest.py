@@ -64,3 +64,14 @@ def s3_server() -> Iterator[S3Server]:
             reference = CORPUS / "target_text" / "wikitext2_raw_test.jsonl"
             s3.upload(reference, f"reference/{reference.name}")
         yield s3
+
+
+RAY_STARTING_FILES = ("test_cluster.py", "test_ray.py", "test_ray_reaper.py")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Under pytest-xdist (`-n 2 --dist loadgroup`, as `make test` runs), every test that starts Ray runs on one
+    worker: the session's one local Ray stays one, and no two Ray heads start side by side on a 2-core machine."""
+    for item in items:
+        if item.get_closest_marker("ray") or item.path.name in RAY_STARTING_FILES:
+            item.add_marker(pytest.mark.xdist_group("ray"))
