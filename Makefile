@@ -74,7 +74,7 @@ ablation: $(STAMP) $(KENLM) $(VENV)/.bench .venv-dolma/.installed
 	for lr in 0.01 0.003; do \
 		$(BIN)/python -m train_stub.ablation pipelines/ablation/ablation.yaml --no-run --tokens 1500000 --lr $$lr \
 			--arms arm_curated arm_curated_own_classifier arm_curated_resiliparse arm_curated_resiliparse_own_classifier \
-			arm_curated_dclm_stages arm_curated_dclm_stages_on_blocks \
+			arm_curated_dclm_stages arm_curated_dclm_stages_on_blocks arm_curated_c4_punctuated \
 			arm_anchor_fineweb arm_anchor_dolma \
 			--markdown out/ablation/anchors_lr$$lr.md \
 			--json out/ablation/anchors_lr$$lr.json || exit 1; \
@@ -82,7 +82,8 @@ ablation: $(STAMP) $(KENLM) $(VENV)/.bench .venv-dolma/.installed
 			--arms arm_curated arm_curated_top10 arm_curated_top10_own_classifier arm_curated_top10_resiliparse \
 			arm_curated_top10_without_c4 arm_curated_top10_without_fineweb_quality arm_curated_top10_first_substring \
 			arm_curated_top10_refinedweb_lines arm_curated_top10_refinedweb_rules arm_curated_top10_dclm_stages \
-			arm_anchor_fineweb arm_anchor_dclm arm_anchor_dolma \
+			arm_curated_own_classifier arm_curated_resiliparse_own_classifier arm_curated_dclm_stages \
+			arm_curated_c4_punctuated arm_anchor_fineweb arm_anchor_dclm arm_anchor_dolma \
 			--markdown out/ablation/anchors_dclm_lr$$lr.md \
 			--json out/ablation/anchors_dclm_lr$$lr.json || exit 1; \
 	done
