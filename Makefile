@@ -65,8 +65,9 @@ extraction-quality: $(STAMP)
 # FineWeb, a DCLM-style and a Dolma-style recipe), pipelines/ablation/ablation.yaml, then the tiny proxy model on
 # each arm at equal tokens, 5 seeds (3 for the leave-one-stage-out arms); then curate against the anchors at budgets
 # under each anchor's tokens (DCLM's top 10% keeps the fewest; the arm_curated_top10 variants are curate at that
-# yield), at two learning rates (the proxy's 1e-2 suits 2M tokens, not every arm at 0.5M; docs/quality.md). A later
-# run trains only the runs it has not kept (out/ablation/_ablation_runs/).
+# yield), at two learning rates (the proxy's 1e-2 suits 2M tokens, not every arm at 0.5M; docs/quality.md), and
+# against Dolma's at 3M, the most both hold. A later run trains only the runs it has not kept
+# (out/ablation/_ablation_runs/).
 ablation: $(STAMP) $(KENLM) $(VENV)/.bench .venv-dolma/.installed
 	$(BIN)/python bench/anchor_recipes.py
 	$(BIN)/python -m train_stub.ablation pipelines/ablation/ablation.yaml --markdown out/ablation/results.md \
@@ -75,7 +76,7 @@ ablation: $(STAMP) $(KENLM) $(VENV)/.bench .venv-dolma/.installed
 		$(BIN)/python -m train_stub.ablation pipelines/ablation/ablation.yaml --no-run --tokens 1500000 --lr $$lr \
 			--arms arm_curated arm_curated_own_classifier arm_curated_resiliparse arm_curated_resiliparse_own_classifier \
 			arm_curated_dclm_stages arm_curated_dclm_stages_on_blocks arm_curated_c4_punctuated \
-			arm_anchor_fineweb arm_anchor_dolma \
+			arm_curated_dsir arm_curated_ccnet_head_middle arm_anchor_fineweb arm_anchor_dolma \
 			--markdown out/ablation/anchors_lr$$lr.md \
 			--json out/ablation/anchors_lr$$lr.json || exit 1; \
 		$(BIN)/python -m train_stub.ablation pipelines/ablation/ablation.yaml --no-run --tokens 500000 --lr $$lr \
@@ -87,6 +88,8 @@ ablation: $(STAMP) $(KENLM) $(VENV)/.bench .venv-dolma/.installed
 			--markdown out/ablation/anchors_dclm_lr$$lr.md \
 			--json out/ablation/anchors_dclm_lr$$lr.json || exit 1; \
 	done
+	$(BIN)/python -m train_stub.ablation pipelines/ablation/ablation.yaml --no-run --tokens 3000000 --lr 0.01 \
+		--arms arm_curated arm_anchor_dolma --markdown out/ablation/anchors_3M.md --json out/ablation/anchors_3M.json
 
 clean:
 	rm -rf out $(VENV) .venv-dolma

@@ -95,9 +95,10 @@ def check_held_out(pipeline: str) -> None:
 
 
 # Where an ablation pipeline names reference text a selection model learns from: a classifier's positive examples,
-# a language model's text. None may hold evaluation text. (Arms' pages are not checked: a syndicated news story can
-# sit on a training page and a held-out page alike, and it does so for every arm that reads those pages.)
-TRAINING_TEXT_OPTIONS = (("train_fasttext", "positive"), ("train_kenlm", "text"))
+# a language model's text, DSIR's target distribution. None may hold evaluation text. (Arms' pages are not checked: a
+# syndicated news story can sit on a training page and a held-out page alike, and it does so for every arm that reads
+# those pages.)
+TRAINING_TEXT_OPTIONS = (("train_fasttext", "positive"), ("train_kenlm", "text"), ("dsir", "target"))
 MATCHED_LINE_CHARS = 100  # evaluation lines this long are distinctive: one found in a training file is a leak
 
 

@@ -70,6 +70,23 @@ def test_a_classifier_trained_on_the_evaluation_text_is_refused(corpus, tmp_path
     ablation.check_evaluation_text_unseen(str(pipeline), {"wikitext": reference})
 
 
+def test_a_dsir_target_holding_the_evaluation_text_is_refused(corpus, tmp_path):
+    """DSIR resamples toward its target's n-grams: a target holding WikiText-2's test set draws the pages like it."""
+    pipeline = tmp_path / "p.yaml"
+    pipeline.write_text(textwrap.dedent(f"""
+        workdir: {tmp_path / "out"}
+        nodes:
+          text:
+            input: {{warc: "{SAMPLE_DIR}/*.warc*"}}
+            steps: [extract]
+          selected:
+            dsir: {{input: text, target: "{corpus}/target_text/wikitext2_raw_test.jsonl"}}
+    """))
+    reference = Path(ablation.REFERENCE_TEXT).read_text(encoding="utf-8")
+    with pytest.raises(SystemExit, match="'selected' learns from .*wikitext2_raw_test.jsonl"):
+        ablation.check_evaluation_text_unseen(str(pipeline), {"wikitext": reference})
+
+
 def test_the_held_out_text_is_the_gold_text_of_the_held_out_pages(corpus):
     text = ablation.heldout_text(corpus / "cleaning_bench")
     pages = text.split("\n\n")
