@@ -50,9 +50,13 @@ def test_no_model_of_the_shipped_ablation_learns_from_the_evaluation_text(corpus
     ablation.check_evaluation_text_unseen(pipeline, {"wikitext": reference})
 
 
-def test_a_classifier_trained_on_the_evaluation_text_is_refused(corpus, tmp_path):
-    """WikiText-2's test set holds the `wikitext` evaluation text: as a quality classifier's positive class, it
-    would select the pages that look like the text the arms are judged on."""
+@pytest.mark.parametrize("node", [
+    "quality_model: {{train_fasttext: {{positive: {text}, negative: text}}}}",
+    "selected: {{dsir: {{input: text, target: {text}}}}}",
+], ids=["classifier", "dsir"])
+def test_a_selection_model_learning_from_the_evaluation_text_is_refused(corpus, tmp_path, node):
+    """WikiText-2's test set holds the `wikitext` evaluation text: as a quality classifier's positive class or DSIR's
+    target, it would select the pages that look like the text the arms are judged on."""
     pipeline = tmp_path / "p.yaml"
     pipeline.write_text(textwrap.dedent(f"""
         workdir: {tmp_path / "out"}
@@ -60,31 +64,12 @@ def test_a_classifier_trained_on_the_evaluation_text_is_refused(corpus, tmp_path
           text:
             input: {{warc: "{SAMPLE_DIR}/*.warc*"}}
             steps: [extract]
-          quality_model:
-            train_fasttext: {{positive: "{corpus}/target_text/wikitext2_*.jsonl", negative: text}}
-    """))
+    """) + "  " + node.format(text=f'"{corpus}/target_text/wikitext2_*.jsonl"') + "\n")
     reference = Path(ablation.REFERENCE_TEXT).read_text(encoding="utf-8")
     with pytest.raises(SystemExit, match="learns from .*wikitext2_raw_test.jsonl, which holds evaluation text"):
         ablation.check_evaluation_text_unseen(str(pipeline), {"wikitext": reference})
     pipeline.write_text(pipeline.read_text().replace("wikitext2_*.jsonl", "wikitext2_tokenized_valid.jsonl"))
     ablation.check_evaluation_text_unseen(str(pipeline), {"wikitext": reference})
-
-
-def test_a_dsir_target_holding_the_evaluation_text_is_refused(corpus, tmp_path):
-    """DSIR resamples toward its target's n-grams: a target holding WikiText-2's test set draws the pages like it."""
-    pipeline = tmp_path / "p.yaml"
-    pipeline.write_text(textwrap.dedent(f"""
-        workdir: {tmp_path / "out"}
-        nodes:
-          text:
-            input: {{warc: "{SAMPLE_DIR}/*.warc*"}}
-            steps: [extract]
-          selected:
-            dsir: {{input: text, target: "{corpus}/target_text/wikitext2_raw_test.jsonl"}}
-    """))
-    reference = Path(ablation.REFERENCE_TEXT).read_text(encoding="utf-8")
-    with pytest.raises(SystemExit, match="'selected' learns from .*wikitext2_raw_test.jsonl"):
-        ablation.check_evaluation_text_unseen(str(pipeline), {"wikitext": reference})
 
 
 def test_the_held_out_text_is_the_gold_text_of_the_held_out_pages(corpus):
